@@ -1,0 +1,22 @@
+"""The course toolkit that students install.
+
+Student half (``autograder.student``): gradient checks that name the mistake,
+the XOR and MNIST data loaders and plotting helpers. Instructor half
+(``autograder.instructor``): the nbgrader pipeline and its command line; the
+student half never imports it, and nothing here imports ``solutions``.
+
+The student API is importable from the top level::
+
+    from autograder import check_layer, numeric_gradient, load_mnist
+"""
+
+from .student.gradients import numeric_gradient, numeric_jacobian, relative_error
+from .student.checks import check_function, check_layer, check_loss
+from .student.mnist import MNISTNotFound, load_mnist
+from .student.xor import xor_dataset
+
+__all__ = [
+    "numeric_gradient", "numeric_jacobian", "relative_error",
+    "check_layer", "check_loss", "check_function",
+    "load_mnist", "MNISTNotFound", "xor_dataset",
+]

@@ -1,0 +1,1 @@
+"""What instructors use: the nbgrader pipeline and its command line (filled by later work)."""

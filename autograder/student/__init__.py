@@ -1,0 +1,1 @@
+"""What students use: gradient checks with diagnoses, data loaders, plotting helpers."""

@@ -1,0 +1,33 @@
+"""Input checks shared by layers and losses: fail loudly instead of broadcasting."""
+
+import numpy as np
+
+
+def check_array(value, name, owner, *, ndim=None, last_dim=None, shape=None):
+    """Raise a clear error unless ``value`` is a float ndarray of the expected shape.
+
+    ``owner`` names the layer or loss in the message.
+    """
+    where = type(owner).__name__ if not isinstance(owner, str) else owner
+    if not isinstance(value, np.ndarray):
+        raise TypeError(
+            f"{where}: {name} must be a numpy array, got {type(value).__name__}; "
+            "convert it with np.asarray(...)"
+        )
+    if not np.issubdtype(value.dtype, np.floating):
+        raise TypeError(
+            f"{where}: {name} has dtype {value.dtype}; use a float array "
+            f"(e.g. {name}.astype(np.float32))"
+        )
+    if ndim is not None and value.ndim != ndim:
+        raise ValueError(
+            f"{where}: {name} must have {ndim} dimensions (batch, features), "
+            f"got shape {value.shape}"
+        )
+    if last_dim is not None and value.shape[-1] != last_dim:
+        raise ValueError(
+            f"{where}: {name} has {value.shape[-1]} features per example "
+            f"(shape {value.shape}) but the layer expects {last_dim}"
+        )
+    if shape is not None and value.shape != tuple(shape):
+        raise ValueError(f"{where}: {name} has shape {value.shape}, expected {tuple(shape)}")
