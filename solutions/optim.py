@@ -21,7 +21,7 @@ class SGD:
             raise ValueError(f"weight decay must be non-negative, got {weight_decay}")
         self.parameters = list(parameters)
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
-        self._velocity = {}
+        self._state = {}
 
     def step(self):
         for layer, name in self.parameters:
@@ -30,14 +30,35 @@ class SGD:
                 raise RuntimeError(
                     f"no gradient for {name} of {layer!r}: call backward before step"
                 )
+            state = self._state_for(layer, name, param)
+            # Every update below writes into preallocated buffers: no temporaries.
             if self.weight_decay:
-                grad = grad + self.weight_decay * param
+                np.multiply(param, self.weight_decay, out=state["scratch"])
+                state["scratch"] += grad
+                grad = state["scratch"]
             if self.momentum:
-                key = (id(layer), name)
-                velocity = self._velocity.get(key)
-                if velocity is None or velocity.shape != param.shape:
-                    velocity = self._velocity[key] = np.zeros_like(param)
+                velocity = state["velocity"]
                 velocity *= self.momentum
                 velocity += grad
                 grad = velocity
-            param -= self.lr * grad
+            np.multiply(grad, self.lr, out=state["scratch"])
+            param -= state["scratch"]
+
+    def _state_for(self, layer, name, param):
+        """Momentum buffer and scratch space of one parameter, made again if its shape changed."""
+        key = (id(layer), name)
+        state = self._state.get(key)
+        if state is None or state["scratch"].shape != param.shape:
+            state = self._state[key] = {"velocity": np.zeros_like(param),
+                                        "scratch": np.empty_like(param)}
+        return state
+
+def cosine_schedule(base_lr, epochs):
+    """Learning rate per epoch (0-based), from ``base_lr`` down along a half cosine.
+
+    Large steps early make fast progress; small steps late let the weights
+    settle instead of bouncing around a minimum, which steadies the final accuracy.
+    """
+    def lr_at(epoch):
+        return base_lr * 0.5 * (1 + np.cos(np.pi * epoch / epochs))
+    return lr_at

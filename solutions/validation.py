@@ -14,7 +14,7 @@ def check_array(value, name, owner, *, ndim=None, last_dim=None, shape=None):
             f"{where}: {name} must be a numpy array, got {type(value).__name__}; "
             "convert it with np.asarray(...)"
         )
-    if not np.issubdtype(value.dtype, np.floating):
+    if value.dtype.kind != "f":
         raise TypeError(
             f"{where}: {name} has dtype {value.dtype}; use a float array "
             f"(e.g. {name}.astype(np.float32))"

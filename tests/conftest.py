@@ -1,0 +1,21 @@
+"""Test setup: MNIST comes from ../shared/datasets/mnist unless MNIST_DIR says otherwise;
+figures render off screen; nothing touches the network."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_MNIST = ROOT.parent / "shared" / "datasets" / "mnist"
+
+os.environ.setdefault("MNIST_DIR", str(SHARED_MNIST))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """The full MNIST data set, loaded once per test session."""
+    from autograder import load_mnist
+
+    return load_mnist()

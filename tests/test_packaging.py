@@ -1,0 +1,41 @@
+"""Students install `autograder` without `solutions`: the student wheel holds the toolkit only."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def build_wheel(project, out):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index",
+                    "--no-build-isolation", "--wheel-dir", str(out), str(project)], check=True)
+    (wheel,) = out.glob("*.whl")
+    return zipfile.ZipFile(wheel).namelist()
+
+
+def test_student_wheel_has_autograder_and_no_solutions(tmp_path):
+    names = build_wheel(ROOT / "packaging" / "autograder", tmp_path)
+    packages = {name.split("/")[0] for name in names if not name.endswith(".dist-info/")}
+    assert "autograder/__init__.py" in names and "autograder/student/checks.py" in names
+    assert not any(name.startswith("solutions") for name in names)
+    assert {p for p in packages if not p.endswith(".dist-info")} == {"autograder"}
+
+
+def test_student_wheel_imports_without_solutions(tmp_path):
+    build_wheel(ROOT / "packaging" / "autograder", tmp_path / "wheel")
+    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    zipfile.ZipFile(wheel).extractall(tmp_path / "site")
+    # Import from the unpacked wheel alone, with `solutions` made unimportable.
+    code = ("import sys; sys.modules['solutions'] = None; import autograder; "
+            "from autograder import check_layer, load_mnist, numeric_gradient; print('ok')")
+    result = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(tmp_path / 'site')!r}); {code}"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_autograder_never_imports_solutions():
+    offenders = [str(path.relative_to(ROOT)) for path in (ROOT / "autograder").rglob("*.py")
+                 if "import solutions" in path.read_text() or "from solutions" in path.read_text()]
+    assert offenders == []
