@@ -6,9 +6,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-export MNIST_DIR ?= $(abspath ../shared/datasets/mnist)
-# One BLAS thread per process when several run side by side is set where
-# needed; the main job uses every core.
+# Use the course's shared copy of MNIST when it sits beside the checkout;
+# otherwise the loader looks in $MNIST_DIR or the user cache (see README).
+SHARED_MNIST := $(abspath ../shared/datasets/mnist)
+ifneq ($(wildcard $(SHARED_MNIST)),)
+export MNIST_DIR ?= $(SHARED_MNIST)
+endif
 
 .PHONY: setup run test bench clean
 
