@@ -1,5 +1,5 @@
 # Two commands on a fresh machine (see README):
-#   make run    set up, then run the main job (train the reference MLP on MNIST)
+#   make run    set up, train the reference MLP on MNIST, then build the book
 #   make test   set up, then run every test
 PYTHON ?= python3.11
 VENV   := .venv
@@ -13,9 +13,13 @@ ifneq ($(wildcard $(SHARED_MNIST)),)
 export MNIST_DIR ?= $(SHARED_MNIST)
 endif
 
-.PHONY: setup run test bench clean
+.PHONY: setup book-assets run book test bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) book-assets
+
+# MathJax for the offline book, from the npm registry (git-ignored).
+book-assets:
+	bash book/tools/setup_offline_assets.sh
 
 # Reinstall whenever the project's dependencies change.
 $(STAMP): pyproject.toml packaging/autograder/pyproject.toml
@@ -26,6 +30,13 @@ $(STAMP): pyproject.toml packaging/autograder/pyproject.toml
 
 run: setup
 	$(BIN)/python -m solutions train mnist --epochs 10 --save runs/mnist.npz --plot runs/mnist_curves.png
+	$(MAKE) --no-print-directory book
+
+# Strict build (warnings are errors); clears the execution cache when the
+# packages the chapters import have changed.
+book: setup
+	$(BIN)/python book/tools/build_book.py
+	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
 
 test: setup
 	$(BIN)/python -m pytest

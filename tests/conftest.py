@@ -1,5 +1,5 @@
 """Test setup: MNIST comes from ../shared/datasets/mnist unless MNIST_DIR says otherwise;
-figures render off screen; nothing touches the network."""
+nothing touches the network."""
 
 import os
 from pathlib import Path
@@ -10,7 +10,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_MNIST = ROOT.parent / "shared" / "datasets" / "mnist"
 
 os.environ.setdefault("MNIST_DIR", str(SHARED_MNIST))
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture(scope="session")

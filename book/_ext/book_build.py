@@ -1,0 +1,69 @@
+"""Sphinx extension for the course book (loaded through _config.yml).
+
+1. Static interactivity. Chapters show explorable figures through
+   ``_lib.interactive.explore``: a live ipywidgets slider in JupyterLab, a
+   self-contained JavaScript animation in the HTML book. The switch is the
+   environment variable ``BOOK_INTERACTIVE`` (``static`` or ``widgets``; unset
+   means "widgets if a kernel with ipywidgets is running"). Every build of the
+   book sets it to ``static`` here, before any chapter is executed: the kernels
+   that execute the chapters inherit it, so a built page never holds widget
+   state (which would need a widget manager from a CDN and a live kernel).
+
+2. No sphinx-thebe scripts on the pages (see ``_drop_thebe``).
+
+3. Checks over the result. After an HTML build, every page is checked for
+   resources fetched from another host (the book must read offline) and for
+   local links whose file or #fragment does not exist, and for cell outputs
+   that show an error (``book_html_checks.py``). Each problem is a Sphinx warning, so a build with
+   ``-W`` fails on it.
+"""
+
+import os
+
+from sphinx.util import logging
+
+import book_html_checks
+
+INTERACTIVE_ENV = "BOOK_INTERACTIVE"
+logger = logging.getLogger(__name__)
+
+
+def _check_site(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    for problem in book_html_checks.external_resources(app.outdir):
+        logger.warning("[offline] %s", problem, type="book", subtype="offline")
+    for problem in book_html_checks.broken_internal_links(app.outdir):
+        logger.warning("[links] %s", problem, type="book", subtype="links")
+    for problem in book_html_checks.failed_outputs(app.outdir):
+        logger.warning("[outputs] %s", problem, type="book", subtype="outputs")
+
+
+def _drop_thebe(app, pagename, templatename, context, doctree):
+    """Remove sphinx-thebe's scripts from every page.
+
+    Jupyter Book always loads sphinx-thebe. The book does not use it (no
+    launch buttons: it must read offline), yet its inline configuration script
+    is added twice, which makes every page throw "Identifier 'THEBE_JS_URL'
+    has already been declared", and it names a CDN. Same-body inline scripts
+    added twice are reduced to one.
+    """
+    kept, bodies = [], set()
+    for script in context.get("script_files", []):
+        filename = str(getattr(script, "filename", "") or "")
+        body = getattr(script, "attributes", {}).get("body", "")
+        if filename.endswith("sphinx-thebe.js") or "THEBE_JS_URL" in body or "thebe@" in filename:
+            continue
+        if body:
+            if body in bodies:
+                continue
+            bodies.add(body)
+        kept.append(script)
+    context["script_files"] = kept
+
+
+def setup(app):
+    os.environ[INTERACTIVE_ENV] = "static"
+    app.connect("html-page-context", _drop_thebe)
+    app.connect("build-finished", _check_site)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,70 @@
+"""One figure style for the whole book.
+
+Figures are PNGs with an opaque white background, so black text and lines
+stay legible whatever theme (light or dark) the reader's browser uses. The
+colours are the Okabe-Ito palette, distinguishable with the common forms of
+colour blindness.
+"""
+
+import matplotlib as mpl
+from cycler import cycler
+
+# Okabe & Ito (2008): blue, vermillion, bluish green, reddish purple, orange, sky blue.
+COLORS = {
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "green": "#009E73",
+    "purple": "#CC79A7",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "grey": "#777777",
+    "black": "#000000",
+}
+
+RC = {
+    "figure.facecolor": "white",
+    "figure.edgecolor": "white",
+    "axes.facecolor": "white",
+    "savefig.facecolor": "white",
+    "savefig.edgecolor": "white",
+    "savefig.transparent": False,
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "figure.figsize": (7.0, 3.6),
+    "figure.constrained_layout.use": True,
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "lines.linewidth": 2.0,
+    "legend.frameon": False,
+    "axes.prop_cycle": cycler(color=[COLORS[c] for c in
+                                     ("blue", "vermillion", "green", "purple", "orange", "sky")]),
+}
+
+
+def setup_figures():
+    """Apply the book's style, after making sure figures show in a notebook.
+
+    In a Jupyter kernel the inline backend is selected explicitly: an
+    inherited MPLBACKEND=Agg (test runners set it) would otherwise make every
+    figure silently disappear from the chapter.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        get_ipython = lambda: None  # noqa: E731
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "kernel"):
+        shell.run_line_magic("matplotlib", "inline")
+    import matplotlib.pyplot  # noqa: F401
+
+    mpl.rcParams.update(RC)
+    if shell is not None:
+        shell.run_line_magic("config", "InlineBackend.figure_formats = ['png']")
+        shell.run_line_magic(
+            "config", "InlineBackend.print_figure_kwargs = "
+            "{'bbox_inches': 'tight', 'facecolor': 'white'}")

@@ -1,0 +1,400 @@
+"""The book: a strict build, offline reading, chapters that run, and a real browser.
+
+The build runs once per test session (``built_book``), through the project's
+build command ``book/tools/build_book.py`` into ``_build/``: warnings are
+errors, a cell that raises fails it, and the book's Sphinx extension checks
+every page for broken internal links, resources from other hosts and error
+outputs. Chapter outputs are cached by jupyter-cache between sessions, so a
+second run of the suite re-renders without re-executing unchanged chapters.
+
+The browser test needs Debian's chromium and chromium-driver; it is skipped,
+with the reason, only where they are not installed.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BOOK = REPO / "book"
+BUILD = REPO / "_build"
+HTML = BUILD / "html"
+SCREENSHOTS = BUILD / "screenshots"
+BUILD_LOG = BUILD / "book-build.log"
+
+for folder in (BOOK / "_ext", BOOK / "tools", BOOK, Path(__file__).resolve().parent):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+import book_browser  # noqa: E402
+import book_html_checks  # noqa: E402
+
+
+def toc_files() -> list[str]:
+    """Every file in _toc.yml (without suffix), root first."""
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        for chapter in part.get("chapters", []):
+            files.append(chapter["file"])
+            files += [section["file"] for section in chapter.get("sections", [])]
+    return files
+
+
+def chapter_files() -> list[Path]:
+    """The numbered chapters (book/NN_*.md) listed in the toc."""
+    return [REPO / f"{name}.md" for name in toc_files() if re.match(r"book/\d\d_", name)]
+
+
+@pytest.fixture(scope="session")
+def built_book():
+    """Build the book once per session with the project's strict build command."""
+    BUILD.mkdir(exist_ok=True)
+    start = time.monotonic()
+    with open(BUILD_LOG, "w") as log:
+        status = subprocess.run(
+            [sys.executable, str(BOOK / "tools" / "build_book.py")],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=1800,
+        ).returncode
+    elapsed = time.monotonic() - start
+    if status != 0:
+        tail = "\n".join(BUILD_LOG.read_text(errors="replace").splitlines()[-80:])
+        pytest.fail(
+            f"the book build failed (status {status}, {elapsed:.0f} s); "
+            f"full log in {BUILD_LOG}:\n{tail}",
+            pytrace=False,
+        )
+    print(f"book built in {elapsed:.0f} s")
+    return HTML
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def test_toc_lists_existing_chapter_files():
+    names = toc_files()
+    assert names[0] == "book/intro"
+    for name in names:
+        assert (REPO / f"{name}.md").exists(), f"_toc.yml lists {name}, which does not exist"
+        assert name.startswith("book/"), f"{name}: every page lives under book/"
+    assert chapter_files(), "no chapters in the toc"
+
+
+def test_config_is_strict_and_keeps_non_chapters_out():
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    assert config["only_build_toc_files"] is True
+    excluded = set(config["exclude_patterns"])
+    for folder in (
+        "assignments",
+        "solutions",
+        "autograder",
+        "tests",
+        ".venv",
+        "_build",
+        "benchmarks",
+        "packaging",
+        "README.md",
+    ):
+        assert folder in excluded, f"{folder} must be excluded from the book"
+    execute = config["execute"]
+    assert execute["execute_notebooks"] == "cache"
+    assert execute["raise_on_error"] is True and execute["allow_errors"] is False
+    assert execute["timeout"] >= 300
+    sphinx = config["sphinx"]["config"]
+    assert sphinx["mathjax_path"].startswith("vendor/mathjax/"), "MathJax must be served locally"
+    assert sphinx["nb_ipywidgets_js"] == {}, "no widget scripts from a CDN"
+    assert "sphinx_exercise" in config["sphinx"]["extra_extensions"]
+
+
+def test_chapters_are_myst_notebooks():
+    for path in chapter_files():
+        head = path.read_text().split("---")[1]
+        meta = yaml.safe_load(head)
+        assert meta["jupytext"]["text_representation"]["format_name"] == "myst", path
+        assert meta["kernelspec"]["name"] == "python3", path
+
+
+# ---------------------------------------------------------------- the strict build
+
+
+def test_book_builds_every_page(built_book):
+    for name in toc_files():
+        assert (built_book / f"{name}.html").exists(), f"{name} was not built"
+    assert (built_book / "index.html").exists()
+    assert (built_book / "_static" / "vendor" / "mathjax" / "tex-chtml.js").exists()
+
+
+def test_site_holds_nothing_but_the_book(built_book):
+    built = {p.relative_to(built_book).as_posix() for p in built_book.rglob("*") if p.is_file()}
+    for forbidden in (
+        "assignments/",
+        "solutions/",
+        "autograder/",
+        "tests/",
+        "benchmarks/",
+        "packaging/",
+        ".venv/",
+        "README",
+    ):
+        leaked = sorted(p for p in built if forbidden in p and not p.startswith("_static/"))
+        assert not leaked, f"the site holds files from {forbidden}: {leaked[:5]}"
+    pages = {
+        p.removesuffix(".html")
+        for p in built
+        if p.endswith(".html") and not p.startswith(("_static/", "_sources/"))
+    }
+    assert pages == set(toc_files()) | {"index", "genindex", "search"}
+
+
+def test_site_reads_offline_and_links_resolve(built_book):
+    assert book_html_checks.external_resources(built_book) == []
+    assert book_html_checks.broken_internal_links(built_book) == []
+    assert book_html_checks.failed_outputs(built_book) == []
+
+
+def test_every_figure_has_alt_text(built_book):
+    for name in toc_files():
+        page = (built_book / f"{name}.html").read_text()
+        for tag in re.findall(r"<img\b[^>]*>", page):
+            alt = re.search(r'\balt="([^"]*)"', tag)
+            assert alt and alt.group(1).strip(), f"{name}: image without alt text: {tag[:120]}"
+
+
+def test_chapter_one_has_its_figures_numbers_and_interactive(built_book):
+    page = (built_book / "book" / "01_forward_pass.html").read_text()
+    figures = re.findall(r'<figure[^>]*id="fig-[^"]+"', page)
+    assert len(figures) >= 3, f"chapter 1 has {len(figures)} numbered figures"
+    assert page.count('data-book-interactive="jshtml"') >= 1
+    assert "235,146" in page, "the glued parameter count of 784-256-128-10 is missing"
+    assert page.count('class="exercise') >= 3 or page.count("exercise admonition") >= 3
+    assert "Learning objectives" in page and "Summary" in page
+
+
+def test_html_checks_catch_what_they_should(tmp_path):
+    """The checks are not vacuous: each kind of problem on a made-up site is found."""
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "_static" / "theme.css").write_text(
+        "@import url('https://fonts.example.org/font.css');\nbody{}"
+    )
+    (tmp_path / "other.html").write_text('<p id="here">x</p>')
+    (tmp_path / "index.html").write_text(
+        textwrap.dedent("""\
+        <link rel="stylesheet" href="_static/theme.css">
+        <script src="https://cdn.example.org/lib.js"></script>
+        <img src="//cdn.example.org/x.png" alt="x">
+        <a href="https://example.org/">an ordinary outside link is fine</a>
+        <a href="other.html#here">fine</a>
+        <a href="other.html#gone">missing fragment</a>
+        <a href="missing.html">missing page</a>
+        <div class="output traceback highlight-ipythontb">Traceback</div>
+        <pre>&lt;Figure size 640x480 with 1 Axes&gt;</pre>
+        """)
+    )
+    outside = book_html_checks.external_resources(tmp_path)
+    assert any("cdn.example.org/lib.js" in p for p in outside)
+    assert any("//cdn.example.org/x.png" in p for p in outside)
+    assert any("fonts.example.org" in p for p in outside)
+    assert not any("https://example.org/" in p for p in outside)
+    links = book_html_checks.broken_internal_links(tmp_path)
+    assert any("#gone" in p for p in links) and any("missing.html" in p for p in links)
+    assert not any("#here" in p for p in links)
+    outputs = book_html_checks.failed_outputs(tmp_path)
+    assert len(outputs) == 2
+
+
+# ---------------------------------------------------------------- what the book may show
+
+
+GRADED_METHODS = {"forward", "backward", "step", "_apply", "_derivative"}
+GRADED_FUNCTIONS = {"sigmoid", "softmax", "log_softmax", "train", "minibatches"}
+
+
+def graded_code_lines() -> set[str]:
+    """Distinctive lines of the reference implementation's graded code."""
+    lines = set()
+    for module in sorted((REPO / "solutions").glob("*.py")):
+        tree = ast.parse(module.read_text())
+        source = module.read_text().splitlines()
+        for node in ast.walk(tree):
+            graded = isinstance(node, ast.FunctionDef) and (
+                node.name in GRADED_METHODS or node.name in GRADED_FUNCTIONS
+            )
+            if not graded:
+                continue
+            body = node.body[1:] if ast.get_docstring(node) else node.body
+            for statement in body:
+                for line in source[statement.lineno - 1 : statement.end_lineno]:
+                    code = " ".join(line.split("#")[0].split())
+                    if len(code) >= 16 and not code.startswith(("raise", "check_array", '"', "'")):
+                        lines.add(code)
+    return lines
+
+
+def normalised(text: str) -> str:
+    return "\n".join(" ".join(line.split()) for line in text.splitlines())
+
+
+def test_book_never_shows_graded_code(built_book):
+    """No line of a graded function's reference code is in the book's sources,
+    its helpers or its pages (hidden cells call ``solutions`` instead)."""
+    graded = graded_code_lines()
+    assert len(graded) > 20, "found too few graded lines to make this test meaningful"
+    sources = [
+        *BOOK.rglob("*.md"),
+        *(BOOK / "_lib").rglob("*.py"),
+        *[p for p in built_book.rglob("*.html") if "_static" not in p.parts],
+        *(built_book / "_sources").rglob("*"),
+    ]
+    for path in sources:
+        if not path.is_file():
+            continue
+        text = normalised(path.read_text(errors="replace"))
+        shown = sorted(line for line in graded if line in text)
+        assert not shown, f"{path.relative_to(REPO)} shows graded code: {shown[:3]}"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def test_interactive_switch_and_static_animation(monkeypatch):
+    interactive = importlib.import_module("_lib.interactive")
+    monkeypatch.setenv("BOOK_INTERACTIVE", "widgets")
+    assert interactive.interactive_mode() == "widgets"
+    monkeypatch.setenv("BOOK_INTERACTIVE", "static")
+    assert interactive.interactive_mode() == "static"
+    monkeypatch.delenv("BOOK_INTERACTIVE")
+    assert interactive.interactive_mode() == "static"  # no kernel in a test process
+
+    def draw(fig, power):
+        ax = fig.subplots()
+        ax.plot([0, 1, 2], [0, 1, 2**power])
+
+    page = interactive.jshtml(draw, [1, 2, 3], label="power", alt="a curve that steepens")
+    assert 'data-book-interactive="jshtml"' in page
+    assert 'alt="a curve that steepens"' in page
+    assert page.count("data:image/png;base64") == 3
+    assert 'type="range"' in page
+    assert not re.search(r"(src|href)=[\"']?(https?:)?//", page), "the animation loads something"
+    assert "set_frame(2)" in interactive.jshtml(
+        draw, [1, 2, 3], label="power", alt="a curve", initial=2
+    )
+
+
+def test_attempt_hides_only_an_unfilled_skeleton(capsys):
+    practice = importlib.import_module("_lib.practice")
+    with practice.attempt("f"):
+        raise NotImplementedError
+    try:
+        raise NotImplementedError("skeleton")
+    except NotImplementedError as original:
+        wrapped = AssertionError("f raised NotImplementedError")
+        wrapped.__cause__ = original
+    with practice.attempt("f"):
+        raise wrapped
+    assert capsys.readouterr().out.count("Not implemented yet") == 2
+    with pytest.raises(AssertionError, match="wrong"):
+        with practice.attempt("f"):
+            raise AssertionError("wrong derivative")
+
+
+def test_cache_is_cleared_when_imported_packages_change(tmp_path, monkeypatch):
+    build_book = importlib.import_module("build_book")
+    for name in build_book.DEPENDENCIES:
+        (tmp_path / name).mkdir(parents=True)
+        (tmp_path / name / "module.py").write_text("x = 1\n")
+    monkeypatch.setattr(build_book, "REPO", tmp_path)
+    monkeypatch.setattr(build_book, "BUILD", tmp_path / "_build")
+    monkeypatch.setattr(build_book, "CACHE", tmp_path / "_build" / ".jupyter_cache")
+    monkeypatch.setattr(build_book, "STAMP", tmp_path / "_build" / ".book_dependencies")
+
+    build_book.CACHE.mkdir(parents=True)
+    build_book.STAMP.write_text(build_book.dependency_fingerprint())
+    build_book.refresh_cache(clean=False)
+    assert build_book.CACHE.exists(), "an unchanged tree keeps the cache"
+    (tmp_path / "solutions" / "module.py").write_text("x = 2\n")
+    build_book.refresh_cache(clean=False)
+    assert not build_book.CACHE.exists(), "a change in solutions/ clears the cache"
+
+
+# ---------------------------------------------------------------- chapters as notebooks
+
+
+@pytest.mark.parametrize("reference", ["with-reference", "student-without-reference"])
+def test_chapters_run_under_nbval(tmp_path, reference):
+    """Every chapter, converted to .ipynb, runs top to bottom under nbval --nbval-lax,
+    with live widgets (as in JupyterLab); once as the instructor (reference package
+    installed) and once as a student (cells that need it print a note instead)."""
+    jupytext = importlib.import_module("jupytext")
+    notebooks = []
+    for chapter in chapter_files():
+        target = tmp_path / f"{chapter.stem}.ipynb"
+        jupytext.write(jupytext.read(chapter), target)
+        notebooks.append(str(target))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BOOK), env.get("PYTHONPATH")]))
+    env["BOOK_INTERACTIVE"] = "widgets"
+    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    env.pop("BOOK_WITHOUT_REFERENCE", None)
+    env.pop("MPLBACKEND", None)  # an inherited Agg would hide the chapters' inline figures
+    if reference == "student-without-reference":
+        env["BOOK_WITHOUT_REFERENCE"] = "1"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "--nbval-current-env",
+            "--nbval-cell-timeout=600",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--rootdir",
+            str(tmp_path),
+            *notebooks,
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+
+
+# ---------------------------------------------------------------- a real browser
+
+
+def test_pages_in_headless_chromium(built_book):
+    reason = book_browser.chromium_missing()
+    if reason:
+        pytest.skip(reason)
+    chapters = [f"{name}.html" for name in toc_files() if re.match(r"book/\d\d_", name)]
+    reports, outside = book_browser.check_site(
+        built_book, SCREENSHOTS, screenshot_pages=chapters, dark_pages=chapters[:1]
+    )
+    problems = [f"{r.path}: {p}" for r in reports for p in r.problems]
+    assert not problems, "\n".join(problems)
+    assert not outside, "requests to other hosts:\n" + "\n".join(outside)
+    by_path = {r.path: r for r in reports}
+    assert {f"{name}.html" for name in toc_files()} <= set(by_path)
+    first = by_path["book/01_forward_pass.html"]
+    assert first.math_elements > 50 and first.typeset == first.math_elements
+    assert first.images >= 4 and first.interactive >= 1
+    for chapter in chapters:
+        stem = chapter.removesuffix(".html").replace("/", "_")
+        assert (SCREENSHOTS / f"{stem}.png").stat().st_size > 10_000
