@@ -43,7 +43,7 @@ test: setup
 
 # Speed baseline against PyTorch (CPU build from the local wheel cache).
 bench: setup
-	$(BIN)/python -m pip install --quiet 'torch==2.13.0' 'threadpoolctl>=3.1,<4'
+	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
 	$(BIN)/python benchmarks/mnist_epoch.py
 
 clean:

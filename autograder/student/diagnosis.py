@@ -1,0 +1,443 @@
+"""Name the likely mistake behind a failed gradient check, in plain words.
+
+A :class:`Diagnosis` has a stable ``key`` (tests and tools match on it) and a
+short ``message`` for the student. The value patterns compare what the
+student's code returned (``got``) with the finite-difference estimate
+(``expected``) on the entries that were estimated; the other functions word
+what the checks observed directly (a mutated argument, a stale cache, ...).
+
+No message shows code: each says what is wrong and where to look.
+"""
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+# A pattern "explains" got when it matches it to this fraction of their size.
+# Correct and wrong results differ by O(1) of that size, the finite-difference
+# estimates by ~1e-9, so the margin is wide on both sides.
+MATCH = 1e-3
+
+# The course's activations as their textbook definitions, to recognise the
+# derivative of a different activation. Only the functions: their slopes are
+# taken numerically, so no derivative formula is written down here.
+ACTIVATIONS = {
+    "ReLU": lambda z: np.maximum(z, 0.0),
+    "leaky ReLU (slope 0.01)": lambda z: np.maximum(z, 0.01 * z),
+    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+    "tanh": np.tanh,
+}
+
+
+# Every diagnosis, by key (autograder/README.md shows an example message of each).
+KEYS = {
+    "transposed": "a matrix, or its shape, is the transpose of the right one",
+    "batch_size": "B times too large or too small: the batch average missing or applied twice",
+    "sign": "got = -expected",
+    "not_summed": "one row per example, or one example's row, instead of the sum over the batch",
+    "factor": "got = c x expected for another constant c (e.g. 2 from a square)",
+    "zeros": "all zeros",
+    "at_output": "an activation's derivative evaluated at its output, f'(f(x))",
+    "other_activation": "the derivative of a different activation",
+    "no_derivative": "an activation's backward returns the upstream gradient unchanged",
+    "kink": "wrong exactly at x = 0, where the convention is the left slope",
+    "negative_inputs": "wrong only where x < 0",
+    "positive_inputs": "wrong only where x > 0",
+    "shape": "another wrong shape",
+    "dtype": "not float64 although every input was",
+    "nonfinite": "NaN or inf, with where it first appears",
+    "mutates_input": "forward (or a function) wrote into its input",
+    "mutates_grad_out": "backward wrote into grad_out",
+    "mutates_cache": "backward changed in place what forward stored or returned",
+    "mutates_params": "backward changed a parameter",
+    "accumulates": "a second backward call doubles the gradients",
+    "not_repeatable": "a second backward call gives other results",
+    "stale_cache": "after two forward calls, backward uses the first input",
+    "missing_cache": "backward fails as if forward had never run",
+    "missing_gradient": "backward returned None or did not store a parameter gradient",
+    "crash": "forward or backward raised an exception",
+}
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A recognised mistake: ``key`` identifies it, ``message`` explains it in a sentence."""
+
+    key: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a diagnosis may look at besides expected and got.
+
+    quantity:    the name of the checked array, e.g. "dW" or "dX".
+    owner:       the layer, loss or function it belongs to, e.g. "Linear".
+    batch:       the batch size B (the first axis of the input), or None.
+    x:           the block's input, for elementwise blocks (same shape as got).
+    grad_out:    the upstream gradient the backward pass received, or None.
+    elementwise: the block's own forward as an elementwise function of x, or
+                 None when the block is not elementwise (Linear, losses).
+    """
+
+    quantity: str
+    owner: str
+    batch: Optional[int] = None
+    x: Optional[np.ndarray] = None
+    grad_out: Optional[np.ndarray] = None
+    elementwise: Optional[Callable] = None
+
+    @property
+    def label(self):
+        return f"{self.quantity} of {self.owner}"
+
+
+# ---------------------------------------------------------------- structure
+
+
+def diagnose_shape(got_shape, expected_shape, ctx):
+    """Why ``got`` has the wrong shape (always returns a Diagnosis)."""
+    got_shape, expected_shape = tuple(got_shape), tuple(expected_shape)
+    said = f"{ctx.label} has shape {got_shape}, expected {expected_shape}"
+    if len(got_shape) == 2 and got_shape == expected_shape[::-1]:
+        return Diagnosis(
+            "transposed", f"{said}: it is transposed (check the order of the product)."
+        )
+    if ctx.batch and expected_shape == () and got_shape == (ctx.batch,):
+        return Diagnosis(
+            "shape", f"{said}: one loss per example. Average them over the batch into one number."
+        )
+    if ctx.batch and got_shape == (ctx.batch,) + expected_shape:
+        return Diagnosis(
+            "not_summed",
+            f"{said}: one row per example. It is not summed over the batch: add up the "
+            "examples' contributions.",
+        )
+    if ctx.batch and len(expected_shape) == 1 and got_shape == (ctx.batch,):
+        return Diagnosis(
+            "not_summed", f"{said}: it is summed over the features instead of over the batch."
+        )
+    if got_shape == (1,) + expected_shape:
+        return Diagnosis("shape", f"{said}: drop the extra leading axis of length 1.")
+    return Diagnosis("shape", f"{said}.")
+
+
+def diagnose_dtype(dtype, ctx):
+    """A Diagnosis if an array computed from float64 inputs is not float64, else None."""
+    dtype = np.dtype(dtype)
+    if dtype == np.float64:
+        return None
+    if dtype.kind != "f":
+        return Diagnosis(
+            "dtype", f"{ctx.label} has dtype {dtype}; it must be a float array (float64 here)."
+        )
+    return Diagnosis(
+        "dtype",
+        f"{ctx.label} has dtype {dtype} although every input was float64: something forces "
+        "a lower precision (a hard-coded dtype?). Keep the dtype of the inputs.",
+    )
+
+
+def diagnose_nonfinite(values, ctx):
+    """A Diagnosis naming where NaN or inf first appears in ``values``, else None."""
+    values = np.asarray(values)
+    bad = np.argwhere(~np.isfinite(values.reshape(values.shape or (1,))))
+    if len(bad) == 0:
+        return None
+    index = tuple(int(i) for i in bad[0])[: values.ndim]
+    kind = "NaN" if np.isnan(values[index]) else "inf"
+    where = f" at index {list(index)}" if index else ""
+    if ctx.x is not None and np.shape(ctx.x) == values.shape:
+        where += f" (the input there is {ctx.x[index]:.6g})"
+    return Diagnosis(
+        "nonfinite",
+        f"{kind} first appears in {ctx.label}{where}. Look for an overflowing exp, a log "
+        "of 0 or a division by 0, and use a numerically stable formula.",
+    )
+
+
+# ------------------------------------------------------------------- values
+
+
+def diagnose_values(expected, got, estimated, ctx):
+    """The likely mistake when ``got`` differs from ``expected``, or None if unrecognised.
+
+    expected: the finite-difference estimate (any values where not ``estimated``).
+    got:      what the student's code produced, same shape as expected.
+    estimated: bool mask of the entries to compare.
+    """
+    expected, got = np.asarray(expected, dtype=np.float64), np.asarray(got, dtype=np.float64)
+    e, g = expected[estimated], got[estimated]
+    for pattern in (_zeros, _transposed, _scaled, _one_row, _elementwise, _location):
+        found = pattern(e, g, got, estimated, ctx)
+        if found is not None:
+            return found
+    return None
+
+
+def _explains(candidate, got):
+    """True when candidate equals got up to MATCH of their size (both 1-D, same length)."""
+    scale = max(np.max(np.abs(candidate), initial=0.0), np.max(np.abs(got), initial=0.0))
+    return scale > 0 and np.max(np.abs(candidate - got)) <= MATCH * scale
+
+
+def _tells_apart(candidate, g, e):
+    """candidate explains got but not the expected values: a mistake, not a near miss."""
+    return _explains(candidate, g) and not _explains(candidate, e)
+
+
+def _zeros(e, g, got, estimated, ctx):
+    if np.all(g == 0) and np.any(e != 0):
+        return Diagnosis("zeros", f"{ctx.label} is all zeros: is it computed, stored and returned?")
+    return None
+
+
+def _transposed(e, g, got, estimated, ctx):
+    square = got.ndim == 2 and got.shape[0] == got.shape[1]
+    if square and _explains(got.T[estimated], e) and not _explains(g, e):
+        return Diagnosis(
+            "transposed",
+            f"{ctx.label} is the transpose of the right matrix (check the order of the product).",
+        )
+    return None
+
+
+def _scaled(e, g, got, estimated, ctx):
+    """got = c * expected for a constant c: the sign, the batch size or another factor."""
+    norm = float(e @ e)
+    if norm == 0:
+        return None
+    c = float(g @ e) / norm
+    if not _explains(c * e, g):
+        return None
+
+    def near(value):
+        return abs(c - value) <= MATCH * abs(value)
+
+    batch = ctx.batch if ctx.batch and ctx.batch > 1 else None
+    if batch and near(batch):
+        return Diagnosis(
+            "batch_size",
+            f"{ctx.label} is B = {batch} times too large: the average over the batch is "
+            "missing (divide by the batch size exactly once).",
+        )
+    if batch and near(1 / batch):
+        return Diagnosis(
+            "batch_size",
+            f"{ctx.label} is B = {batch} times too small: the average over the batch is "
+            "applied twice (for example in the loss and again in a layer).",
+        )
+    if near(-1):
+        return Diagnosis("sign", f"{ctx.label} has the wrong sign: got = -expected.")
+    if near(1):
+        return None  # a close match that failed elsewhere: nothing constant to name
+    hint = " (a factor 2 often comes from differentiating a square)" if near(2) or near(0.5) else ""
+    return Diagnosis(
+        "factor", f"{ctx.label} is off by a constant factor: got = {c:.4g} x expected{hint}."
+    )
+
+
+def _one_row(e, g, got, estimated, ctx):
+    """A bias-like gradient equal to one row of the upstream gradient: the batch sum is missing."""
+    upstream = ctx.grad_out
+    if got.ndim != 1 or upstream is None or np.ndim(upstream) != 2:
+        return None
+    if upstream.shape[1] != got.shape[0] or upstream.shape[0] < 2:
+        return None
+    for row in range(upstream.shape[0]):
+        if _tells_apart(upstream[row][estimated], g, e):
+            return Diagnosis(
+                "not_summed",
+                f"{ctx.label} equals row {row} of the upstream gradient: it is not summed "
+                "over the batch (every example contributes).",
+            )
+    return None
+
+
+def _elementwise(e, g, got, estimated, ctx):
+    """Activation mistakes: the derivative taken at the output, or of another activation."""
+    if not _is_elementwise(got, ctx):
+        return None
+    upstream = np.broadcast_to(ctx.grad_out, got.shape)
+
+    def candidate(function, at):
+        return (upstream * _slope(function, at))[estimated]
+
+    try:
+        at_output = candidate(ctx.elementwise, ctx.elementwise(ctx.x))
+    except Exception:  # the student's forward failed on new input: no diagnosis from it
+        at_output = None
+    if at_output is not None and _tells_apart(at_output, g, e):
+        return Diagnosis(
+            "at_output",
+            f"{ctx.label} uses the derivative evaluated at the output instead of the input: "
+            "it equals f'(f(x)). The forward output is already the activation; do not apply "
+            "it again before using the derivative formula.",
+        )
+    if _tells_apart(upstream[estimated], g, e):
+        return Diagnosis(
+            "no_derivative",
+            f"{ctx.label} equals the upstream gradient unchanged: multiply it by the "
+            "activation's derivative.",
+        )
+    for name, function in ACTIVATIONS.items():
+        other = candidate(function, ctx.x)
+        if _tells_apart(other, g, e):
+            return Diagnosis(
+                "other_activation",
+                f"{ctx.label} looks like the derivative of {name}, not of {ctx.owner}.",
+            )
+    return None
+
+
+def _location(e, g, got, estimated, ctx):
+    """Elementwise mistakes confined to x == 0 (the kink), to x < 0 or to x > 0."""
+    if not _is_elementwise(got, ctx):
+        return None
+    scale = max(np.max(np.abs(e), initial=0.0), np.max(np.abs(g), initial=0.0))
+    wrong = np.abs(g - e) > MATCH * scale
+    x = np.asarray(ctx.x)[estimated][wrong]
+    if x.size == 0:
+        return None
+    count = f"{x.size} entr{'y' if x.size == 1 else 'ies'}"
+    if np.all(x == 0):
+        return Diagnosis(
+            "kink",
+            f"{ctx.label} is wrong exactly at the kink x = 0 ({count}). The course's "
+            "convention there is the slope from the left: 0 for ReLU, the small slope "
+            "for leaky ReLU.",
+        )
+    if np.all(x <= 0):
+        return Diagnosis(
+            "negative_inputs", f"{ctx.label} is wrong for negative inputs x < 0 ({count})."
+        )
+    if np.all(x >= 0):
+        return Diagnosis(
+            "positive_inputs", f"{ctx.label} is wrong for positive inputs x > 0 ({count})."
+        )
+    return None
+
+
+def _is_elementwise(got, ctx):
+    return (
+        ctx.elementwise is not None
+        and ctx.x is not None
+        and ctx.grad_out is not None
+        and np.shape(ctx.x) == got.shape
+    )
+
+
+def _slope(function, z, h=1e-6):
+    """Elementwise slope of ``function`` at z, one-sided away from 0 so kinks at 0 are exact.
+
+    Left of 0 (and at 0: the convention) the left slope, right of 0 the right
+    slope. Accurate to ~h |f''|, plenty for matching patterns.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    with np.errstate(all="ignore"):  # e.g. exp overflowing to inf in a definition: fine here
+        left = (function(z) - function(z - h)) / h
+        right = (function(z + h) - function(z)) / h
+    return np.where(z > 0, right, left)
+
+
+# -------------------------------------------------------------- behaviour
+
+
+def mutated_argument(argument, caller):
+    """A function (e.g. "Linear.forward") wrote into one of its arguments."""
+    return Diagnosis(
+        "mutates_grad_out" if argument == "grad_out" else "mutates_input",
+        f"{caller} changed its argument {argument} in place. Never modify arguments: "
+        "the caller still uses them. Compute into a new array instead.",
+    )
+
+
+def mutated_cache(names, ctx):
+    """backward changed values that forward stored (or the output forward returned)."""
+    return Diagnosis(
+        "mutates_cache",
+        f"{ctx.owner}.backward changed {', '.join(names)} in place. Those arrays belong to the "
+        "forward pass (other code may hold them); compute into a new array instead.",
+    )
+
+
+def mutated_params(names, ctx):
+    """backward changed a parameter."""
+    return Diagnosis(
+        "mutates_params",
+        f"{ctx.owner}.backward changed the parameter {', '.join(names)}. backward only "
+        "computes gradients; updating parameters is the optimiser's job.",
+    )
+
+
+def missing_gradient(name, ctx, returned=False):
+    """backward returned None, or did not store the parameter gradient ``name``."""
+    if returned:
+        return Diagnosis(
+            "missing_gradient", f"{ctx.owner}.backward returned None instead of {name}."
+        )
+    return Diagnosis(
+        "missing_gradient",
+        f"{ctx.owner}.backward did not store {name}: set it as an attribute of the layer.",
+    )
+
+
+def not_an_array(value, ctx):
+    """Something that should be an array is not."""
+    return Diagnosis("dtype", f"{ctx.label} is a {type(value).__name__}, not a numpy array.")
+
+
+def accumulates(names, ctx):
+    """A second backward call doubled the stored gradients."""
+    return Diagnosis(
+        "accumulates",
+        f"Calling {ctx.owner}.backward twice doubles {', '.join(names)}: the gradients "
+        "accumulate across calls. Overwrite them instead of adding to the old values.",
+    )
+
+
+def not_repeatable(names, ctx):
+    """A second backward call gave different results."""
+    return Diagnosis(
+        "not_repeatable",
+        f"Calling {ctx.owner}.backward twice with the same input gives different "
+        f"{', '.join(names)}: backward depends on state it changes.",
+    )
+
+
+def stale_cache(names, matches_earlier, ctx):
+    """After forward(x1), forward(x2), backward used values from x1."""
+    earlier = (
+        " They match the earlier input instead: forward keeps what it stored the first time."
+        if matches_earlier
+        else ""
+    )
+    return Diagnosis(
+        "stale_cache",
+        f"After two forward calls, {ctx.owner}.backward gives different {', '.join(names)} "
+        "than after the second call alone: forward does not replace its cache on every "
+        f"call.{earlier}",
+    )
+
+
+def missing_cache(caller, error):
+    """backward failed as if forward had not run: what it needs was never stored."""
+    return Diagnosis(
+        "missing_cache",
+        f"{caller} failed with {type(error).__name__}: {error}. It behaves as if forward "
+        "had never been called, although forward had just run: forward must store what "
+        "backward needs (such as its input) on the object.",
+    )
+
+
+def crashed(caller, error, inputs=""):
+    """A function (e.g. "Linear.forward") raised."""
+    return Diagnosis("crash", f"{caller} raised {type(error).__name__}: {error}{inputs}.")
+
+
+def looks_like_missing_cache(error):
+    """True for the errors backward raises when forward did not store its values."""
+    return isinstance(error, AttributeError) or (
+        isinstance(error, TypeError) and "NoneType" in str(error)
+    )
