@@ -13,6 +13,9 @@ ifneq ($(wildcard $(SHARED_MNIST)),)
 export MNIST_DIR ?= $(SHARED_MNIST)
 endif
 
+# nbgrader runs tools such as alembic from PATH: put the venv's scripts first.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
 .PHONY: setup book-assets run book test bench clean
 
 setup: $(STAMP) book-assets

@@ -190,3 +190,15 @@ def test_no_false_alarms_on_100_random_cases_per_building_block():
     alarms = {name: first for name, (count, _, _, first) in results.items() if count}
     assert alarms == {}
     assert max(worst for _, worst, _, _ in results.values()) < RTOL / 100
+
+
+def test_upstream_gradient_is_not_the_tests_own_input():
+    """A test that draws x from default_rng(0) must not get grad_out == x from the check:
+    with a square layer, a transposed dW would then be right by coincidence."""
+    from zoo import TransposedDW
+
+    x = np.random.default_rng(0).standard_normal((4, 4))
+    layer = TransposedDW(4, 4, rng=1, dtype=np.float64)
+    with pytest.raises(GradientCheckError) as failure:
+        check_layer(layer, x)
+    assert failure.value.diagnosis.key == "transposed"

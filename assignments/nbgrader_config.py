@@ -1,0 +1,46 @@
+"""nbgrader configuration of the course (run nbgrader from this directory).
+
+    cd assignments
+    nbgrader generate_assignment forward          # source/ -> release/
+    nbgrader autograde forward                    # submitted/ -> autograded/ + gradebook.db
+    nbgrader generate_feedback forward            # autograded/ -> feedback/ (HTML)
+
+Everything nbgrader writes here (release/, submitted/, autograded/, feedback/,
+gradebook.db) is generated and git-ignored.
+"""
+
+import os
+from pathlib import Path
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+
+# The six assignments, in the order of the book's chapters; each lives in
+# source/<name>/<name>.ipynb. nbgrader registers an assignment in the gradebook
+# when it is generated; tests/test_assignments.py checks this list against source/.
+ASSIGNMENTS = ("forward", "backward", "graph", "softmax", "sgd_xor", "mnist")
+
+c.CourseDirectory.course_id = "backprop"
+c.CourseDirectory.root = str(Path(__file__).resolve().parent)
+
+# Autograding runs every cell even after errors, and stops a cell after
+# Execute.timeout seconds (an infinite loop is interrupted and earns nothing;
+# the rest of the notebook and the other students' notebooks go on). The
+# slowest cell of the course, training on MNIST, takes a few seconds.
+c.Execute.timeout = 120
+c.Execute.interrupt_on_timeout = True
+
+# A student who deleted a test cell gets it back from the gradebook (with a
+# note), so its points are still decided by running it.
+c.OverwriteCells.add_missing_cells = True
+
+# The feedback students receive shows their code, the outputs and the scores,
+# but not the source of the hidden tests.
+c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, ClearHiddenTests]
+
+# One BLAS thread per notebook kernel: kernels inherit this environment, and on a
+# shared machine several threads per kernel only fight over the cores.
+for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(variable, "1")
