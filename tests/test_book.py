@@ -174,12 +174,25 @@ def test_every_figure_has_alt_text(built_book):
             assert alt and alt.group(1).strip(), f"{name}: image without alt text: {tag[:120]}"
 
 
-def test_chapter_one_has_its_figures_numbers_and_interactive(built_book):
-    page = (built_book / "book" / "01_forward_pass.html").read_text()
+# A number each chapter quotes from an executed cell (glued), as it appears on the page.
+GLUED = {
+    "book/01_forward_pass": "235,146",  # parameters of 784-256-128-10
+    "book/02_chain_rule_jacobians": "235,136",  # multiplications of reverse mode
+    "book/03_backprop_graphs": "1.2706",  # -dy/dx1 of the worked graph example
+    "book/04_softmax_cross_entropy": "0.4170",  # cross-entropy of the worked example
+    "book/05_sgd": "173",  # gradient-descent steps on the ill-conditioned quadratic
+    "book/06_xor": "0.6365",  # the entropy H(1/3) of a training plateau
+    "book/07_mnist": "98.14",  # test accuracy of the executed training run
+}
+
+
+@pytest.mark.parametrize("chapter", [name for name in toc_files() if name[5:7].isdigit()])
+def test_chapter_has_its_figures_numbers_exercises_and_interactive(built_book, chapter):
+    page = (built_book / f"{chapter}.html").read_text()
     figures = re.findall(r'<figure[^>]*id="fig-[^"]+"', page)
-    assert len(figures) >= 3, f"chapter 1 has {len(figures)} numbered figures"
-    assert page.count('data-book-interactive="jshtml"') >= 1
-    assert "235,146" in page, "the glued parameter count of 784-256-128-10 is missing"
+    assert len(figures) >= 3, f"{chapter} has {len(figures)} numbered figures"
+    assert page.count('data-book-interactive="jshtml"') >= 1, f"{chapter} has no interactive figure"
+    assert GLUED[chapter] in page, f"{chapter}: the glued number {GLUED[chapter]} is missing"
     assert page.count('class="exercise') >= 3 or page.count("exercise admonition") >= 3
     assert "Learning objectives" in page and "Summary" in page
 
