@@ -12,7 +12,7 @@ Shapes: a batch ``x`` is ``(B, d)`` with one example per row. ``Linear`` has
 import numpy as np
 
 from .init import init_weights
-from .validation import check_array
+from .validation import cached, check_array
 
 
 class Layer:
@@ -22,15 +22,6 @@ class Layer:
 
     def __call__(self, x):
         return self.forward(x)
-
-    def _cached(self, name):
-        value = getattr(self, name, None)
-        if value is None:
-            raise RuntimeError(
-                f"{type(self).__name__}.backward was called before forward: "
-                "run forward(x) first so the layer can cache its input."
-            )
-        return value
 
 
 class Linear(Layer):
@@ -64,7 +55,7 @@ class Linear(Layer):
         ``need_input_grad=False`` skips ``dX`` (returns None): the first layer
         of a network never needs the gradient with respect to the data.
         """
-        x = self._cached("_x")
+        x = cached(self, "_x")
         check_array(grad_out, "grad_out", self, shape=(x.shape[0], self.d_out))
         self.dW = grad_out.T @ x
         self.db = grad_out.sum(axis=0)
@@ -86,7 +77,7 @@ class Activation(Layer):
         return self._out
 
     def backward(self, grad_out):
-        x = self._cached("_x")
+        x = cached(self, "_x")
         check_array(grad_out, "grad_out", self, shape=x.shape)
         return grad_out * self._derivative(x, self._out)
 

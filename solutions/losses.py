@@ -7,7 +7,7 @@ A loss has ``forward(logits, targets) -> float`` and ``backward() -> dL/dlogits`
 import numpy as np
 
 from .layers import sigmoid
-from .validation import check_array
+from .validation import cached, check_array
 
 
 def log_softmax(z):
@@ -67,9 +67,7 @@ class SoftmaxCrossEntropy:
         return float(-log_p[np.arange(batch), self._labels].mean())
 
     def backward(self):
-        probs = getattr(self, "_probs", None)
-        if probs is None:
-            raise RuntimeError("SoftmaxCrossEntropy.backward was called before forward")
+        probs = cached(self, "_probs")
         batch = probs.shape[0]
         grad = probs.copy()
         grad[np.arange(batch), self._labels] -= 1
@@ -98,9 +96,7 @@ class MSELoss:
         return float(np.mean(self._diff**2))
 
     def backward(self):
-        diff = getattr(self, "_diff", None)
-        if diff is None:
-            raise RuntimeError("MSELoss.backward was called before forward")
+        diff = cached(self, "_diff")
         return 2 * diff / diff.size
 
     __call__ = forward
@@ -129,9 +125,7 @@ class BinaryCrossEntropyWithLogits:
         return float(np.mean(softplus - self._targets * logits))
 
     def backward(self):
-        logits = getattr(self, "_logits", None)
-        if logits is None:
-            raise RuntimeError("BinaryCrossEntropyWithLogits.backward was called before forward")
+        logits = cached(self, "_logits")
         return (sigmoid(logits) - self._targets) / logits.size
 
     __call__ = forward

@@ -31,3 +31,14 @@ def check_array(value, name, owner, *, ndim=None, last_dim=None, shape=None):
         )
     if shape is not None and value.shape != tuple(shape):
         raise ValueError(f"{where}: {name} has shape {value.shape}, expected {tuple(shape)}")
+
+
+def cached(owner, name):
+    """``owner.<name>`` as stored by forward; a clear error if forward has not run yet."""
+    value = getattr(owner, name, None)
+    if value is None:
+        raise RuntimeError(
+            f"{type(owner).__name__}.backward was called before forward: "
+            "run forward first so it can cache what backward needs."
+        )
+    return value

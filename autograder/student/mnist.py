@@ -114,25 +114,25 @@ def parse_idx(data):
 
 
 def _candidate_dirs(directory):
-    """Folders to search, each with the reason it was chosen (for error messages)."""
+    """Folders to search: (folder, why it was chosen, whether the user chose it explicitly)."""
     if directory is not None:
-        return [(Path(directory), "the folder passed in")]
+        return [(Path(directory), "the folder passed in", True)]
     found = []
     if os.environ.get(ENV_VAR):
-        found.append((Path(os.environ[ENV_VAR]), f"${ENV_VAR}"))
-    found.append((cache_dir(), "the cache folder"))
+        found.append((Path(os.environ[ENV_VAR]), f"${ENV_VAR}", True))
+    found.append((cache_dir(), "the cache folder", False))
     return found
 
 
 def locate(directory=None, *, download=False, progress=True):
     """Return the folder holding all four files, downloading into the cache if asked."""
     searched = []
-    for folder, why in _candidate_dirs(directory):
+    for folder, why, explicit in _candidate_dirs(directory):
         missing = [name for name in SHA256 if _find_file(folder, name) is None]
         if not missing:
             return folder
         searched.append(f"  {folder} ({why}): missing {', '.join(missing)}")
-        if directory is not None or why.startswith("$"):
+        if explicit:
             # An explicit choice that is incomplete is an error, not a reason to look elsewhere.
             break
     if download:
