@@ -15,13 +15,13 @@ from pathlib import Path
 
 import nbformat
 
+# The markers and the secret-line scan are the release check's own (one definition).
+from autograder.instructor.bundle import HIDDEN_MARKERS, SOLUTION_MARKERS, secret_lines, split_regions  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "assignments"
 CONFIG = COURSE / "nbgrader_config.py"
-GENERATED = ("release", "submitted", "autograded", "feedback", "gradebook.db", ".ipynb_checkpoints")
-
-SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+GENERATED = ("release", "submitted", "autograded", "feedback", "grading", "reports", "gradebook.db", ".ipynb_checkpoints")
 
 
 def assignments():
@@ -63,33 +63,6 @@ def is_solution(cell):
 def points(notebook):
     """{grade_id: points} of the notebook's test cells, in notebook order."""
     return {grade_id(c): c.metadata["nbgrader"]["points"] for c in notebook.cells if is_test(c)}
-
-
-def split_regions(source, markers):
-    """(lines inside, lines outside) the regions between markers (e.g. solution regions);
-    the marker lines themselves are in neither."""
-    inside, outside, within = [], [], False
-    for line in source.splitlines():
-        if markers[0] in line:
-            within = True
-        elif markers[1] in line:
-            within = False
-        else:
-            (inside if within else outside).append(line)
-    return inside, outside
-
-
-def secret_lines(notebooks, markers):
-    """Stripped lines found inside the `markers` regions of the notebooks and nowhere outside
-    such a region in any of them (comments and blank lines aside): the instructor's solution
-    code or hidden tests, which no release may contain."""
-    inside, outside = set(), set()
-    for notebook in notebooks:
-        for cell in notebook.cells:
-            within, without = split_regions(cell.source, markers)
-            inside |= {line.strip() for line in within}
-            outside |= {line.strip() for line in without}
-    return {line for line in inside - outside if line and not line.startswith("#")}
 
 
 def definitions(notebook):

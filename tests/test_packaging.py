@@ -1,5 +1,6 @@
 """Students install `autograder` without `solutions`: the student wheel holds the toolkit only."""
 
+import ast
 import subprocess
 import sys
 import zipfile
@@ -20,6 +21,7 @@ def test_student_wheel_has_autograder_and_no_solutions(tmp_path):
     packages = {name.split("/")[0] for name in names if not name.endswith(".dist-info/")}
     assert "autograder/__init__.py" in names and "autograder/student/checks.py" in names
     assert not any(name.startswith("solutions") for name in names)
+    assert not any(name.startswith(("autograder/instructor", "autograder/__main__")) for name in names)
     assert {p for p in packages if not p.endswith(".dist-info")} == {"autograder"}
 
 
@@ -38,4 +40,18 @@ def test_student_wheel_imports_without_solutions(tmp_path):
 def test_autograder_never_imports_solutions():
     offenders = [str(path.relative_to(ROOT)) for path in (ROOT / "autograder").rglob("*.py")
                  if "import solutions" in path.read_text() or "from solutions" in path.read_text()]
+    assert offenders == []
+
+
+def test_the_student_half_never_imports_the_instructor_half():
+    def imported(path):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                yield from (alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                yield node.module or ""
+
+    student = [ROOT / "autograder" / "__init__.py", *(ROOT / "autograder" / "student").rglob("*.py")]
+    offenders = [str(path.relative_to(ROOT)) for path in student
+                 if any("instructor" in module.split(".") for module in imported(path))]
     assert offenders == []

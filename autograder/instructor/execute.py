@@ -1,0 +1,145 @@
+"""Run one sanitized notebook, as nbgrader's autograde would, within limits.
+
+This is the slow step of grading (the student's code runs here), so
+`autograder.instructor.grade` calls it from a pool of worker processes. It
+needs no gradebook: it reads a notebook from disk, executes it with nbgrader's
+`Execute` preprocessor and writes it back.
+
+On top of nbgrader's per-cell timeout it adds:
+
+- a memory limit per notebook: the kernel starts with a cap on its address
+  space, so an allocation loop ends in a `MemoryError` (or a dead kernel)
+  instead of swapping the machine;
+- a wall-clock limit per notebook: a loop that ignores the interrupt would
+  otherwise cost the cell timeout again on every later cell;
+- a dead kernel keeps what was earned: cells that ran before keep their
+  outputs, and every cell that did not run gets an error output, so that
+  nbgrader scores it 0 (a test cell without outputs would count as passed).
+"""
+
+import os
+import resource
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass
+from functools import partial
+
+import nbformat
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import run_sync
+from nbformat.notebooknode import NotebookNode
+from nbgrader.preprocessors import Execute
+from traitlets import Integer
+
+GiB = 2**30
+
+
+@dataclass
+class Execution:
+    """What happened when a notebook ran: `problem` is None when every cell ran."""
+
+    problem: str | None = None
+
+
+def _limit_address_space(limit_bytes):
+    # Runs in the kernel's process between fork and exec.
+    resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+
+
+class LimitedExecute(Execute):
+    """nbgrader's Execute with a memory cap on the kernel and a deadline for the whole notebook."""
+
+    memory_limit = Integer(
+        4 * GiB, help="Address-space limit of the notebook's kernel in bytes (0: none)."
+    ).tag(config=True)
+
+    notebook_timeout = Integer(
+        900, help="Seconds the whole notebook may run before its kernel is killed (0: none)."
+    ).tag(config=True)
+
+    current_index = None  # the cell being executed, to know where a dead kernel stopped
+
+    async def async_start_new_kernel(self, **kwargs):
+        if self.memory_limit:
+            kwargs.setdefault("preexec_fn", partial(_limit_address_space, self.memory_limit))
+        # The kernel's own log (e.g. its TCP warning) would repeat once per notebook on the
+        # grader's terminal; what the student's code prints reaches the notebook regardless.
+        kwargs.setdefault("stderr", subprocess.DEVNULL)
+        await super().async_start_new_kernel(**kwargs)
+
+    # nbclient binds its sync wrapper to its own coroutine: rebind it to ours.
+    start_new_kernel = run_sync(async_start_new_kernel)
+
+    def preprocess_cell(self, cell, resources, index):
+        self.current_index = index
+        return super().preprocess_cell(cell, resources, index)
+
+    def kill_kernel(self):
+        """Kill the kernel's process group (the notebook ran past its deadline)."""
+        self.deadline_passed = True
+        provisioner = getattr(self.km, "provisioner", None)
+        pid = getattr(provisioner, "pid", None)
+        if pid:
+            try:
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def execute_notebook(path, config):
+    """Execute the notebook at `path` in place (its folder is the working directory).
+
+    path: a sanitized notebook (nbgrader's autograded/<student>/<assignment>/<nb>.ipynb);
+    config: the course's traitlets Config (Execute.timeout, LimitedExecute.memory_limit, ...).
+    Returns an Execution; cells that could not run carry an error output.
+    """
+    notebook = nbformat.read(str(path), as_version=4)
+    executor = LimitedExecute(config=config)
+    executor.deadline_passed = False
+    resources = {"metadata": {"path": str(path.parent)}}
+    timer = None
+    if executor.notebook_timeout:
+        timer = threading.Timer(executor.notebook_timeout, executor.kill_kernel)
+        timer.daemon = True
+        timer.start()
+    problem = None
+    previous = os.environ.get("NBGRADER_EXECUTION")
+    os.environ["NBGRADER_EXECUTION"] = "autograde"  # what nbgrader's autograde sets for the kernel
+    try:
+        executor.preprocess(notebook, resources)
+    except DeadKernelError:
+        if executor.deadline_passed:
+            problem = f"the notebook ran longer than {executor.notebook_timeout} s and was stopped"
+        else:
+            limit = executor.memory_limit / GiB
+            problem = f"the kernel died (it may have run out of its {limit:g} GiB of memory, or called exit)"
+    except CellTimeoutError:  # the interrupt did not stop the cell (it ignores SIGINT)
+        problem = (f"a cell ran past the {executor.timeout} s cell timeout and ignored the interrupt; "
+                   "its kernel was stopped")
+    except Exception as error:  # a kernel that never started, an unresponsive kernel, ...
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        problem = f"the notebook could not be run: {type(error).__name__}: {first_line}"
+    finally:
+        if timer:
+            timer.cancel()
+        if previous is None:
+            os.environ.pop("NBGRADER_EXECUTION", None)
+        else:
+            os.environ["NBGRADER_EXECUTION"] = previous
+    if problem:
+        mark_not_run(notebook, executor.current_index or 0, problem)
+    nbformat.write(notebook, str(path))
+    return Execution(problem)
+
+
+def mark_not_run(notebook, first, problem):
+    """Give the code cell `first` and every later code cell an error output naming `problem`."""
+    for index, cell in enumerate(notebook.cells[first:], start=first):
+        if cell.cell_type != "code":
+            continue
+        where = "while this cell ran" if index == first else "before this cell could run"
+        cell.outputs.append(NotebookNode(
+            output_type="error", ename="NotRun", evalue=f"{problem} {where}",
+            traceback=[f"NotRun: {problem} {where}; this cell earns no points."],
+        ))

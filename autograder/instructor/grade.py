@@ -1,0 +1,221 @@
+"""Autograde every collected submission of an assignment, on every core.
+
+nbgrader's autograde does three things to each notebook, one notebook after
+another: it *sanitizes* it (clears outputs, restores the instructor's test
+cells from the gradebook), *executes* it, and *records* the scores in the
+gradebook. Here the same nbgrader code does the same three steps, split:
+
+    parent process          worker processes (--workers)
+    --------------          ----------------------------
+    prepare  (sanitize) --> execute (execute.py: the slow part)
+    record   (scores)   <--
+
+Only the parent ever touches the gradebook, so parallel workers can neither
+lock an SQLite file nor race each other on PostgreSQL. A submission that cannot
+be graded (not JSON, not a notebook, ...) gets 0 points, its notebook is
+flagged in the gradebook, and the reason is kept in
+``<course>/grading/<assignment>.json``; the run goes on.
+"""
+
+import json
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .course import InstructorError
+from .nbgrader_run import make_converter, run
+
+GRADED, INCOMPLETE, FAILED = "graded", "incomplete", "failed"
+
+
+@dataclass
+class Outcome:
+    """How one student's submission went. status: graded (every cell ran), incomplete (the
+    kernel died or ran out of time; the cells after that earned 0) or failed (nothing could
+    run; 0 points). reason says why for the last two."""
+
+    student: str
+    status: str
+    reason: str | None = None
+    score: float = 0.0
+    max_score: float = 0.0
+    seconds: float = 0.0
+
+
+def submitted_students(course, assignment):
+    """Ids of the students with a folder in submitted/<student>/<assignment>/, sorted."""
+    submitted = course.folder("submitted")
+    if not submitted.is_dir():
+        return []
+    return sorted(p.name for p in submitted.iterdir() if (p / assignment).is_dir())
+
+
+def grade(course, assignment, workers=None, students=None, force=False, progress=True):
+    """Autograde the collected submissions of `assignment`.
+
+    course: a Course; workers: worker processes (default: one per core);
+    students: ids to grade (default: every collected submission); force: also grade
+    submissions graded before. Returns [Outcome] in student order, one per submission.
+    """
+    course.require_assignment(assignment)
+    everyone = submitted_students(course, assignment)
+    if not everyone:
+        raise InstructorError(
+            f"No submissions of {assignment!r} in {course.folder('submitted')}: "
+            f"run `python -m autograder collect {assignment} SOURCE` first."
+        )
+    unknown = sorted(set(students or []) - set(everyone))
+    if unknown:
+        raise InstructorError(f"No submission of {assignment!r} from {', '.join(unknown)}; collected: {', '.join(everyone)}.")
+    chosen = list(students or everyone)
+    status = load_status(course, assignment)
+    if not force:
+        chosen = [s for s in chosen if status.get(s, {}).get("status") != GRADED
+                  or not course.folder("autograded", s, assignment).is_dir()]
+    workers = workers or os.cpu_count() or 1
+    grader = Grader(course, assignment)
+
+    outcomes = {}
+    started = {}
+    context = multiprocessing.get_context("spawn")  # a clean process: no copied sockets or threads
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(course.config,)) as pool, \
+            tqdm(total=len(chosen), desc=f"grading {assignment}", unit="notebook", disable=not progress) as bar:
+        pending = {}
+        for student in chosen:
+            started[student] = time.perf_counter()
+            notebooks, problem = grader.prepare(student)
+            if problem:
+                outcomes[student] = grader.fail(student, problem)
+                bar.update()
+                continue
+            pending[pool.submit(_execute_all, [str(p) for p in notebooks])] = student
+        for future in as_completed(pending):
+            student = pending[future]
+            try:
+                problems = [p for p in future.result() if p]
+            except Exception as error:  # the worker itself died: record it, keep going
+                outcomes[student] = grader.fail(student, f"the grading worker crashed: {error!r}")
+            else:
+                outcomes[student] = grader.record(student, problems)
+            bar.update()
+    for student, outcome in outcomes.items():
+        outcome.seconds = round(time.perf_counter() - started[student], 2)
+        status[student] = {"status": outcome.status, "reason": outcome.reason}
+    save_status(course, assignment, status)
+    return [outcomes[s] for s in sorted(outcomes)]
+
+
+class Grader:
+    """nbgrader's Autograde converter for one assignment, run step by step in this process."""
+
+    def __init__(self, course, assignment):
+        self.course = course
+        self.assignment = assignment
+
+    def _converter(self, student, after_execution):
+        from nbgrader.converters import Autograde
+        from nbgrader.preprocessors import Execute
+
+        converter = make_converter(Autograde, self.course, self.assignment, student)
+        if after_execution:  # record: nbgrader's autograde steps that follow the execution
+            converter.autograde_preprocessors = [p for p in converter.autograde_preprocessors if p is not Execute]
+        else:  # prepare: the sanitizing steps only
+            converter.autograde_preprocessors = []
+        return converter
+
+    def prepare(self, student):
+        """Sanitize the student's notebooks into autograded/ (creating the submission in the
+        gradebook). Returns (notebook paths to execute, None) or ([], reason)."""
+        problem = run(self._converter(student, after_execution=False).start)
+        if problem:
+            return [], problem
+        notebooks = sorted(self.course.folder("autograded", student, self.assignment).glob("*.ipynb"))
+        if not notebooks:
+            return [], f"no notebook of {self.assignment} in the submission"
+        return notebooks, None
+
+    def record(self, student, problems):
+        """Run nbgrader's steps after execution on the executed notebooks in autograded/
+        (output limits, scores into the gradebook); returns the Outcome."""
+        from nbconvert.writers import FilesWriter
+        from nbgrader.converters.base import BaseConverter
+
+        converter = self._converter(student, after_execution=True)
+        converter._sanitizing = False  # its input folder is now autograded/
+        converter.writer = FilesWriter(parent=converter, config=converter.config)
+        converter.exporter = converter.exporter_class(parent=converter, config=converter.config)
+        converter._init_preprocessors()
+        for path in sorted(self.course.folder("autograded", student, self.assignment).glob("*.ipynb")):
+            problem = run(lambda: BaseConverter.convert_single_notebook(converter, str(path)))
+            if problem:
+                return self.fail(student, problem)
+        score, max_score = self.scores(student)
+        return Outcome(student, INCOMPLETE if problems else GRADED, "; ".join(problems) or None, score, max_score)
+
+    def fail(self, student, reason):
+        """0 points and a flag in the gradebook for a submission that could not be graded."""
+        with self.course.gradebook() as gradebook:
+            gradebook.update_or_create_student(student)
+            submission = gradebook.update_or_create_submission(self.assignment, student)
+            for notebook in submission.notebooks:
+                notebook.flagged = True
+                for grade in notebook.grades:
+                    grade.auto_score = 0
+                    grade.needs_manual_grade = False
+            gradebook.db.commit()
+        _, max_score = self.scores(student)
+        return Outcome(student, FAILED, reason, 0.0, max_score)
+
+    def scores(self, student):
+        with self.course.gradebook() as gradebook:
+            submission = gradebook.find_submission(self.assignment, student)
+            return float(submission.score or 0), float(submission.max_score or 0)
+
+
+# ----------------------------------------------------------------- worker processes
+
+_worker_config = None
+
+
+def _start_worker(config):
+    global _worker_config
+    _worker_config = config
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")  # one BLAS thread per kernel: workers share the cores
+
+
+def _execute_all(paths):
+    """Execute the notebooks at `paths` in place; returns one problem (or None) per notebook."""
+    from .execute import execute_notebook
+
+    return [execute_notebook(Path(path), _worker_config).problem for path in paths]
+
+
+# ----------------------------------------------------------------- status file
+
+
+def status_path(course, assignment):
+    return course.folder("grading", f"{assignment}.json")
+
+
+def load_status(course, assignment):
+    """{student: {"status": ..., "reason": ...}} of earlier grading runs."""
+    path = status_path(course, assignment)
+    return json.loads(path.read_text())["students"] if path.is_file() else {}
+
+
+def save_status(course, assignment, students):
+    path = status_path(course, assignment)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"assignment": assignment, "students": dict(sorted(students.items()))}, indent=1))
+
+
+def summary_rows(outcomes):
+    """Rows (dicts) for the table the command line prints."""
+    return [asdict(outcome) for outcome in outcomes]

@@ -1,0 +1,168 @@
+"""Parallel autograding (`python -m autograder grade`), against SQLite and a real PostgreSQL.
+
+A class of 50 submissions of `backward` (tests/class_submissions.py: correct,
+blank, partly right, a syntax error, not JSON, a kernel that exits, a memory
+hog) is graded with 2 workers; every submission must come out with exactly
+its designed score and status, and the gradebook must be intact.
+"""
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from assignment_cases import Prepend
+from assignment_course import copy_course, environment, nbgrader, read, source_notebook, submit
+from class_submissions import ASSIGNMENT, expected_scores, submit_class
+from postgres import fresh_postgres_url, postgres_url  # noqa: F401 (fixtures)
+
+from autograder.instructor.course import Course, InstructorError
+from autograder.instructor.grade import grade, load_status
+
+CLASS_SIZE = 50
+
+
+def gradebook_scores(course):
+    """{student: {test cell: score}} and {student: flagged} of the assignment, from the gradebook."""
+    scores, flagged = {}, {}
+    with course.gradebook() as gradebook:
+        for submission in gradebook.find_assignment(ASSIGNMENT).submissions:
+            notebook = submission.notebooks[0]
+            scores[submission.student.id] = {g.name: g.score for g in notebook.grades}
+            flagged[submission.student.id] = notebook.flagged
+    return scores, flagged
+
+
+def grade_class(tmp_path, db_url=None):
+    root = copy_course(tmp_path)
+    course = Course(root, db_url=db_url)
+    nbgrader(root, "generate_assignment", ASSIGNMENT, "--force", *([f"--CourseDirectory.db_url={db_url}"] if db_url else []))
+    students = submit_class(root, CLASS_SIZE)
+    outcomes = grade(course, ASSIGNMENT, workers=2, progress=False)
+    return course, students, outcomes
+
+
+def check_class(course, students, outcomes):
+    # Nothing lost: one outcome per submission, and the gradebook has each of them.
+    assert [o.student for o in outcomes] == sorted(students)
+    scores, flagged = gradebook_scores(course)
+    assert scores.keys() == students.keys()
+    for outcome in outcomes:
+        kind = students[outcome.student]
+        expected = expected_scores(course.root, kind)
+        assert scores[outcome.student] == expected, (kind.name, outcome)
+        assert (outcome.status, outcome.score, outcome.max_score) == (kind.status, sum(expected.values()), 14.0), kind.name
+        assert flagged[outcome.student] == (kind.status == "failed"), kind.name
+        assert (outcome.reason is None) == (kind.status == "graded"), (kind.name, outcome.reason)
+    reasons = {students[o.student].name: o.reason for o in outcomes if o.reason}
+    assert "JSON" in reasons["not_json"]
+    assert "kernel died" in reasons["kernel_exit"]
+    status = load_status(course, ASSIGNMENT)
+    assert {s: v["status"] for s, v in status.items()} == {s: k.status for s, k in students.items()}
+
+
+def test_fifty_submissions_with_two_workers_on_sqlite(tmp_path):
+    course, students, outcomes = grade_class(tmp_path)
+    check_class(course, students, outcomes)
+    with sqlite3.connect(course.root / "gradebook.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_fifty_submissions_with_two_workers_on_postgresql(tmp_path, fresh_postgres_url):  # noqa: F811
+    course, students, outcomes = grade_class(tmp_path, db_url=fresh_postgres_url)
+    check_class(course, students, outcomes)
+    assert not (course.root / "gradebook.db").exists()
+
+
+# ------------------------------------------------------------------ limits and reruns
+
+
+@pytest.fixture(scope="module")
+def small_course(tmp_path_factory):
+    root = copy_course(tmp_path_factory.mktemp("small"))
+    nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
+    return root
+
+
+def submit_with(course, student, cell, code):
+    """The instructor's notebook with `code` put at the top of the cell `cell`."""
+    notebook = read(source_notebook(ASSIGNMENT, course))
+    Prepend(cell, code).apply(notebook.cells)
+    submit(course, student, ASSIGNMENT, notebook)
+
+
+def test_a_loop_that_ignores_interrupts_is_stopped_and_keeps_earlier_points(small_course):
+    submit_with(small_course, "stubborn_loop", "tanh",
+                "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n")
+    course = Course(small_course)
+    course.config.Execute.timeout = 3
+    [outcome] = grade(course, ASSIGNMENT, workers=1, students=["stubborn_loop"], progress=False)
+    assert outcome.status == "incomplete" and "ignored the interrupt" in outcome.reason, outcome.reason
+    # ReLU 2 + LeakyReLU 1 + Sigmoid 2 before the loop; nothing from the Tanh cell on.
+    assert outcome.score == 5.0
+
+
+def test_a_notebook_past_its_deadline_is_stopped_and_keeps_earlier_points(small_course):
+    submit_with(small_course, "slow_sigmoid", "sigmoid", "import time\ntime.sleep(60)\n")
+    course = Course(small_course)
+    course.config.LimitedExecute.notebook_timeout = 15
+    [outcome] = grade(course, ASSIGNMENT, workers=1, students=["slow_sigmoid"], progress=False)
+    assert outcome.status == "incomplete" and "longer than 15 s" in outcome.reason, outcome.reason
+    assert outcome.score == 3.0  # ReLU 2 + LeakyReLU 1; the Sigmoid cell and all after it: 0
+
+
+def test_graded_submissions_are_skipped_unless_forced(small_course):
+    submit(small_course, "twice", ASSIGNMENT, read(source_notebook(ASSIGNMENT, small_course)))
+    course = Course(small_course)
+    first = grade(course, ASSIGNMENT, workers=1, students=["twice"], progress=False)
+    assert [(o.student, o.score) for o in first] == [("twice", 14.0)]
+    assert grade(course, ASSIGNMENT, workers=1, students=["twice"], progress=False) == []
+    again = grade(course, ASSIGNMENT, workers=1, students=["twice"], force=True, progress=False)
+    assert [(o.student, o.score) for o in again] == [("twice", 14.0)]
+
+
+def test_asking_for_a_student_who_did_not_submit_names_them(small_course):
+    with pytest.raises(InstructorError, match="nobody_here"):
+        grade(Course(small_course), ASSIGNMENT, students=["nobody_here"], progress=False)
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def autograder(*arguments, cwd):
+    return subprocess.run([sys.executable, "-m", "autograder", *arguments], cwd=cwd, env=environment(),
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("command", ["", "release", "collect", "grade", "feedback", "report"])
+def test_every_command_has_help(command, small_course):
+    result = autograder(*([command] if command else []), "--help", cwd=small_course)
+    assert result.returncode == 0 and "usage: python -m autograder" in result.stdout
+
+
+def test_an_unknown_assignment_is_named_with_the_known_ones(small_course):
+    result = autograder("grade", "backwards", cwd=small_course)
+    assert result.returncode == 2
+    assert "Unknown assignment 'backwards'" in result.stderr and "backward" in result.stderr
+
+
+def test_grading_with_nothing_collected_says_to_collect_first(small_course):
+    result = autograder("grade", "softmax", cwd=small_course)
+    assert result.returncode == 2 and "collect softmax" in result.stderr
+
+
+def test_outside_a_course_the_message_says_where_to_run(tmp_path):
+    result = autograder("grade", "backward", cwd=tmp_path)
+    assert result.returncode == 2 and "not an nbgrader course" in result.stderr
+
+
+def test_the_grade_command_prints_each_submission(small_course):
+    submit(small_course, "cli_student", ASSIGNMENT, read(source_notebook(ASSIGNMENT, small_course)))
+    result = autograder("grade", ASSIGNMENT, "--student", "cli_student", "--workers", "1", cwd=small_course)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "cli_student  14/14  graded" in result.stdout
+    assert "1 submissions: 1 graded, 0 incomplete" in result.stdout
+    status = json.loads((small_course / "grading" / f"{ASSIGNMENT}.json").read_text())
+    assert status["students"]["cli_student"] == {"status": "graded", "reason": None}
