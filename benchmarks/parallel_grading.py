@@ -1,15 +1,22 @@
-"""End-to-end grading time: `python -m autograder grade --workers 2` against stock `nbgrader autograde`.
+"""End-to-end grading time: the pipeline against stock `nbgrader autograde`, with and without the sandbox.
 
     .venv/bin/python benchmarks/parallel_grading.py [--size 50] [--workers 2]
 
 Builds one class of `--size` submissions of `backward` (correct, blank, partly
 right and broken ones, from tests/class_submissions.py), puts the same class in
-two temporary copies of the course, and grades it there: once with stock
-`nbgrader autograde backward` (one process, one notebook after another), once
-with the pipeline. Both are timed from the command's start to its end, start-up
-included. Prints both times, the speed-up, and whether every score of every test
-cell agrees. Exit status 1 if the scores differ or the speed-up is under 1.8.
-Run it on an otherwise idle machine: it measures CPU time shared by 2 workers.
+three temporary copies of the course, and grades it there:
+
+1. stock `nbgrader autograde backward` (one process, one notebook after another);
+2. `python -m autograder grade backward --workers 2 --kernel`: the parallel
+   pipeline running notebooks in Jupyter kernels as nbgrader does;
+3. `python -m autograder grade backward --workers 2`: the same with the tests
+   outside the student's process, in the sandbox (the default).
+
+Each is timed from the command's start to its end, start-up included. Prints the
+times, the speed-up of 2 over 1 (target: at least 1.8), the cost of 3 over 2
+(target: at most 1.3) and whether every test cell's score agrees in all three.
+Exit status 1 if a target is missed or a score differs. Run it on an otherwise
+idle machine: it measures CPU time shared by 2 workers.
 """
 
 import argparse
@@ -25,7 +32,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from assignment_course import copy_course, environment, grades, nbgrader  # noqa: E402
 from class_submissions import ASSIGNMENT, KINDS, submit_class  # noqa: E402
 
-TARGET = 1.8
+SPEEDUP_TARGET = 1.8   # kernel pipeline over stock nbgrader
+OVERHEAD_TARGET = 1.3  # sandbox over kernel pipeline
 
 
 def timed(command, cwd):
@@ -46,7 +54,7 @@ def main():
 
     with tempfile.TemporaryDirectory() as scratch:
         courses = {}
-        for name in ("stock", "pipeline"):
+        for name in ("stock", "kernel", "sandbox"):
             course = copy_course(Path(scratch) / name)
             nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
             students = submit_class(course, args.size, kinds)
@@ -54,23 +62,32 @@ def main():
         print(f"{args.size} submissions of {ASSIGNMENT}: " +
               ", ".join(f"{sum(k.name == kind.name for k in students.values())} {kind.name}" for kind in kinds))
 
-        stock = timed([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT], courses["stock"])
-        print(f"stock nbgrader autograde (serial): {stock:7.1f} s", flush=True)
-        pipeline = timed([sys.executable, "-m", "autograder", "grade", ASSIGNMENT, "--workers", str(args.workers)],
-                         courses["pipeline"])
-        print(f"autograder grade --workers {args.workers}:     {pipeline:7.1f} s", flush=True)
+        grade = [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, "--workers", str(args.workers)]
+        seconds = {
+            "stock": timed([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT], courses["stock"]),
+            "kernel": timed(grade + ["--kernel"], courses["kernel"]),
+            "sandbox": timed(grade, courses["sandbox"]),
+        }
+        labels = {"stock": "stock nbgrader autograde (serial)", "kernel": f"grade --workers {args.workers} --kernel",
+                  "sandbox": f"grade --workers {args.workers} (sandbox)"}
+        for name, value in seconds.items():
+            print(f"{labels[name]:36s} {value:7.1f} s")
 
-        stock_scores = {s: v for (a, s), v in grades(courses["stock"]).items() if a == ASSIGNMENT}
-        pipeline_scores = {s: v for (a, s), v in grades(courses["pipeline"]).items() if a == ASSIGNMENT}
-        same = stock_scores == pipeline_scores and len(stock_scores) == args.size
-        speedup = stock / pipeline
-        print(f"speed-up: {speedup:.2f}x (target {TARGET}x); graded: stock {len(stock_scores)}, "
-              f"pipeline {len(pipeline_scores)} of {args.size}; every cell's score identical: {same}")
+        scores = {name: {s: v for (a, s), v in grades(course).items() if a == ASSIGNMENT}
+                  for name, course in courses.items()}
+        same = scores["stock"] == scores["kernel"] == scores["sandbox"] and len(scores["stock"]) == args.size
+        speedup = seconds["stock"] / seconds["kernel"]
+        overhead = seconds["sandbox"] / seconds["kernel"]
+        print(f"speed-up of the parallel pipeline: {speedup:.2f}x (target >= {SPEEDUP_TARGET}x)")
+        print(f"cost of the sandbox: {overhead:.2f}x the kernel pipeline (target <= {OVERHEAD_TARGET}x)")
+        print(f"graded: " + ", ".join(f"{name} {len(v)}" for name, v in scores.items()) +
+              f" of {args.size}; every test cell's score identical: {same}")
         if not same:
-            for student in sorted(set(stock_scores) | set(pipeline_scores)):
-                if stock_scores.get(student) != pipeline_scores.get(student):
-                    print(f"  {student}: stock {stock_scores.get(student)} pipeline {pipeline_scores.get(student)}")
-        return 0 if same and speedup >= TARGET else 1
+            for student in sorted(scores["stock"]):
+                row = {name: scores[name].get(student) for name in scores}
+                if len({str(v) for v in row.values()}) > 1:
+                    print(f"  {student}: {row}")
+        return 0 if same and speedup >= SPEEDUP_TARGET and overhead <= OVERHEAD_TARGET else 1
 
 
 if __name__ == "__main__":

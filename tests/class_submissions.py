@@ -24,6 +24,7 @@ class Kind:
     not_json: bool = False            # the file is not a notebook at all
     status: str = "graded"
     stock: bool = True                # stock nbgrader grades it to the same score
+    flags: tuple = ()                 # kinds of the flags the grader raises (rebuild.Flag.kind)
 
 
 def _case(student):
@@ -31,7 +32,7 @@ def _case(student):
     return Kind(student, case.edits, case.failing)
 
 
-LINEAR_AND_AFTER = frozenset({"test_linear_dX", "test_linear_dW", "test_linear_db", "test_jacobian"})
+LINEAR_TESTS = frozenset({"test_linear_dX", "test_linear_dW", "test_linear_db"})
 
 KINDS = (
     Kind("correct"),
@@ -41,9 +42,10 @@ KINDS = (
     Kind("syntax_error", (Replace("linear", "self.dW = grad_out.T @ self.x", "self.dW = grad_out.T @"),),
          frozenset({"test_linear_dX", "test_linear_dW", "test_linear_db"})),
     Kind("not_json", not_json=True, failing=None, status="failed", stock=False),
-    # The kernel dies in the Linear cell: what was earned before it counts, nothing after.
-    Kind("kernel_exit", (Prepend("linear", "import os\nos._exit(1)\n"),), LINEAR_AND_AFTER,
-         status="incomplete", stock=False),
+    # The student's process dies in the Linear cell: that cell's tests fail; a new process runs
+    # the rest, so the Jacobian still earns its points (stock nbgrader: all cells after, 0).
+    Kind("kernel_exit", (Prepend("linear", "import os\nos._exit(1)\n"),), LINEAR_TESTS,
+         status="incomplete", stock=False, flags=("process-control",)),
     # 16 GB asked for: the kernel's memory limit turns it into a MemoryError in that cell.
     Kind("memory_hog", (Prepend("tanh", "hog = np.ones(2**31)\n"),), frozenset({"test_tanh_backward"}),
          stock=False),

@@ -11,9 +11,10 @@ import sqlite3
 import subprocess
 import sys
 
+import nbformat
 import pytest
 
-from assignment_cases import Prepend
+from assignment_cases import Prepend, Replace
 from assignment_course import copy_course, environment, nbgrader, read, source_notebook, submit
 from class_submissions import ASSIGNMENT, expected_scores, submit_class
 from postgres import fresh_postgres_url, postgres_url  # noqa: F401 (fixtures)
@@ -54,13 +55,15 @@ def check_class(course, students, outcomes):
         expected = expected_scores(course.root, kind)
         assert scores[outcome.student] == expected, (kind.name, outcome)
         assert (outcome.status, outcome.score, outcome.max_score) == (kind.status, sum(expected.values()), 14.0), kind.name
-        assert flagged[outcome.student] == (kind.status == "failed"), kind.name
+        assert [flag.split(":")[0] for flag in outcome.flags] == list(kind.flags), (kind.name, outcome.flags)
+        assert flagged[outcome.student] == (kind.status == "failed" or bool(kind.flags)), kind.name
         assert (outcome.reason is None) == (kind.status == "graded"), (kind.name, outcome.reason)
     reasons = {students[o.student].name: o.reason for o in outcomes if o.reason}
     assert "JSON" in reasons["not_json"]
-    assert "kernel died" in reasons["kernel_exit"]
+    assert "process ended" in reasons["kernel_exit"]
     status = load_status(course, ASSIGNMENT)
     assert {s: v["status"] for s, v in status.items()} == {s: k.status for s, k in students.items()}
+    assert all(v["flags"] == next(o.flags for o in outcomes if o.student == s) for s, v in status.items())
 
 
 def test_fifty_submissions_with_two_workers_on_sqlite(tmp_path):
@@ -93,24 +96,37 @@ def submit_with(course, student, cell, code):
     submit(course, student, ASSIGNMENT, notebook)
 
 
-def test_a_loop_that_ignores_interrupts_is_stopped_and_keeps_earlier_points(small_course):
+def test_in_a_kernel_a_loop_that_ignores_interrupts_is_stopped_and_keeps_earlier_points(small_course):
     submit_with(small_course, "stubborn_loop", "tanh",
                 "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n")
     course = Course(small_course)
     course.config.Execute.timeout = 3
-    [outcome] = grade(course, ASSIGNMENT, workers=1, students=["stubborn_loop"], progress=False)
+    [outcome] = grade(course, ASSIGNMENT, workers=1, students=["stubborn_loop"], progress=False, sandbox=False)
     assert outcome.status == "incomplete" and "ignored the interrupt" in outcome.reason, outcome.reason
     # ReLU 2 + LeakyReLU 1 + Sigmoid 2 before the loop; nothing from the Tanh cell on.
     assert outcome.score == 5.0
 
 
-def test_a_notebook_past_its_deadline_is_stopped_and_keeps_earlier_points(small_course):
+def test_in_a_kernel_a_notebook_past_its_deadline_is_stopped_and_keeps_earlier_points(small_course):
     submit_with(small_course, "slow_sigmoid", "sigmoid", "import time\ntime.sleep(60)\n")
     course = Course(small_course)
     course.config.LimitedExecute.notebook_timeout = 15
-    [outcome] = grade(course, ASSIGNMENT, workers=1, students=["slow_sigmoid"], progress=False)
+    [outcome] = grade(course, ASSIGNMENT, workers=1, students=["slow_sigmoid"], progress=False, sandbox=False)
     assert outcome.status == "incomplete" and "longer than 15 s" in outcome.reason, outcome.reason
     assert outcome.score == 3.0  # ReLU 2 + LeakyReLU 1; the Sigmoid cell and all after it: 0
+
+
+def test_outputs_edited_to_show_a_pass_are_flagged_and_earn_nothing(small_course):
+    """The ReLU backward is wrong, and its test cell's output was edited to say it passed."""
+    notebook = read(source_notebook(ASSIGNMENT, small_course))
+    Replace("relu", "return grad_out * (self.x > 0)", "return grad_out").apply(notebook.cells)
+    test = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_relu_backward")
+    test.outputs = [nbformat.v4.new_output("stream", name="stdout", text="ReLU.backward: tests passed\n")]
+    submit(small_course, "edited_outputs", ASSIGNMENT, notebook)
+    [outcome] = grade(Course(small_course), ASSIGNMENT, workers=1, students=["edited_outputs"], progress=False)
+    assert outcome.score == 12.0 and outcome.status == "graded"
+    assert [flag.split(":")[0] for flag in outcome.flags] == ["disagrees"]
+    assert "test_relu_backward" in outcome.flags[0]
 
 
 def test_graded_submissions_are_skipped_unless_forced(small_course):
@@ -162,7 +178,7 @@ def test_the_grade_command_prints_each_submission(small_course):
     submit(small_course, "cli_student", ASSIGNMENT, read(source_notebook(ASSIGNMENT, small_course)))
     result = autograder("grade", ASSIGNMENT, "--student", "cli_student", "--workers", "1", cwd=small_course)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "cli_student  14/14  graded" in result.stdout
+    assert "cli_student  14/14  graded" in result.stdout, result.stdout
     assert "1 submissions: 1 graded, 0 incomplete" in result.stdout
     status = json.loads((small_course / "grading" / f"{ASSIGNMENT}.json").read_text())
-    assert status["students"]["cli_student"] == {"status": "graded", "reason": None}
+    assert status["students"]["cli_student"] == {"status": "graded", "reason": None, "flags": []}

@@ -64,7 +64,11 @@ def build_parser():
     command.add_argument("--force", action="store_true", help="grade again submissions that were graded before")
     command.add_argument("--timeout", type=int, metavar="S", help="seconds per cell (default: the course's Execute.timeout)")
     command.add_argument("--notebook-timeout", type=int, metavar="S", help="seconds per notebook (default: 900)")
-    command.add_argument("--memory-limit", type=float, metavar="GB", help="memory per notebook kernel (default: 4)")
+    command.add_argument("--memory-limit", type=float, metavar="GB", help="memory per notebook (default: 4)")
+    command.add_argument("--kernel", action="store_true",
+                         help="run each notebook, tests included, in one Jupyter kernel as stock nbgrader does, "
+                              "instead of the sandbox with the tests outside the student's process "
+                              "(faster to start; a student's code can fool its tests)")
     command.set_defaults(command=run_grade)
 
     command = commands.add_parser("feedback", help="write each graded student's HTML feedback",
@@ -106,18 +110,24 @@ def run_grade(course, args):
     if args.timeout is not None:
         course.config.Execute.timeout = args.timeout
     if args.notebook_timeout is not None:
-        course.config.LimitedExecute.notebook_timeout = args.notebook_timeout
+        course.config.LimitedExecute.notebook_timeout = args.notebook_timeout  # --kernel only
     if args.memory_limit is not None:
         course.config.LimitedExecute.memory_limit = int(args.memory_limit * GiB)
-    outcomes = grade(course, args.assignment, workers=args.workers, students=args.student, force=args.force)
+    outcomes = grade(course, args.assignment, workers=args.workers, students=args.student, force=args.force,
+                     sandbox=not args.kernel)
     if not outcomes:
         print(f"Nothing to grade: every submission of {args.assignment} was graded before (use --force to grade again).")
         return 0
-    print(text_table(["student", "score", "status", "reason"],
-                     [[o.student, f"{o.score:g}/{o.max_score:g}", o.status, o.reason] for o in outcomes]))
+    print(text_table(["student", "score", "status", "reason", "flags"],
+                     [[o.student, f"{o.score:g}/{o.max_score:g}", o.status, o.reason, "; ".join(o.flags)]
+                      for o in outcomes]))
     counts = {status: sum(o.status == status for o in outcomes) for status in (GRADED, "incomplete", FAILED)}
     print(f"{len(outcomes)} submissions: {counts[GRADED]} graded, {counts['incomplete']} incomplete "
           f"(a cell crashed, hung or ran out of memory; the cells after it earned 0), {counts[FAILED]} failed (0 points).")
+    flagged = sum(bool(o.flags) for o in outcomes)
+    if flagged:
+        print(f"{flagged} submissions flagged for a look (changed test cells, hooks, ...): "
+              "their notebooks are marked flagged in the gradebook.")
     return 1 if counts[FAILED] else 0
 
 

@@ -3,32 +3,43 @@
 nbgrader's autograde does three things to each notebook, one notebook after
 another: it *sanitizes* it (clears outputs, restores the instructor's test
 cells from the gradebook), *executes* it, and *records* the scores in the
-gradebook. Here the same nbgrader code does the same three steps, split:
+gradebook. Here the three steps are split:
 
     parent process          worker processes (--workers)
     --------------          ----------------------------
-    prepare  (sanitize) --> execute (execute.py: the slow part)
+    prepare  (sanitize) --> execute (the slow part)
     record   (scores)   <--
 
 Only the parent ever touches the gradebook, so parallel workers can neither
-lock an SQLite file nor race each other on PostgreSQL. A submission that cannot
-be graded (not JSON, not a notebook, ...) gets 0 points, its notebook is
-flagged in the gradebook, and the reason is kept in
+lock an SQLite file nor race each other on PostgreSQL. By default the
+"sanitize" step is rebuild.py (the instructor's notebook with only the
+student's code put in) and the "execute" step is trusted.py (the student's code
+in a sandbox, the tests in the worker); `sandbox=False` runs nbgrader's own
+sanitizing and a Jupyter kernel (execute.py), as stock nbgrader does. The
+record step is nbgrader's own in both.
+
+A submission that cannot be graded (not JSON, not a notebook, ...) gets 0
+points, its notebook is flagged in the gradebook, and the reason is kept in
 ``<course>/grading/<assignment>.json``; the run goes on.
 """
 
 import json
 import multiprocessing
 import os
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import nbformat
 from tqdm import tqdm
 
 from .course import InstructorError
 from .nbgrader_run import make_converter, run
+from .rebuild import Flag, claimed_passes, rebuild
+from .sandbox import Limits, check_available, hidden_paths
+from .trusted import run_notebook
 
 GRADED, INCOMPLETE, FAILED = "graded", "incomplete", "failed"
 
@@ -45,6 +56,7 @@ class Outcome:
     score: float = 0.0
     max_score: float = 0.0
     seconds: float = 0.0
+    flags: list = field(default_factory=list)  # what the instructor should look at (rebuild.Flag)
 
 
 def submitted_students(course, assignment):
@@ -55,12 +67,14 @@ def submitted_students(course, assignment):
     return sorted(p.name for p in submitted.iterdir() if (p / assignment).is_dir())
 
 
-def grade(course, assignment, workers=None, students=None, force=False, progress=True):
+def grade(course, assignment, workers=None, students=None, force=False, progress=True, sandbox=True):
     """Autograde the collected submissions of `assignment`.
 
     course: a Course; workers: worker processes (default: one per core);
     students: ids to grade (default: every collected submission); force: also grade
-    submissions graded before. Returns [Outcome] in student order, one per submission.
+    submissions graded before; sandbox: grade with the tests outside the student's
+    process (trusted.py; the default), else run the notebook in a Jupyter kernel as
+    stock nbgrader does (execute.py). Returns [Outcome] in student order, one per submission.
     """
     course.require_assignment(assignment)
     everyone = submitted_students(course, assignment)
@@ -79,17 +93,19 @@ def grade(course, assignment, workers=None, students=None, force=False, progress
                   or not course.folder("autograded", s, assignment).is_dir()]
     workers = workers or os.cpu_count() or 1
     grader = Grader(course, assignment)
+    if sandbox:
+        check_available()
+    setup = WorkerSetup(course.config, sandbox, [str(p) for p in hidden_paths(course.root)])
 
-    outcomes = {}
-    started = {}
+    outcomes, started, flags = {}, {}, {}
     context = multiprocessing.get_context("spawn")  # a clean process: no copied sockets or threads
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(course.config,)) as pool, \
+                             initargs=(setup,)) as pool, \
             tqdm(total=len(chosen), desc=f"grading {assignment}", unit="notebook", disable=not progress) as bar:
         pending = {}
         for student in chosen:
             started[student] = time.perf_counter()
-            notebooks, problem = grader.prepare(student)
+            notebooks, problem, flags[student] = grader.rebuild(student) if sandbox else (*grader.prepare(student), [])
             if problem:
                 outcomes[student] = grader.fail(student, problem)
                 bar.update()
@@ -106,7 +122,12 @@ def grade(course, assignment, workers=None, students=None, force=False, progress
             bar.update()
     for student, outcome in outcomes.items():
         outcome.seconds = round(time.perf_counter() - started[student], 2)
-        status[student] = {"status": outcome.status, "reason": outcome.reason}
+        if sandbox and outcome.status != FAILED:
+            flags[student] = flags.get(student, []) + grader.disagreements(student)
+        outcome.flags = [str(flag) for flag in flags.get(student, [])]
+        if outcome.flags:
+            grader.flag(student)
+        status[student] = {"status": outcome.status, "reason": outcome.reason, "flags": outcome.flags}
     save_status(course, assignment, status)
     return [outcomes[s] for s in sorted(outcomes)]
 
@@ -117,6 +138,7 @@ class Grader:
     def __init__(self, course, assignment):
         self.course = course
         self.assignment = assignment
+        self.claims = {}  # student -> test cells their handed-in notebook shows passing
 
     def _converter(self, student, after_execution):
         from nbgrader.converters import Autograde
@@ -139,6 +161,53 @@ class Grader:
         if not notebooks:
             return [], f"no notebook of {self.assignment} in the submission"
         return notebooks, None
+
+    def rebuild(self, student):
+        """Build the graded notebooks from the instructor's source and the student's solution
+        cells (rebuild.py) into autograded/, and create the submission in the gradebook.
+        Returns (notebook paths to execute, None, [Flag]) or ([], reason, [Flag])."""
+        submitted = self.course.folder("submitted", student, self.assignment)
+        folder = self.course.folder("autograded", student, self.assignment)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        paths, flags = [], []
+        for source_path in self.course.source_notebooks(self.assignment):
+            path = submitted / source_path.name
+            if not path.is_file():
+                return [], f"no {source_path.name} in the submission", flags
+            try:
+                handed_in = nbformat.read(str(path), as_version=4)
+            except Exception as error:
+                first_line = (str(error).strip().splitlines() or [""])[0][:300]
+                return [], f"{source_path.name} is not a readable notebook ({type(error).__name__}: {first_line})", flags
+            graded, found = rebuild(nbformat.read(str(source_path), as_version=4), handed_in)
+            flags += found
+            self.claims.setdefault(student, set()).update(claimed_passes(handed_in))
+            nbformat.write(graded, str(folder / source_path.name))
+            paths.append(folder / source_path.name)
+        coursedir = self.course.coursedir(self.assignment, student)
+        timestamp = coursedir.get_existing_timestamp(str(submitted))
+        with self.course.gradebook() as gradebook:
+            gradebook.update_or_create_student(student)
+            gradebook.update_or_create_submission(self.assignment, student, **({"timestamp": timestamp} if timestamp else {}))
+        return paths, None, flags
+
+    def disagreements(self, student):
+        """Flags for the tests the handed-in notebook shows passing that failed when graded."""
+        claimed = self.claims.get(student, set())
+        with self.course.gradebook() as gradebook:
+            submission = gradebook.find_submission(self.assignment, student)
+            failed = sorted(g.name for nb in submission.notebooks for g in nb.grades
+                            if g.name in claimed and (g.score or 0) < (g.max_score or 0))
+        return [Flag("disagrees", f"{name}: the notebook as handed in shows it passing; graded, it fails "
+                                  "(a hidden case, or outputs edited by hand)") for name in failed]
+
+    def flag(self, student):
+        """Mark the student's notebooks as flagged in the gradebook (nbgrader's formgrader shows it)."""
+        with self.course.gradebook() as gradebook:
+            for notebook in gradebook.find_submission(self.assignment, student).notebooks:
+                notebook.flagged = True
+            gradebook.db.commit()
 
     def record(self, student, problems):
         """Run nbgrader's steps after execution on the executed notebooks in autograded/
@@ -180,21 +249,43 @@ class Grader:
 
 # ----------------------------------------------------------------- worker processes
 
-_worker_config = None
+@dataclass
+class WorkerSetup:
+    """What every worker process needs: the course's config, the mode, what to hide."""
+
+    config: object
+    sandbox: bool
+    hidden: list
 
 
-def _start_worker(config):
-    global _worker_config
-    _worker_config = config
+_setup = None
+
+
+def _start_worker(setup):
+    global _setup
+    _setup = setup
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(variable, "1")  # one BLAS thread per kernel: workers share the cores
 
 
 def _execute_all(paths):
     """Execute the notebooks at `paths` in place; returns one problem (or None) per notebook."""
-    from .execute import execute_notebook
+    if not _setup.sandbox:
+        from .execute import execute_notebook
 
-    return [execute_notebook(Path(path), _worker_config).problem for path in paths]
+        return [execute_notebook(Path(path), _setup.config).problem for path in paths]
+    config = _setup.config
+    limits = Limits()
+    if "memory_limit" in config.get("LimitedExecute", {}):
+        limits.memory = int(config.LimitedExecute.memory_limit)
+    cell_timeout = int(config.get("Execute", {}).get("timeout", 120) or 120)
+    problems = []
+    for path in paths:
+        notebook = nbformat.read(path, as_version=4)
+        found = run_notebook(notebook, _setup.hidden, limits, slot=os.getpid() % 4000, cell_timeout=cell_timeout)
+        nbformat.write(notebook, path)
+        problems.append("; ".join(found) or None)
+    return problems
 
 
 # ----------------------------------------------------------------- status file

@@ -1,0 +1,66 @@
+"""The grader's own memory while it grades submissions that flood it: output and allocation bombs.
+
+    .venv/bin/python benchmarks/containment.py
+
+Grades, in this process (as a grading worker does), the instructor's `forward`
+notebook with one solution cell replaced by a bomb: 1 GB printed by a cell, 1 GB
+printed inside a method the tests call, 1 GB written straight to the process's
+stdout, and an allocation loop. For each it prints the score the notebook still
+earns (what the other cells are worth), what the student's process came to, and
+the grader's peak resident memory before and after (ru_maxrss). Needs root (the
+sandbox) and MNIST_DIR is not used.
+"""
+
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from assignment_cases import Prepend  # noqa: E402
+from assignment_course import COURSE, points, read, source_notebook  # noqa: E402
+
+from autograder.instructor.rebuild import rebuild  # noqa: E402
+from autograder.instructor.sandbox import hidden_paths  # noqa: E402
+from autograder.instructor.trusted import run_notebook  # noqa: E402
+
+GB = 10**9
+BOMBS = {
+    "1 GB printed by a cell": ("relu", "for _ in range(10**6):\n    print('x' * 999)\n"),
+    "1 GB printed in a method": ("relu", ""),  # the print goes into ReLU.forward (see main)
+    "1 GB written to fd 1": ("relu", "import os\nfor _ in range(1000):\n    os.write(1, b'x' * 10**6)\n"),
+    "allocation loop": ("relu", "import numpy\nhog = []\nwhile True:\n    hog.append(numpy.ones(10**7))\n"),
+}
+
+
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main():
+    source = read(source_notebook("forward"))
+    full = points(source)
+    hidden = hidden_paths(COURSE)
+    print(f"{'submission':28s} {'score':>7s} {'seconds':>8s} {'grader peak before':>19s} {'after':>8s}  student's process")
+    for name, (cell, code) in BOMBS.items():
+        submitted = read(source_notebook("forward"))
+        if name == "1 GB printed in a method":  # the flood happens while a test calls forward
+            target = next(c for c in submitted.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "relu")
+            target.source = target.source.replace("return np.maximum(x, 0.0)", "for _ in range(10**6):\n            print('x' * 999)\n        return np.maximum(x, 0.0)")
+        else:
+            Prepend(cell, code).apply(submitted.cells)
+        graded, _ = rebuild(source, submitted)
+        before, start = peak_mb(), time.perf_counter()
+        problems = run_notebook(graded, hidden, cell_timeout=60)
+        seconds, after = time.perf_counter() - start, peak_mb()
+        failed = {c.metadata["nbgrader"]["grade_id"] for c in graded.cells
+                  if c.metadata.get("nbgrader", {}).get("grade") and any(o.output_type == "error" for o in c.outputs)}
+        score = sum(p for cell_id, p in full.items() if cell_id not in failed)
+        print(f"{name:28s} {score:>3g}/{sum(full.values()):<3g} {seconds:8.1f} {before:16.0f} MB {after:5.0f} MB  "
+              f"{'; '.join(problems) or 'kept running'}")
+
+
+if __name__ == "__main__":
+    main()
