@@ -1,1 +1,21 @@
-"""What instructors use: the nbgrader pipeline and its command line (filled by later work)."""
+"""What instructors use: the grading pipeline over nbgrader and its command line.
+
+    course.py          the nbgrader course folder, its config and gradebook (SQLite or PostgreSQL)
+    cli.py             `python -m autograder release|collect|grade|feedback|report`
+    bundle.py          release: the student bundle (zip), checked for leaks before it is written
+    collect.py         collect: submissions in nbgrader, flat or LMS layouts -> submitted/
+    grade.py           grade: prepare and record in one process, execute in worker processes
+      rebuild.py         the graded notebook: the instructor's, with only the student's code in it
+      trusted.py         runs it: student cells in the sandbox, test cells here
+      sandbox.py         the student's process: namespaces, unprivileged user, limits
+      student_process.py the program in that process (copied into the sandbox with protocol.py)
+      remote.py          the grader's proxies of the student's objects
+      protocol.py        the wire format: plain data, never pickled
+      execute.py         --kernel: a Jupyter kernel per notebook, as stock nbgrader does
+    feedback.py        feedback: nbgrader's HTML feedback per student
+    report.py          report: grade CSV and plots
+    nbgrader_run.py    runs nbgrader's converters in-process and says why they failed
+    table.py           plain-text tables
+
+See README.md in this folder.
+"""

@@ -130,6 +130,17 @@ def decode(message, decode_other):
     return walk(body, 0)
 
 
+def changed_states(generators, last_sent):
+    """{str(id): state} of the shared random generators whose state changed since it was last
+    sent (both sides send these with every message); updates last_sent."""
+    changed = {}
+    for key, generator in generators.items():
+        state = generator.bit_generator.state
+        if state != last_sent.get(key):
+            last_sent[key] = changed[str(key)] = state
+    return changed
+
+
 # ----------------------------------------------------------------- the channel
 
 

@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from .protocol import Closed, ProtocolError, Timeout, decode, encode
+from .protocol import Closed, ProtocolError, Timeout, changed_states, decode, encode
 
 CELL_MODULE = "__grader__"  # the __name__ of the namespace the test cells run in
 
@@ -265,12 +265,7 @@ class StudentCode:
     # ------------------------------------------------------------- shared generators
 
     def _rngs_to_send(self):
-        changed = {}
-        for rid, rng in self.rngs.items():
-            if rng.bit_generator.state != self.rng_seen.get(rid):
-                self.rng_seen[rid] = rng.bit_generator.state
-                changed[str(rid)] = self.rng_seen[rid]
-        return changed
+        return changed_states(self.rngs, self.rng_seen)
 
     def _receive_rngs(self, states):
         for rid, state in states.items():

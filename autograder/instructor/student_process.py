@@ -25,7 +25,7 @@ import types
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves out the script folder: protocol.py is there
-from protocol import Channel, ProtocolError, decode, encode  # noqa: E402
+from protocol import Channel, ProtocolError, changed_states, decode, encode  # noqa: E402
 
 OUTPUT_LIMIT = 64 * 1024  # characters of stdout/stderr kept per cell
 MAGIC = re.compile(r"^(\s*)[%!].*$", re.MULTILINE)
@@ -138,12 +138,7 @@ class Server:
         self.channel.send(data)
 
     def changed_rngs(self):
-        changed = {}
-        for rid, rng in self.rngs.items():
-            if rng.bit_generator.state != self.rng_states.get(rid):
-                self.rng_states[rid] = rng.bit_generator.state
-                changed[str(rid)] = self.rng_states[rid]
-        return changed
+        return changed_states(self.rngs, self.rng_states)
 
     # ------------------------------------------------------------- requests
 

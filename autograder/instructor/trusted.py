@@ -93,7 +93,10 @@ class Session:
 
     def run_grader(self, source, test=False):
         """Run course code here (a test cell, or a read-only cell); returns nbformat outputs."""
-        self.ensure_running()
+        try:
+            self.ensure_running()
+        except StudentProcessLost as lost:  # replaying the student's cells crashed it again
+            return [_error("ProcessLost", f"{lost} while the student's cells were replayed; this cell earns nothing")]
         printed = io.StringIO()
         self.code.deadline = time.monotonic() + self.cell_timeout
         with warnings.catch_warnings(record=True) as caught:
