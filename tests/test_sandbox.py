@@ -49,11 +49,14 @@ try:
     socket.create_connection(("127.0.0.1", 22), timeout=1); print("network yes")
 except OSError as error:
     print("network no")
-print("cwd", os.getcwd().startswith("/tmp/student-"))
+print("cwd", os.getcwd() == "/tmp/work")
+print("other tmp", sorted(os.listdir("/tmp")))
+print("git", os.access({str(COURSE.parent / ".git")!r}, os.R_OK))
 """)
     assert "uid 0" not in out and "course False" in out and "solutions False" in out
     assert "imported solutions" not in out
     assert "network no" in out and "cwd True" in out
+    assert "other tmp ['work']" in out and "git False" in out  # a private /tmp; no project history
 
 
 def test_the_student_process_cannot_undo_its_mounts_or_grow_past_its_limits(student):

@@ -99,8 +99,9 @@ def grade(course, assignment, workers=None, students=None, force=False, progress
 
     outcomes, started, flags = {}, {}, {}
     context = multiprocessing.get_context("spawn")  # a clean process: no copied sockets or threads
+    slots = context.Value("i", 0)  # each worker's own sandbox user id
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(setup,)) as pool, \
+                             initargs=(setup, slots)) as pool, \
             tqdm(total=len(chosen), desc=f"grading {assignment}", unit="notebook", disable=not progress) as bar:
         pending = {}
         for student in chosen:
@@ -259,11 +260,15 @@ class WorkerSetup:
 
 
 _setup = None
+_slot = 0
 
 
-def _start_worker(setup):
-    global _setup
+def _start_worker(setup, slots):
+    global _setup, _slot
     _setup = setup
+    with slots.get_lock():
+        slots.value += 1
+        _slot = slots.value
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(variable, "1")  # one BLAS thread per kernel: workers share the cores
 
@@ -282,7 +287,7 @@ def _execute_all(paths):
     problems = []
     for path in paths:
         notebook = nbformat.read(path, as_version=4)
-        found = run_notebook(notebook, _setup.hidden, limits, slot=os.getpid() % 4000, cell_timeout=cell_timeout)
+        found = run_notebook(notebook, _setup.hidden, limits, slot=_slot, cell_timeout=cell_timeout)
         nbformat.write(notebook, path)
         problems.append("; ".join(found) or None)
     return problems

@@ -90,8 +90,8 @@ def decode(message, decode_other):
     try:
         parsed = json.loads(header)
         specs, body = parsed["arrays"], parsed["body"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise ProtocolError(f"not a valid header: {error}") from None
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
+        raise ProtocolError(f"not a valid header: {type(error).__name__}") from None
     arrays, offset = [], 0
     for spec in specs:
         try:

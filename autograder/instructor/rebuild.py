@@ -167,7 +167,7 @@ ATTEMPTS = (
     ("system-access", "subprocesses, sockets, or the network",
      lambda n: isinstance(n, (ast.Import, ast.ImportFrom)) and any(
          m.split(".")[0] in {"subprocess", "socket", "urllib", "requests", "http", "ctypes", "multiprocessing",
-                             "shutil", "resource", "gc", "inspect"}
+                             "shutil", "resource"}
          for m in ([a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""]))),
     ("reads-files", "opens files or lists folders (the course, other students)",
      lambda n: _dotted(n) in {"open", "os.listdir", "os.walk", "glob.glob", "os.scandir", "pathlib.Path"}

@@ -20,6 +20,7 @@ the code had run in the same process.
 import builtins
 import inspect
 import time
+import weakref
 
 import numpy as np
 
@@ -119,6 +120,17 @@ class RemoteObject:
     def __deepcopy__(self, memo):
         return self._student.request("deepcopy", target=self)
 
+    @property
+    def __dict__(self):
+        """vars(proxy): the object's attributes as data. Its arrays are watched: after every
+        request they are refreshed in place from the student's process, so that a check that
+        kept them sees the student's code change them (check_layer's "backward changed what
+        forward stored")."""
+        found = self._student.request("vars", target=self)
+        for name, ref in found["refs"].items():
+            self._student.watch(found["values"][name], ref)
+        return found["values"]
+
     __copy__ = lambda self: self._student.request("deepcopy", target=self)  # noqa: E731
 
 
@@ -161,6 +173,7 @@ class StudentCode:
         self.rngs, self.rng_of, self.rng_seen = {}, {}, {}  # shared generators and their last state
         self.lost = None  # why the process is gone, once it is
         self.deadline = None  # time.monotonic() by which the current cell must be done
+        self.watched = weakref.WeakValueDictionary()  # ref in the student's process -> our copy
 
     # ------------------------------------------------------------- requests
 
@@ -172,6 +185,8 @@ class StudentCode:
         if self.deadline is not None:
             timeout = max(min(timeout, self.deadline - time.monotonic()), 0.01)
         fields["rngs"] = self._rngs_to_send()
+        fields["errstate"] = np.geterr()
+        fields["watch"] = list(self.watched)  # a test's np.errstate(over="raise") holds for the student's code too
         data = encode({"op": op, **fields}, self._encode_other)  # a TypeError here is the test's
         try:
             message = self._exchange(data, timeout)
@@ -179,13 +194,17 @@ class StudentCode:
             self.lost = f"no answer within {timeout:.0f} s"
         except Closed:
             self.lost = "the student's process ended (os._exit, a crash, or a resource limit)"
-        except (ProtocolError, OSError, ValueError) as error:
+        except (ProtocolError, OSError, ValueError, RecursionError) as error:
             self.lost = f"the student's process broke the protocol ({error})"
         if self.lost:
             raise StudentProcessLost(self.lost)
         if "raise" in message:
             error = message["raise"]
             raise student_error(str(error.get("type")), str(error.get("message")), str(error.get("traceback")))
+        for ref, contents in message.get("watched") or []:
+            array = self.watched.get(ref)
+            if array is not None and isinstance(contents, np.ndarray) and contents.shape == array.shape:
+                array[...] = contents
         for index, array in message.get("changed") or []:  # arguments the call modified in place
             argument = fields.get("args", [])[index] if op in ("call", "callmethod") else None
             if isinstance(argument, np.ndarray) and isinstance(array, np.ndarray) and array.shape == argument.shape:
@@ -203,6 +222,11 @@ class StudentCode:
             if "callback" not in message:
                 return message
             self._answer_callback(message["callback"])
+
+    def watch(self, array, ref):
+        """Keep `array` (our copy of the student's array `ref`) up to date while it is alive."""
+        if isinstance(array, np.ndarray):
+            self.watched[ref] = array
 
     def run_cell(self, source, timeout):
         """Run cell code in the student's process: {"stdout", "stderr", "error"}."""

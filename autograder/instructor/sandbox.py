@@ -4,9 +4,10 @@ The process runs student_process.py with this interpreter, and:
 
 - no network: a new network namespace with only a loopback that is down;
 - nothing of the course: in a new mount namespace the course folder, the
-  `solutions` package, this instructor package and anything else listed are
-  covered by empty, unreadable tmpfs mounts; its working directory is a fresh
-  scratch folder;
+  `solutions` package, this instructor package, the rest of the project's
+  checkout (its .git included) and anything else listed are covered by empty,
+  unreadable mounts; /tmp, /var/tmp and /dev/shm are its own, small and gone
+  when it ends; its working directory is /tmp/work;
 - no privileges: it runs as an unprivileged user id of its own, with no
   capabilities (so it cannot undo the mounts), in a new PID namespace (when
   it is killed, everything it started dies with it);
@@ -20,6 +21,7 @@ names the missing piece.
 
 import os
 import resource
+import shlex
 import shutil
 import signal
 import subprocess
@@ -34,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 CHILD_FILES = ("student_process.py", "protocol.py")
 GiB = 2**30
 FIRST_UID = 61000  # sandbox user ids: FIRST_UID + a slot per worker process
+PRIVATE_FOLDERS = (("/tmp", "512m"), ("/var/tmp", "64m"), ("/dev/shm", "64m"))  # RAM-backed, per process
 
 
 class SandboxUnavailable(RuntimeError):
@@ -52,16 +55,23 @@ class Limits:
 
 def hidden_paths(course_root, extra=()):
     """What the student's process must not see: the course, `solutions`, this package's
-    instructor half, and `extra`. Only existing folders."""
+    instructor half, `extra`, and, when the toolkit runs from a checkout of the project,
+    everything in that checkout but its virtualenv and the toolkit (its .git holds every
+    version of the instructor's notebooks). Existing paths only, files included."""
     import importlib.util
 
     paths = [Path(course_root), HERE, *map(Path, extra)]
     spec = importlib.util.find_spec("solutions")
     if spec is not None and spec.submodule_search_locations:
         paths += [Path(p) for p in spec.submodule_search_locations]
+    checkout = HERE.parents[1]
+    if (checkout / "pyproject.toml").is_file():
+        needed = {HERE.parent.resolve(), Path(sys.prefix).resolve()}
+        paths += [entry for entry in checkout.iterdir()
+                  if entry.resolve() not in needed and not any(n.is_relative_to(entry.resolve()) for n in needed)]
     unique = []
     for path in (p.resolve() for p in paths):
-        if path.is_dir() and path not in unique:
+        if path.exists() and path not in unique:
             unique.append(path)
     return unique
 
@@ -90,27 +100,37 @@ class Sandbox:
 
     def start(self):
         check_available()
-        self.scratch = Path(tempfile.mkdtemp(prefix="student-"))
-        for name in CHILD_FILES:
-            shutil.copy(HERE / name, self.scratch / name)
-        os.chown(self.scratch, self.uid, self.uid)
-        os.chmod(self.scratch, 0o700)
+        self.scratch = Path(tempfile.mkdtemp(prefix="sandbox-"))  # the grader's side: the process log
         to_child_read, to_child_write = os.pipe()
         from_child_read, from_child_write = os.pipe()
-        # The mounts are made inside the new namespaces, then privileges go for good.
-        mounts = " && ".join(f"mount -t tmpfs -o size=4k,mode=000 hidden {self._quote(p)}" for p in self.hidden)
-        script = (
-            "mount --make-rprivate / && "
-            + (mounts + " && " if mounts else "")
-            + f"cd {self._quote(self.scratch)} && "
-            f"exec setpriv --reuid={self.uid} --regid={self.uid} --clear-groups --no-new-privs "
-            "--inh-caps=-all --bounding-set=-all -- "
-            f"{self._quote(sys.executable)} -I student_process.py {to_child_read} {from_child_write}"
+        # Inside the new namespaces, as root for a moment: private, size-limited /tmp, /var/tmp and
+        # /dev/shm (nothing written there outlives the process, and other students' scratch
+        # folders are out of sight); the program copied into /tmp/work; everything in `hidden`
+        # covered; then privileges go for good.
+        uid, quote = self.uid, shlex.quote
+        steps = ["mount --make-rprivate /"]
+        for folder, size in PRIVATE_FOLDERS:
+            steps.append(f"mount -t tmpfs -o size={size},mode=1777,nosuid,nodev sandbox {folder}")
+        steps.append("mkdir /tmp/work")
+        steps += [f"cp {quote(str(HERE / name))} /tmp/work/" for name in CHILD_FILES]
+        steps += [f"chown -R {uid}:{uid} /tmp/work", "chmod 700 /tmp/work"]
+        private = [Path(folder) for folder, _ in PRIVATE_FOLDERS]
+        for path in map(Path, self.hidden):
+            if any(path.is_relative_to(folder) for folder in private):
+                continue  # gone with the private /tmp already
+            if path.is_dir():
+                steps.append(f"mount -t tmpfs -o size=4k,mode=000 hidden {quote(str(path))}")
+            else:
+                steps.append(f"mount --bind /dev/null {quote(str(path))}")
+        steps.append(
+            f"cd /tmp/work && exec setpriv --reuid={uid} --regid={uid} --clear-groups --no-new-privs "
+            f"--inh-caps=-all --bounding-set=-all -- "
+            f"{quote(sys.executable)} -I student_process.py {to_child_read} {from_child_write}"
         )
         output = open(self.scratch / "output.txt", "wb")
         self.process = subprocess.Popen(
             ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc",
-             "sh", "-c", script],
+             "sh", "-c", " && ".join(steps)],
             env=self._environment(), stdin=subprocess.DEVNULL, stdout=output, stderr=output,
             pass_fds=(to_child_read, from_child_write), preexec_fn=self._set_limits,
             start_new_session=True,
@@ -153,8 +173,8 @@ class Sandbox:
         environment = {k: v for k, v in os.environ.items() if k in keep}
         environment.update({
             "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin:/usr/sbin:/sbin",
-            "HOME": str(self.scratch), "TMPDIR": str(self.scratch), "LANG": "C.UTF-8",
-            "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(self.scratch), "PYTHONDONTWRITEBYTECODE": "1",
+            "HOME": "/tmp/work", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+            "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/work", "PYTHONDONTWRITEBYTECODE": "1",
         })
         for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             environment.setdefault(variable, "1")
@@ -168,8 +188,3 @@ class Sandbox:
                             (resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_CORE, 0)):
             resource.setrlimit(kind, (value, value))
 
-    @staticmethod
-    def _quote(path):
-        import shlex
-
-        return shlex.quote(str(path))

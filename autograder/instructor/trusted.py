@@ -139,10 +139,9 @@ def run_notebook(notebook, hidden, limits=None, slot=0, cell_timeout=120):
                     grader_outputs = session.run_grader(cell.source)
                     outputs = outputs if where == "both" and outputs else grader_outputs
                 cell.outputs = outputs
-            lost = [o for o in cell.outputs if o.get("output_type") == "error" and o.get("ename") == "ProcessLost"]
-            if lost:
-                name = nbgrader_role(cell).get("grade_id", "a cell")
-                problems.append(f"{name}: {lost[0]['evalue']}")
+            if session.code is None or session.code.lost:  # noticed here even if a check caught it
+                reason = session.code.lost if session.code else "the student's process could not start"
+                problems.append(f"{nbgrader_role(cell).get('grade_id', 'a cell')}: {reason}")
     finally:
         session.close()
     return problems
