@@ -76,6 +76,15 @@ def hidden_paths(course_root, extra=()):
     return unique
 
 
+def needed_paths():
+    """What the student's process needs to see: the interpreter (the virtualenv and the Python
+    it is made from), the student toolkit, and the MNIST data."""
+    paths = [Path(sys.prefix), Path(sys.base_prefix), HERE.parent]
+    if os.environ.get("MNIST_DIR"):
+        paths.append(Path(os.environ["MNIST_DIR"]))
+    return [path.resolve() for path in paths if path.exists()]
+
+
 def check_available():
     """Raise SandboxUnavailable unless this machine can build the sandbox."""
     if os.geteuid() != 0:
@@ -105,23 +114,24 @@ class Sandbox:
         from_child_read, from_child_write = os.pipe()
         # Inside the new namespaces, as root for a moment: private, size-limited /tmp, /var/tmp and
         # /dev/shm (nothing written there outlives the process, and other students' scratch
-        # folders are out of sight); the program copied into /tmp/work; everything in `hidden`
-        # covered; then privileges go for good.
+        # folders are out of sight), with what the process needs from them (the interpreter, the
+        # toolkit, the data, when they live there) put back; the program in /tmp/work; everything
+        # in `hidden` covered; then privileges go for good.
         uid, quote = self.uid, shlex.quote
-        steps = ["mount --make-rprivate /"]
-        for folder, size in PRIVATE_FOLDERS:
-            steps.append(f"mount -t tmpfs -o size={size},mode=1777,nosuid,nodev sandbox {folder}")
-        steps.append("mkdir /tmp/work")
-        steps += [f"cp {quote(str(HERE / name))} /tmp/work/" for name in CHILD_FILES]
-        steps += [f"chown -R {uid}:{uid} /tmp/work", "chmod 700 /tmp/work"]
         private = [Path(folder) for folder, _ in PRIVATE_FOLDERS]
-        for path in map(Path, self.hidden):
-            if any(path.is_relative_to(folder) for folder in private):
-                continue  # gone with the private /tmp already
-            if path.is_dir():
-                steps.append(f"mount -t tmpfs -o size=4k,mode=000 hidden {quote(str(path))}")
-            else:
-                steps.append(f"mount --bind /dev/null {quote(str(path))}")
+        keep = [path for path in needed_paths() if any(path.is_relative_to(folder) for folder in private)]
+        steps = ["mount --make-rprivate /", "mount -t tmpfs -o size=64m stage /mnt", "mkdir /mnt/work"]
+        steps += [f"cp {quote(str(HERE / name))} /mnt/work/" for name in CHILD_FILES]
+        steps += [f"mkdir /mnt/keep{i} && mount --bind {quote(str(path))} /mnt/keep{i}" for i, path in enumerate(keep)]
+        steps += [f"mount -t tmpfs -o size={size},mode=1777,nosuid,nodev sandbox {folder}"
+                  for folder, size in PRIVATE_FOLDERS]
+        steps += [f"mkdir -p {quote(str(path))} && mount --bind /mnt/keep{i} {quote(str(path))}"
+                  for i, path in enumerate(keep)]
+        steps += ["cp -r /mnt/work /tmp/work", "umount -R -l /mnt",
+                  f"chown -R {uid}:{uid} /tmp/work", "chmod 700 /tmp/work"]
+        for path in map(quote, map(str, self.hidden)):  # those under /tmp may be gone: test first
+            steps.append(f"{{ if [ -d {path} ]; then mount -t tmpfs -o size=4k,mode=000 hidden {path}; "
+                         f"elif [ -e {path} ]; then mount --bind /dev/null {path}; fi; }}")
         steps.append(
             f"cd /tmp/work && exec setpriv --reuid={uid} --regid={uid} --clear-groups --no-new-privs "
             f"--inh-caps=-all --bounding-set=-all -- "
