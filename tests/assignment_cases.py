@@ -46,6 +46,18 @@ class Prepend:
 
 
 @dataclass(frozen=True)
+class Append:
+    """Put `code` at the end of the cell `cell` (after the student's definitions)."""
+
+    cell: str
+    code: str
+
+    def apply(self, cells):
+        cell = _find(cells, self.cell)
+        cell.source = cell.source.rstrip("\n") + "\n" + self.code
+
+
+@dataclass(frozen=True)
 class Rewrite:
     """Replace the whole source of the cell `cell` by `code`."""
 

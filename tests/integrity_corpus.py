@@ -33,25 +33,13 @@ from dataclasses import dataclass
 
 import nbformat
 
-from assignment_cases import Delete, Prepend, Replace, Rewrite, _find
+from assignment_cases import Append, Delete, Prepend, Replace, Rewrite, _find
 
 COURSE_PLACEHOLDER = "@COURSE@"
 GRADED, INCOMPLETE, FAILED = "graded", "incomplete", "failed"
 
 
 # ----------------------------------------------------------------- edits beyond assignment_cases
-
-
-@dataclass(frozen=True)
-class Append:
-    """Put `code` at the end of the cell `cell` (after the student's definitions)."""
-
-    cell: str
-    code: str
-
-    def apply(self, cells):
-        cell = _find(cells, self.cell)
-        cell.source = cell.source.rstrip("\n") + "\n" + self.code
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from assignment_course import (
 )
 from autograder.instructor.course import Course, InstructorError
 from autograder.instructor.feedback import feedback
-from autograder.instructor.report import load_grades, report, status_file, summary
+from autograder.instructor.report import load_grades, report, summary
+from autograder.instructor.status import status_path as status_file
 
 ASSIGNMENT = "softmax"
 CELLS = points(read(source_notebook(ASSIGNMENT)))  # {grade_id: points}, notebook order

@@ -14,6 +14,7 @@
       execute.py         --kernel: a Jupyter kernel per notebook, as stock nbgrader does
     feedback.py        feedback: nbgrader's HTML feedback per student
     report.py          report: grade CSV and plots
+    status.py          grading/<assignment>.json: each submission's status, reason and flags
     nbgrader_run.py    runs nbgrader's converters in-process and says why they failed
     table.py           plain-text tables
 

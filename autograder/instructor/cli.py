@@ -104,7 +104,7 @@ def run_collect(course, args):
 
 
 def run_grade(course, args):
-    from .execute import GiB
+    from .sandbox import GiB
     from .grade import FAILED, GRADED, grade
 
     if args.timeout is not None:

@@ -32,7 +32,8 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
-GiB = 2**30
+from .sandbox import GiB
+
 
 
 @dataclass

@@ -23,13 +23,12 @@ points, its notebook is flagged in the gradebook, and the reason is kept in
 ``<course>/grading/<assignment>.json``; the run goes on.
 """
 
-import json
 import multiprocessing
 import os
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -39,6 +38,7 @@ from .course import InstructorError
 from .nbgrader_run import make_converter, run
 from .rebuild import Flag, claimed_passes, rebuild
 from .sandbox import Limits, check_available, hidden_paths
+from .status import load_status, save_status
 from .trusted import run_notebook
 
 GRADED, INCOMPLETE, FAILED = "graded", "incomplete", "failed"
@@ -291,27 +291,3 @@ def _execute_all(paths):
         nbformat.write(notebook, path)
         problems.append("; ".join(found) or None)
     return problems
-
-
-# ----------------------------------------------------------------- status file
-
-
-def status_path(course, assignment):
-    return course.folder("grading", f"{assignment}.json")
-
-
-def load_status(course, assignment):
-    """{student: {"status": ..., "reason": ...}} of earlier grading runs."""
-    path = status_path(course, assignment)
-    return json.loads(path.read_text())["students"] if path.is_file() else {}
-
-
-def save_status(course, assignment, students):
-    path = status_path(course, assignment)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"assignment": assignment, "students": dict(sorted(students.items()))}, indent=1))
-
-
-def summary_rows(outcomes):
-    """Rows (dicts) for the table the command line prints."""
-    return [asdict(outcome) for outcome in outcomes]

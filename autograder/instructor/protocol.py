@@ -21,6 +21,7 @@ sandbox, so it imports nothing from the package.
 import json
 import math
 import os
+import re
 import select
 import struct
 import time
@@ -139,6 +140,14 @@ def changed_states(generators, last_sent):
         if state != last_sent.get(key):
             last_sent[key] = changed[str(key)] = state
     return changed
+
+
+MAGIC = re.compile(r"^(\s*)[%!].*$", re.MULTILINE)
+
+
+def without_magics(source):
+    """Cell code with IPython's line magics and shell escapes replaced by `pass` (indent kept)."""
+    return MAGIC.sub(r"\1pass", source)
 
 
 # ----------------------------------------------------------------- the channel

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import nbformat
 
+from .protocol import without_magics
+
 NOT_IMPLEMENTED = "raise NotImplementedError()"
 
 
@@ -180,7 +182,7 @@ ATTEMPTS = (
 def code_flags(source):
     """Flags for what a student's cell tries; a cell that does not parse gets none."""
     try:
-        tree = ast.parse(re.sub(r"^(\s*)[%!].*$", r"\1pass", source, flags=re.M))
+        tree = ast.parse(without_magics(source))
     except SyntaxError:
         return []
     found = {}

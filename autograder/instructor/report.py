@@ -11,13 +11,13 @@ plain ``nbgrader autograde``) every submission in the gradebook counts as graded
 """
 
 import csv
-import json
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .course import InstructorError
+from .status import load_status
 
 PASS_MARK = 0.5  # cells fewer students than this fully passed are highlighted
 
@@ -107,22 +107,6 @@ class Summary:
 # ------------------------------------------------------------------ reading
 
 
-def status_file(course, assignment):
-    """<course>/grading/<assignment>.json, written by grading."""
-    return course.folder("grading", f"{assignment}.json")
-
-
-def read_status(course, assignment):
-    """{student: {"status": ..., "reason": ...}} from the status file; {} if there is none."""
-    path = status_file(course, assignment)
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())["students"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise InstructorError(f"{path} is not a grading status file ({error}). Run grade again to rewrite it.")
-
-
 def cell_order(course, assignment):
     """{(notebook, grade_id): position} of the graded cells in the source notebooks."""
     import nbformat
@@ -149,7 +133,7 @@ def load_grades(course, assignment):
     # Opening a missing SQLite gradebook would create an empty one: say what to do instead.
     if course.db_url.startswith("sqlite:///") and not Path(course.db_url[len("sqlite:///"):]).is_file():
         raise ungraded
-    status = read_status(course, assignment)
+    status = load_status(course, assignment)
     order = cell_order(course, assignment)
 
     from nbgrader.api import MissingEntry

@@ -17,7 +17,6 @@ gets. This file and protocol.py are copied into the sandbox's scratch folder.
 import copy
 import os
 import io
-import re
 import sys
 import traceback
 import types
@@ -25,10 +24,9 @@ import types
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves out the script folder: protocol.py is there
-from protocol import Channel, ProtocolError, changed_states, decode, encode  # noqa: E402
+from protocol import Channel, ProtocolError, changed_states, decode, encode, without_magics  # noqa: E402
 
 OUTPUT_LIMIT = 64 * 1024  # characters of stdout/stderr kept per cell
-MAGIC = re.compile(r"^(\s*)[%!].*$", re.MULTILINE)
 
 
 class CappedText(io.TextIOBase):
@@ -236,7 +234,7 @@ class Server:
         sys.stdout, sys.stderr = stdout, stderr
         error = None
         try:
-            exec(compile(MAGIC.sub(r"\1pass", source), "<cell>", "exec"), self.namespace)
+            exec(compile(without_magics(source), "<cell>", "exec"), self.namespace)
         except BaseException as exc:  # noqa: BLE001
             error = {"ename": type(exc).__name__, "evalue": str(exc)[:4000],
                      "traceback": "".join(traceback.format_exception(exc))[-8000:]}

@@ -25,19 +25,18 @@ default is both.
 
 import contextlib
 import io
-import re
 import time
 import traceback
 import warnings
 
 from nbformat.v4 import new_output
 
+from .protocol import without_magics
 from .rebuild import nbgrader_role
 from .remote import CELL_MODULE, Namespace, StudentCode, StudentError, StudentProcessLost
 from .sandbox import Limits, Sandbox
 
 TEXT_LIMIT = 64 * 1024  # characters of a cell's output kept
-MAGIC = re.compile(r"^(\s*)[%!].*$", re.MULTILINE)
 
 
 def where_it_runs(cell):
@@ -115,7 +114,7 @@ class Session:
         """exec in the tests' namespace; returns the exception it raised, or None."""
         with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
             try:
-                exec(compile(MAGIC.sub(r"\1pass", source), f"<{CELL_MODULE} cell>", "exec"), self.namespace)
+                exec(compile(without_magics(source), f"<{CELL_MODULE} cell>", "exec"), self.namespace)
             except Exception as error:  # the test failed (an AssertionError) or crashed: it earns 0
                 return error
         return None
