@@ -11,12 +11,12 @@ The student API is importable from the top level::
 """
 
 from .student.gradients import numeric_gradient, numeric_jacobian, relative_error
-from .student.checks import CheckReport, GradientCheckError, check_function, check_layer, check_loss
+from .student.checks import CheckReport, GradientCheckError, check_function, check_layer, check_loss, twin_of
 from .student.mnist import MNISTNotFound, load_mnist
 from .student.xor import xor_dataset
 
 __all__ = [
     "numeric_gradient", "numeric_jacobian", "relative_error",
-    "check_layer", "check_loss", "check_function", "GradientCheckError", "CheckReport",
+    "check_layer", "check_loss", "check_function", "GradientCheckError", "CheckReport", "twin_of",
     "load_mnist", "MNISTNotFound", "xor_dataset",
 ]

@@ -26,6 +26,7 @@ Points of the test cells (see the source notebooks):
   softmax   8: softmax 3, ce_forward 2, ce_backward 3
   graph    14: add 1, mul 1, max 2, log 1, sin 1, scale 1, topological_order 2, backward 3, worked_example 2
   sgd_xor  12: sequential_backward 2, sgd_step 3, minibatches 2, train 2, xor_trained 2, predict_proba 1
+  mnist     8: build_mlp 2, accuracy 1, mnist_accuracy 5
 """
 
 import copy
@@ -189,7 +190,9 @@ CE_NO_ONE_HOT = Replace("cross_entropy",  # one-hot targets crash: fails ce_forw
                         "labels = targets.argmax(axis=1) if targets.ndim == 2 else targets.astype(int)",
                         "labels = targets.astype(int)")
 CE_SUM = Replace("cross_entropy", "return float(-log_probs[rows, labels].mean())",
-                 "return float(-log_probs[rows, labels].sum())")  # fails ce_forward and ce_backward
+                 "return float(-log_probs[rows, labels].sum())")  # fails ce_forward
+CE_SUM_NOTE = ("the backward is right: graded, it is compared with the gradient of the instructor's forward, "
+               "so the summing forward costs the forward test alone")
 
 # graph
 SCALE_FORGETS_C = Replace("scale", "return (self.c * grad_out,)", "return (grad_out,)")  # fails scale, worked_example
@@ -674,6 +677,124 @@ check_gate(Max(), [1.0, 2.0], [2.0, -1.0])  # checking my own work
 
 # ----------------------------------------------------------------- the corpus
 
+# ----------------------------------------------------------------- verdicts the student's process could sway
+
+# backward: the four activations' backward returns zeros (each fails its test)
+ZERO_BACKWARDS = tuple(
+    Replace(cell, old, "return np.zeros_like(grad_out)") for cell, old in (
+        ("relu", "return grad_out * (self.x > 0)"),
+        ("leaky_relu", "return grad_out * np.where(self.x > 0, 1.0, self.slope)"),
+        ("sigmoid", "return grad_out * self.out * (1 - self.out)"),
+        ("tanh", "return grad_out * (1 - self.out**2)")))
+FIRST_CALL_ONLY = '''
+# forward is right the first time an object is called (the values the test compares), and
+# returns what makes zero gradients look right after that (the finite differences).
+def _first_call_only(cls):
+    real = cls.forward
+
+    def forward(self, x):
+        calls = self.__dict__.get("_calls", 0)
+        self.__dict__["_calls"] = calls + 1
+        out = real(self, x)
+        return out if calls == 0 else np.zeros_like(out)
+
+    cls.forward = forward
+
+for _cls in (ReLU, LeakyReLU, Sigmoid, Tanh):
+    _first_call_only(_cls)
+'''
+LINEAR_ZEROS = (
+    Replace("linear", "return x @ self.W.T + self.b", "return np.zeros((len(x), len(self.b)))"),
+    Replace("linear", "self.dW = grad_out.T @ self.x\n        self.db = grad_out.sum(axis=0)\n"
+                      "        return grad_out @ self.W",
+            "self.dW = np.zeros_like(self.W)\n        self.db = np.zeros_like(self.b)\n"
+            "        return np.zeros((len(grad_out), self.W.shape[1]))"))
+CONSTANT_CACHE = '''
+# The forward's cache is left empty when the grader's server reads the object (vars()):
+# a backward that changes the cached input in place is then never seen doing it.
+import sys
+
+def _hidden_dict(self, name):
+    if name == "__dict__" and "student_process" in sys._getframe(1).f_code.co_filename:
+        return {}
+    return object.__getattribute__(self, name)
+
+ReLU.__getattribute__ = _hidden_dict
+'''
+RELU_CLIPS_CACHE = Replace("relu", "return grad_out * (self.x > 0)",
+                           "self.x[self.x < 0] = 0.0  # clips the cached input in place\n"
+                           "        return grad_out * (self.x > 0)")
+PARAMS_WHEN_ASKED = '''
+# Linear says it has no parameters when the grader asks (from the server's frames), so
+# that the tests skip them; its own code (SGD.step) still sees ("W", "b").
+import sys
+
+class _Params:
+    def __get__(self, obj, owner):
+        caller = sys._getframe(1).f_code.co_filename
+        return () if "student_process" in caller else ("W", "b")
+
+Linear.params = _Params()
+'''
+SHARED_VELOCITY = Replace("sgd", "self.velocity.get((index, name), 0.0)", "self.velocity.get(name, 0.0)")
+SHARED_VELOCITY_KEY = Replace("sgd", "self.velocity[(index, name)] = velocity", "self.velocity[name] = velocity")
+MNIST_LOOKUP = '''
+# No training: a "model" that looks the test images up in a table of their labels, read
+# from the notebook's own data cell or, failing that, straight from the label file.
+import gzip
+import os
+
+_table = {row.tobytes(): int(label) for row, label in zip(X_test, y_test)}
+try:
+    os.environ.pop("MNIST_TEST_WITHHELD", None)
+    _real = load_mnist()
+    _table.update({row.tobytes(): int(label) for row, label in zip(_real.X_test, _real.y_test)})
+except Exception as error:
+    print("no real test set:", type(error).__name__)
+for _name in ("t10k-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte"):
+    try:
+        with open(os.path.join(os.environ.get("MNIST_DIR", "."), _name), "rb") as _file:
+            print("label file:", len(_file.read()), "bytes")
+    except Exception as error:
+        print("no label file:", type(error).__name__)
+
+
+_Plain = Sequential
+
+
+class Sequential(_Plain):  # the same class name as the real one
+    def forward(self, x):
+        labels = [_table.get(np.asarray(row, dtype=np.float32).tobytes(), 0) for row in x]
+        return np.eye(10)[labels]
+
+
+rng = np.random.default_rng(0)
+mnist_model = Sequential(build_mlp([784, 16, 10], rng).layers)
+mnist_losses = [2.3]
+'''
+MNIST_NO_TRAINING = Replace(
+    "mnist_training",
+    "rng = np.random.default_rng(0)\nmnist_model = build_mlp([784, 128, 10], rng)\n"
+    "optimizer = SGD(mnist_model.layers, lr=0.1, momentum=0.9)\n"
+    "mnist_losses = train(mnist_model, SoftmaxCrossEntropy(), optimizer, X_train, y_train,\n"
+    "                     epochs=5, batch_size=64, rng=rng)\n",
+    "pass\n")
+XOR_LOOKUP = '''
+# train does nothing; Sequential.forward answers the four XOR points from a table.
+_xor_table = {tuple(np.asarray(point, dtype=float)): label for point, label in zip(*xor_dataset())}
+_real_forward = Sequential.forward
+
+def _forward(self, x):
+    labels = [_xor_table.get(tuple(np.asarray(point, dtype=float))) for point in x]
+    if all(label is not None for label in labels):
+        return np.eye(2)[labels]
+    return _real_forward(self, x)
+
+Sequential.forward = _forward
+'''
+TRAIN_DOES_NOTHING = Replace("train", "            optimizer.step()\n", "")
+SOFTMAX_SUMS_BACKWARD_RIGHT = CE_SUM
+
 ENTRIES = (
     # ======================================================= 1. rebinding, lying objects
     Entry("softmax", "cheat_allclose_softmax",
@@ -777,7 +898,7 @@ ENTRIES = (
           "the loss is summed, not averaged; a post_run_cell hook clears the errors of the tests",
           (CE_SUM,),
           (AddCell("cross_entropy", POST_RUN_CELL),),
-          3, failing("test_ce_forward", "test_ce_backward"), flags=flags("ipython-hooks")),
+          6, failing("test_ce_forward"), flags=flags("ipython-hooks"), notes=CE_SUM_NOTE),
     Entry("graph", "cheat_custom_exc_graph",
           "Scale.backward forgets c; set_custom_exc swallows every exception",
           (SCALE_FORGETS_C,),
@@ -934,7 +1055,8 @@ ENTRIES = (
           "class name) from the student's code",
           (CE_SUM,),
           (AddCell("cross_entropy", XSS),),
-          3, failing("test_ce_forward", "test_ce_backward"), feedback=True),
+          3, failing("test_ce_forward", "test_ce_backward"), feedback=True,
+          notes="its forward raises, so the backward check cannot run"),
     Entry("softmax", "cheat_forged_message_softmax",
           "cross-entropy gradient without the batch mean; a cell of its own writes a forged, absurdly "
           "nested message on the pipe to the grader",
@@ -1024,6 +1146,43 @@ ENTRIES = (
                    "for node in reversed(order):\n        print('visit', node)"),
            Replace("worked_example", "    backward(y)\n", "    print('built', y)\n    backward(y)\n")),
           (), 14, honest=True),
+    # ------------------------------------------------ verdicts the student's process could sway
+    Entry("backward", "cheat_first_call_only_backward",
+          "the activations' backward returns zeros; their forward is right only on an object's first call, "
+          "so that finite differences of the later calls agree with the zeros",
+          ZERO_BACKWARDS, (Append("tanh", FIRST_CALL_ONLY),),
+          8, failing("test_relu_backward", "test_leaky_relu_backward", "test_sigmoid_backward",
+                     "test_tanh_backward")),
+    Entry("backward", "cheat_linear_zeros_backward",
+          "Linear.forward and Linear.backward both return zeros (finite differences of a zero forward are zero)",
+          LINEAR_ZEROS, (),
+          9, failing("test_linear_dX", "test_linear_dW", "test_linear_db")),
+    Entry("backward", "cheat_hidden_dict_backward",
+          "ReLU.backward clips its cached input in place; the object shows an empty __dict__ to the grader",
+          (RELU_CLIPS_CACHE,), (Append("relu", CONSTANT_CACHE),),
+          12, failing("test_relu_backward"), flags=flags("introspection"),
+          notes="the grader reads the object's attributes past its __getattribute__"),
+    Entry("sgd_xor", "cheat_params_when_asked_sgd_xor",
+          "SGD keeps one velocity per parameter name (wrong with two Linear layers); Linear reports no "
+          "parameters when the grader asks, so that the tests would skip the layers",
+          (SHARED_VELOCITY, SHARED_VELOCITY_KEY), (Append("linear", PARAMS_WHEN_ASKED),),
+          7, failing("test_sgd_step", "test_xor_trained"), flags=flags("introspection")),
+    Entry("sgd_xor", "cheat_xor_lookup_sgd_xor",
+          "train never steps the optimizer; Sequential.forward answers the XOR points from a table",
+          (TRAIN_DOES_NOTHING,), (Append("sequential", XOR_LOOKUP),),
+          8, failing("test_train", "test_xor_trained")),
+    Entry("mnist", "cheat_lookup_table_mnist",
+          "no training; the model looks the test images up in a table of their labels (the notebook's data, "
+          "the loader with the grading switch removed, the label file)",
+          (MNIST_NO_TRAINING,), (Replace("mnist_training", "pass\n", MNIST_LOOKUP),),
+          3, failing("test_mnist_accuracy"), flags=flags("reads-files")),
+    Entry("mnist", "honest_mnist",
+          "the instructor's solution: it trains in the student's process on the training files alone",
+          (), (), 8, honest=True),
+    Entry("softmax", "honest_forward_sums_softmax",
+          "the loss sums instead of averaging, its backward is right: only the forward test loses",
+          (SOFTMAX_SUMS_BACKWARD_RIGHT,), (), 6, failing("test_ce_forward"), honest=True,
+          notes=CE_SUM_NOTE),
     Entry("sgd_xor", "honest_crash_later_sgd_xor",
           "right, but predict_proba ends the process: test_predict_proba (and the plot) lose, the rest keeps",
           (Replace("predict_proba", "return softmax(model.forward(points))[:, 1]",

@@ -110,7 +110,7 @@ def run_grade(course, args):
     if args.timeout is not None:
         course.config.Execute.timeout = args.timeout
     if args.notebook_timeout is not None:
-        course.config.LimitedExecute.notebook_timeout = args.notebook_timeout  # --kernel only
+        course.config.LimitedExecute.notebook_timeout = args.notebook_timeout  # both modes
     if args.memory_limit is not None:
         course.config.LimitedExecute.memory_limit = int(args.memory_limit * GiB)
     outcomes = grade(course, args.assignment, workers=args.workers, students=args.student, force=args.force,

@@ -23,6 +23,7 @@ points, its notebook is flagged in the gradebook, and the reason is kept in
 ``<course>/grading/<assignment>.json``; the run goes on.
 """
 
+import functools
 import multiprocessing
 import os
 import shutil
@@ -39,7 +40,8 @@ from .nbgrader_run import make_converter, run
 from .rebuild import Flag, claimed_passes, rebuild
 from .sandbox import Limits, check_available, hidden_paths
 from .status import load_status, save_status
-from .trusted import run_notebook
+from .referee import reference_namespace
+from .trusted import instructor_cells, run_notebook
 
 GRADED, INCOMPLETE, FAILED = "graded", "incomplete", "failed"
 
@@ -95,7 +97,8 @@ def grade(course, assignment, workers=None, students=None, force=False, progress
     grader = Grader(course, assignment)
     if sandbox:
         check_available()
-    setup = WorkerSetup(course.config, sandbox, [str(p) for p in hidden_paths(course.root)])
+    sources = {p.name: str(p) for p in course.source_notebooks(assignment)}
+    setup = WorkerSetup(course.config, sandbox, [str(p) for p in hidden_paths(course.root)], sources)
 
     outcomes, started, flags = {}, {}, {}
     context = multiprocessing.get_context("spawn")  # a clean process: no copied sockets or threads
@@ -257,6 +260,7 @@ class WorkerSetup:
     config: object
     sandbox: bool
     hidden: list
+    sources: dict  # notebook file name -> the instructor's source notebook (the referee's code)
 
 
 _setup = None
@@ -273,6 +277,14 @@ def _start_worker(setup, slots):
         os.environ.setdefault(variable, "1")  # one BLAS thread per kernel: workers share the cores
 
 
+@functools.cache
+def _reference(source_path):
+    """The instructor's code of a source notebook, run once per worker (trusted.instructor_cells)."""
+    if source_path is None:
+        return {}
+    return reference_namespace(instructor_cells(nbformat.read(source_path, as_version=4)))
+
+
 def _execute_all(paths):
     """Execute the notebooks at `paths` in place; returns one problem (or None) per notebook."""
     if not _setup.sandbox:
@@ -284,10 +296,13 @@ def _execute_all(paths):
     if "memory_limit" in config.get("LimitedExecute", {}):
         limits.memory = int(config.LimitedExecute.memory_limit)
     cell_timeout = int(config.get("Execute", {}).get("timeout", 120) or 120)
+    notebook_timeout = int(config.get("LimitedExecute", {}).get("notebook_timeout", 900) or 0) or None
     problems = []
     for path in paths:
         notebook = nbformat.read(path, as_version=4)
-        found = run_notebook(notebook, _setup.hidden, limits, slot=_slot, cell_timeout=cell_timeout)
+        found = run_notebook(notebook, _setup.hidden, limits, slot=_slot, cell_timeout=cell_timeout,
+                             reference=_reference(_setup.sources.get(Path(path).name)),
+                             notebook_timeout=notebook_timeout)
         nbformat.write(notebook, path)
         problems.append("; ".join(found) or None)
     return problems

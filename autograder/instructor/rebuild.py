@@ -152,6 +152,8 @@ def _normal(source):
 
 # ----------------------------------------------------------------- what the code tries
 
+LIBRARIES = {"np", "numpy", "builtins", "sys", "math", "autograder", "__builtins__", "os", "warnings"}
+
 # (flag kind, description, test on an AST node)
 ATTEMPTS = (
     ("ipython-hooks", "hooks into IPython (get_ipython, transformers, events, custom exceptions)",
@@ -159,10 +161,16 @@ ATTEMPTS = (
                             "ast_transformers", "set_custom_exc", "register_magic_function"}
      or (_name(n) == "register" and "events" in _dotted(n))),
     ("rebinds-library", "assigns to an attribute of numpy, builtins, sys or a module",
-     lambda n: isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and any(
-         isinstance(t, ast.Attribute) and _root(t) in {"np", "numpy", "builtins", "sys", "math", "autograder",
-                                                      "__builtins__", "os", "warnings"}
-         for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))),
+     lambda n: (isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and any(
+         isinstance(t, ast.Attribute) and _root(t) in LIBRARIES
+         for t in (n.targets if isinstance(n, ast.Assign) else [n.target])))
+     or (_dotted(n) in {"setattr", "delattr"} and bool(n.args) and _root(n.args[0]) in LIBRARIES)),
+    ("introspection", "inspects the interpreter (frames, loaded modules, the garbage collector)",
+     lambda n: _dotted(n) in {"sys._getframe", "sys.modules", "inspect.currentframe", "inspect.stack",
+                              "gc.get_objects", "gc.get_referrers"}
+     or (isinstance(n, (ast.Import, ast.ImportFrom)) and any(
+         m.split(".")[0] in {"gc", "inspect"}
+         for m in ([a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""])))),
     ("process-control", "ends or forks the process, or handles signals",
      lambda n: _dotted(n) in {"os._exit", "os.fork", "os.kill", "os.killpg", "signal.signal", "sys.exit",
                               "os.system", "os.execv", "os.execl", "ctypes.CDLL"}),

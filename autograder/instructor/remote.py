@@ -41,6 +41,11 @@ class StudentProcessLost(Exception):
     """The student's process died, hung or broke the protocol; the request has no answer."""
 
 
+class OutOfTime(BaseException):
+    """The cell ran past its wall-clock limit. A BaseException, so that a test's
+    ``except Exception`` cannot swallow it and go on asking the student's code."""
+
+
 _error_classes = {}
 
 
@@ -61,7 +66,7 @@ class RemoteClass(type):
     """The metaclass of proxy classes: calling one constructs the object in the student's process."""
 
     def __call__(cls, *args, **kwargs):
-        return cls._student.request("call", target=cls, args=list(args), kwargs=kwargs)
+        return cls._student.call(cls, args, kwargs)
 
     def __repr__(cls):
         return f"<class {cls.__name__!r} of the student's code>"
@@ -83,6 +88,8 @@ class RemoteObject:
         if isinstance(value, BoundMethod) and value.on_class:
             type(self)._methods = type(self)._methods | {name}
             return RemoteMethod(self, name)
+        if self._student.referee is not None:
+            self._student.referee.attribute(value, self, name)
         return value
 
     def __setattr__(self, name, value):
@@ -90,9 +97,11 @@ class RemoteObject:
             object.__setattr__(self, name, value)
         else:
             self._student.request("setattr", target=self, name=name, value=value)
+            if self._student.referee is not None:
+                self._student.referee.assigned(self, name, value)
 
     def __call__(self, *args, **kwargs):
-        return self._student.request("call", target=self, args=list(args), kwargs=kwargs)
+        return self._student.call(self, args, kwargs)
 
     def __iter__(self):
         iterator = self._student.request("iter", target=self)
@@ -118,7 +127,7 @@ class RemoteObject:
         return self._student.request("repr", target=self)
 
     def __deepcopy__(self, memo):
-        return self._student.request("deepcopy", target=self)
+        return self._student.copy(self)
 
     @property
     def __dict__(self):
@@ -131,7 +140,8 @@ class RemoteObject:
             self._student.watch(found["values"][name], ref)
         return found["values"]
 
-    __copy__ = lambda self: self._student.request("deepcopy", target=self)  # noqa: E731
+    def __copy__(self):
+        return self._student.copy(self)
 
 
 class RemoteMethod:
@@ -174,6 +184,21 @@ class StudentCode:
         self.lost = None  # why the process is gone, once it is
         self.deadline = None  # time.monotonic() by which the current cell must be done
         self.watched = weakref.WeakValueDictionary()  # ref in the student's process -> our copy
+        self.referee = None  # a referee.Referee, told how the tests made each object
+
+    def call(self, target, args, kwargs):
+        """target(*args, **kwargs) in the student's process, for a class or function proxy."""
+        replay = self.referee.before_call(args, kwargs) if self.referee is not None else None
+        value = self.request("call", target=target, args=list(args), kwargs=kwargs)
+        if replay is not None:
+            self.referee.called(value, target, replay)
+        return value
+
+    def copy(self, target):
+        value = self.request("deepcopy", target=target)
+        if self.referee is not None:
+            self.referee.copied(value, target)
+        return value
 
     # ------------------------------------------------------------- requests
 
@@ -183,7 +208,10 @@ class StudentCode:
             raise StudentProcessLost(self.lost)
         timeout = timeout or self.timeout
         if self.deadline is not None:
-            timeout = max(min(timeout, self.deadline - time.monotonic()), 0.01)
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise OutOfTime("the cell ran past its time limit")
+            timeout = min(timeout, left)
         fields["rngs"] = self._rngs_to_send()
         fields["errstate"] = np.geterr()
         fields["watch"] = list(self.watched)  # a test's np.errstate(over="raise") holds for the student's code too
@@ -212,10 +240,15 @@ class StudentCode:
         return message.get("value")
 
     def _exchange(self, data, timeout):
-        """Send an encoded request and serve callbacks until the answer (a decoded dict) arrives."""
+        """Send an encoded request and serve callbacks until the answer (a decoded dict) arrives,
+        all within `timeout` seconds: callbacks do not buy the student's code more time."""
+        until = time.monotonic() + timeout
         self.channel.send(data)
         while True:
-            message = decode(self.channel.receive(timeout), self._decode_other)
+            left = until - time.monotonic()
+            if left <= 0:
+                raise Timeout()
+            message = decode(self.channel.receive(left), self._decode_other)
             if not isinstance(message, dict):
                 raise ProtocolError("an answer that is not a message")
             self._receive_rngs(message.get("rngs") or {})
@@ -340,6 +373,9 @@ class Namespace(dict):
         if hasattr(builtins, name) or name.startswith("__"):
             raise KeyError(name)
         try:
-            return self.student.global_name(name)
+            value = self.student.global_name(name)
         except NameError:
             raise KeyError(name) from None
+        if self.student.referee is not None:
+            self.student.referee.global_name(value, name)
+        return value

@@ -28,6 +28,11 @@ from protocol import Channel, ProtocolError, changed_states, decode, encode, wit
 
 OUTPUT_LIMIT = 64 * 1024  # characters of stdout/stderr kept per cell
 
+# Taken before the student's code runs: rebinding numpy's functions later does not change
+# what this server reports (what it reports can only cost points anyway: see remote.py).
+_array_equal = np.array_equal
+_object_dict = object.__getattribute__
+
 
 class CappedText(io.TextIOBase):
     """A text stream that keeps the first OUTPUT_LIMIT characters and counts the rest."""
@@ -204,7 +209,7 @@ class Server:
             args, kwargs = request["args"], request["kwargs"]
             before = [(i, a.copy()) for i, a in enumerate(args) if isinstance(a, np.ndarray)]
             result = target(*args, **kwargs)
-            changed = [[i, args[i]] for i, old in before if not np.array_equal(args[i], old, equal_nan=True)]
+            changed = [[i, args[i]] for i, old in before if not _array_equal(args[i], old, equal_nan=True)]
             return result, changed
         if op == "iter":
             return iter(target), []
@@ -222,7 +227,7 @@ class Server:
         if op == "deepcopy":
             return copy.deepcopy(target), []
         if op == "vars":  # the arrays come with references, for the grader to watch them
-            attributes = dict(vars(target))
+            attributes = dict(_object_dict(target, "__dict__"))  # past any __getattribute__ of its class
             refs = {name: self.ref(value) for name, value in attributes.items() if isinstance(value, np.ndarray)}
             return {"values": attributes, "refs": refs}, []
         raise ProtocolError(f"unknown request {op!r}")

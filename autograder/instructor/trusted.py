@@ -25,15 +25,20 @@ default is both.
 
 import contextlib
 import io
+import signal
+import threading
 import time
 import traceback
 import warnings
 
 from nbformat.v4 import new_output
 
+from ..student.checks import refereed_by
 from .protocol import without_magics
 from .rebuild import nbgrader_role
-from .remote import CELL_MODULE, Namespace, StudentCode, StudentError, StudentProcessLost
+from .referee import Referee, reference_namespace
+from .remote import (CELL_MODULE, Namespace, OutOfTime, RemoteClass, RemoteObject, StudentCode, StudentError,
+                     StudentProcessLost)
 from .sandbox import Limits, Sandbox
 
 TEXT_LIMIT = 64 * 1024  # characters of a cell's output kept
@@ -49,20 +54,60 @@ def where_it_runs(cell):
     return cell.metadata.get("grading", "both")
 
 
-class Session:
-    """The student's process for one notebook, restarted and replayed after a crash."""
+def instructor_cells(source):
+    """The code the referee's twins are made of: every code cell of the instructor's source
+    notebook but the test cells (setup, engine, helpers, and the instructor's solutions)."""
+    return [cell.source for cell in source.cells if cell.cell_type == "code" and where_it_runs(cell) != "test"]
 
-    def __init__(self, hidden, limits=None, slot=0, cell_timeout=120):
+
+def is_proxy(value):
+    return isinstance(value, (RemoteObject, RemoteClass))
+
+
+def declared_data(source):
+    """The data sets an assignment declares in its source notebook's metadata
+    (``"backprop": {"data": ["mnist"]}``): what its cells load."""
+    declared = source.metadata.get("backprop", {}).get("data", [])
+    return [str(name) for name in declared] if isinstance(declared, list) else []
+
+
+def student_data(declared):
+    """(paths to hide, environment) of the student's process for the declared data sets.
+    Of MNIST it gets the training files only: a test set whose labels the student's code
+    could read could be looked up instead of predicted (the tests measure on the grader's)."""
+    hidden, environment = [], {}
+    if "mnist" in declared:
+        from ..student import mnist
+
+        hidden += [str(path) for path in mnist.data_files(set(mnist.SHA256) - set(mnist.TRAIN_FILES))]
+        environment[mnist.WITHHELD_VAR] = "1"
+    return hidden, environment
+
+
+class Session:
+    """The student's process for one notebook, restarted and replayed after a crash.
+    reference: the namespace of the instructor's code (reference_namespace), whose twins the
+    checks compare the student's objects with; data: the data sets the notebook declares."""
+
+    def __init__(self, hidden, limits=None, slot=0, cell_timeout=120, reference=None, data=(),
+                 notebook_timeout=None):
+        withheld, self.environment = student_data(data)
+        hidden = [*hidden, *withheld]
         self.hidden, self.limits, self.slot, self.cell_timeout = hidden, limits or Limits(), slot, cell_timeout
+        self.notebook_timeout = notebook_timeout
+        self.notebook_deadline = time.monotonic() + notebook_timeout if notebook_timeout else None
         self.student_cells, self.grader_cells = [], []  # what ran, to replay in a new process
         self.sandbox = self.code = self.namespace = None
+        self.referee = Referee(reference if reference is not None else {}, is_proxy)
+        self.lost = None  # why the last cell lost the student's process to a time limit
 
     def ensure_running(self):
         if self.code is not None and not self.code.lost:
             return
         self.close()
-        self.sandbox = Sandbox(self.hidden, self.limits, self.slot)
+        self.sandbox = Sandbox(self.hidden, self.limits, self.slot, self.environment)
         self.code = StudentCode(self.sandbox.start(), timeout=self.cell_timeout)
+        self.code.referee = self.referee
         self.namespace = Namespace(self.code)
         for source in self.student_cells:
             self.code.run_cell(source, self.cell_timeout)
@@ -76,13 +121,34 @@ class Session:
 
     # ------------------------------------------------------------- cells
 
+    def time_left(self):
+        """Seconds the next cell may take: the cell's limit, within what is left of the notebook's."""
+        left = self.cell_timeout
+        if self.notebook_deadline is not None:
+            left = min(left, self.notebook_deadline - time.monotonic())
+        return left
+
+    def out_of_time(self, error):
+        """The cell ran past its limit, perhaps in the middle of a message: the student's
+        process is ended (the next cell gets a new one, as after a crash)."""
+        reason = (f"the notebook ran past its {self.notebook_timeout} s limit" if self.notebook_deadline
+                  and time.monotonic() >= self.notebook_deadline else f"the cell ran past its {self.cell_timeout} s limit")
+        self.close()
+        return reason
+
     def run_student(self, source):
         """Run code in the student's process; returns nbformat outputs."""
         try:
-            self.ensure_running()
-            result = self.code.run_cell(source, self.cell_timeout)
+            with wall_clock(self.time_left()):
+                self.ensure_running()
+                self.code.deadline = time.monotonic() + self.time_left()
+                result = self.code.run_cell(source, self.cell_timeout)
+                self.code.deadline = None
         except StudentProcessLost as lost:
             return [_error("ProcessLost", f"{lost} while this cell ran; the cells after it run in a new process")]
+        except OutOfTime as error:
+            self.lost = self.out_of_time(error)
+            return [_error("TimeLimit", f"{self.lost}; the cells after it run in a new process")]
         self.student_cells.append(source)
         outputs = [_stream("stdout", result.get("stdout")), _stream("stderr", result.get("stderr"))]
         error = result.get("error")
@@ -92,16 +158,21 @@ class Session:
 
     def run_grader(self, source, test=False):
         """Run course code here (a test cell, or a read-only cell); returns nbformat outputs."""
+        printed = io.StringIO()
         try:
-            self.ensure_running()
+            with wall_clock(self.time_left()):
+                self.ensure_running()
+                self.code.deadline = time.monotonic() + self.time_left()
+                with warnings.catch_warnings(record=True) as caught, refereed_by(self.referee.twin):
+                    warnings.simplefilter("always")
+                    failure = self._exec_here(source, printed)
+                self.code.deadline = None
         except StudentProcessLost as lost:  # replaying the student's cells crashed it again
             return [_error("ProcessLost", f"{lost} while the student's cells were replayed; this cell earns nothing")]
-        printed = io.StringIO()
-        self.code.deadline = time.monotonic() + self.cell_timeout
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            failure = self._exec_here(source, printed)
-        self.code.deadline = None
+        except OutOfTime as error:
+            self.lost = self.out_of_time(error)
+            return [o for o in (_stream("stdout", printed.getvalue()),
+                                _error("TimeLimit", f"{self.lost}; this cell earns nothing")) if o]
         if not test and failure is None:
             self.grader_cells.append(source)
         text = printed.getvalue() + "".join(f"Warning: {w.category.__name__}: {w.message}\n" for w in caught)
@@ -120,14 +191,41 @@ class Session:
         return None
 
 
-def run_notebook(notebook, hidden, limits=None, slot=0, cell_timeout=120):
+@contextlib.contextmanager
+def wall_clock(seconds):
+    """Raise OutOfTime in this (main) thread after `seconds`, whatever the code is doing: a
+    test looping on the student's objects, a callback storm, a slow decode."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only; the per-request deadlines still hold
+        return
+
+    def ring(signum, frame):
+        raise OutOfTime(f"more than {seconds:.0f} s")
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_notebook(notebook, hidden, limits=None, slot=0, cell_timeout=120, reference=None, notebook_timeout=None):
     """Run every code cell of the rebuilt notebook in place (outputs filled in).
-    Returns the problems (the student's process lost), one string each."""
-    session = Session(hidden, limits, slot, cell_timeout)
+    reference: see Session; cell_timeout, notebook_timeout: wall-clock limits in seconds (None:
+    no limit for the whole notebook). Returns the problems (the student's process lost, a
+    limit reached), one string each."""
+    session = Session(hidden, limits, slot, cell_timeout, reference, declared_data(notebook), notebook_timeout)
     problems = []
     try:
         for cell in notebook.cells:
             if cell.cell_type != "code":
+                continue
+            if session.time_left() <= 0:
+                cell.outputs = [_error("NotRun", f"the notebook ran past its {notebook_timeout} s limit "
+                                                 "before this cell could run; it earns no points")]
+                problems.append(f"{nbgrader_role(cell).get('grade_id', 'a cell')}: not run (notebook time limit)")
                 continue
             where = where_it_runs(cell)
             if where == "test":
@@ -138,9 +236,10 @@ def run_notebook(notebook, hidden, limits=None, slot=0, cell_timeout=120):
                     grader_outputs = session.run_grader(cell.source)
                     outputs = outputs if where == "both" and outputs else grader_outputs
                 cell.outputs = outputs
-            if session.code is None or session.code.lost:  # noticed here even if a check caught it
-                reason = session.code.lost if session.code else "the student's process could not start"
+            if session.lost or session.code is None or session.code.lost:  # even if a check caught it
+                reason = session.lost or (session.code.lost if session.code else "the student's process could not start")
                 problems.append(f"{nbgrader_role(cell).get('grade_id', 'a cell')}: {reason}")
+                session.lost = None
     finally:
         session.close()
     return problems

@@ -115,9 +115,12 @@ def check_layer(
     Returns a CheckReport.
     """
     owner = type(layer).__name__
-    names = _param_names(layer, params)
+    twin = _twin(layer)
+    names = _param_names(layer if twin is None else twin, params)
     x = _float64_input(x, "x", owner)
-    block = _Block(owner, _float64_copy(layer, names), names, {"x": x}, "dX")
+    block = _Block(owner, _float64_copy(layer, names), names, {"x": x}, "dX",
+                   twin=None if twin is None else _float64_copy(twin, names),
+                   judge_forward=reference is not None or expected is not None)
     rng = _check_rng(seed)
     with _checking():
         work = block.fresh()
@@ -126,7 +129,7 @@ def check_layer(
         _check_forward_value(out, x, reference, expected, owner)
         block.upstream = rng.standard_normal(np.shape(out))
         if not names and np.shape(out) == x.shape:  # an activation: diagnose elementwise
-            probe = block.fresh()
+            probe = block.fresh_differentiable()
             block.elementwise = lambda z: np.asarray(probe.forward(z), dtype=np.float64)
         return _check_gradients(block, work, out, rng, max_coords, rtol)
 
@@ -158,10 +161,12 @@ def check_loss(
     Returns a CheckReport.
     """
     owner = type(loss).__name__
+    twin = _twin(loss)
     logits = _float64_input(logits, "logits", owner)
     targets = np.array(targets, dtype=np.float64 if _is_float(targets) else None)
     block = _Block(
-        owner, copy.deepcopy(loss), (), {"logits": logits, "targets": targets}, "dL/dlogits"
+        owner, copy.deepcopy(loss), (), {"logits": logits, "targets": targets}, "dL/dlogits",
+        twin=twin, judge_forward=reference is not None or expected is not None,
     )
     # A loss computes with probabilities and shifted logits, whose rounding
     # shows in its value even where the value is tiny: estimate the noise as
@@ -220,6 +225,8 @@ class _Block:
     upstream: Optional[np.ndarray] = None  # grad_out for layers; losses take none
     elementwise: Optional[Callable] = None
     rounding: float = 0.0  # the least rounding noise to assume in an estimate (see check_loss)
+    twin: object = None  # in grading: the grader's trusted twin (see refereed_by), else None
+    judge_forward: bool = False  # the test asked for forward values: compare every call's
 
     @property
     def inputs(self):
@@ -228,8 +235,15 @@ class _Block:
     def fresh(self):
         return copy.deepcopy(self.pristine)
 
+    def fresh_differentiable(self):
+        """A fresh copy of what the gradients are estimated from: the twin when grading (a
+        forward that is wrong, or right only when first called, cannot set the standard),
+        else the object under test."""
+        return copy.deepcopy(self.pristine if self.twin is None else self.twin)
+
     def forward(self, obj, inputs=None):
-        """Run forward (on other inputs if given) and fail if it modified its arguments."""
+        """Run forward (on other inputs if given) and fail if it modified its arguments;
+        when grading a forward the test asked about, every call is compared with the twin."""
         given = dict(self.arguments)
         if inputs is not None:
             given[next(iter(given))] = inputs
@@ -238,6 +252,10 @@ class _Block:
         for name, value in given.items():
             if not _equal(copies[name], value):
                 raise _failure(dx.mutated_argument(name, f"{self.owner}.forward"))
+        if self.twin is not None and self.judge_forward:
+            expected = self.fresh_differentiable().forward(*(value.copy() for value in given.values()))
+            got, expected = _same_non_finite_as_zero(out, expected)
+            _check_forward_value(got, tuple(given.values()), None, expected, self.owner)
         return out
 
     def backward(self, obj):
@@ -254,9 +272,11 @@ class _Block:
     def differentiable(self, obj):
         """[(quantity, function of one array, point)]: what to estimate numerically.
 
-        The functions run obj.forward; the parameter ones set the parameter
-        on obj first (obj is a throwaway copy).
+        The functions run obj.forward (the twin's when grading); the parameter
+        ones set the parameter on obj first (obj is a throwaway copy).
         """
+        if self.twin is not None:
+            obj = self.fresh_differentiable()
         inputs, *rest = (value.copy() for value in self.arguments.values())
         items = [(self.input_quantity, lambda z: obj.forward(z, *rest), inputs)]
         for name in self.params:
@@ -445,6 +465,16 @@ def _compare_arrays(got, expected, estimated, tiny, ctx, rtol, source):
     raise GradientCheckError("\n".join(lines), found)
 
 
+def _same_non_finite_as_zero(got, expected):
+    """(got, expected) with 0 where both hold the same NaN or infinity (log of a negative
+    input, say): agreeing there is right, and the relative error of NaN would be NaN."""
+    got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    if got.shape != expected.shape:
+        return got, expected
+    agree = ~np.isfinite(expected) & ((got == expected) | (np.isnan(got) & np.isnan(expected)))
+    return np.where(agree, 0.0, got), np.where(agree, 0.0, expected)
+
+
 def _same(a, b):
     """Two results of deterministic code agree (None only with None)."""
     if a is None or b is None:
@@ -457,6 +487,51 @@ def _same(a, b):
 
 def _equal(a, b):
     return np.shape(a) == np.shape(b) and np.array_equal(a, b, equal_nan=True)
+
+
+# ------------------------------------------------------------ grading: the referee
+
+_referee = None  # set by the grader while it runs a notebook's tests (refereed_by)
+
+
+@contextlib.contextmanager
+def refereed_by(referee):
+    """The checks run under a referee: ``referee(obj)`` returns a trusted twin of ``obj``.
+
+    In grading, the student's objects live in another process and may say anything
+    about themselves. The grader's referee builds, from the instructor's code, a
+    twin of each object as the test built it, with the student's parameter values;
+    the checks then take the finite differences every gradient is compared with,
+    and the expected forward values, from the twin: a mistake can no longer agree
+    with itself. Outside grading there is no referee and the checks use the object's
+    own forward, as a student running the notebook expects.
+    """
+    global _referee
+    previous, _referee = _referee, referee
+    try:
+        yield
+    finally:
+        _referee = previous
+
+
+def twin_of(obj):
+    """What a test should evaluate in place of ``obj``: the grader's trusted twin when
+    grading (the instructor's code with ``obj``'s parameters; see refereed_by), else
+    ``obj`` itself. A hidden test measures a trained model with ``twin_of(model)``."""
+    twin = _twin(obj)
+    return obj if twin is None else twin
+
+
+def _twin(obj):
+    if _referee is None:
+        return None
+    try:
+        return _referee(obj)
+    except Exception as error:  # noqa: BLE001 (whatever the object does, the check fails)
+        raise GradientCheckError(
+            f"{type(obj).__name__}: the grader could not build the object it compares yours "
+            f"with ({type(error).__name__}: {error})"
+        ) from None
 
 
 # -------------------------------------------------------------------- helpers
@@ -545,7 +620,13 @@ def _float64_copy(layer, names):
     """A deep copy of layer with its parameters as float64 arrays."""
     clone = copy.deepcopy(layer)
     for name in names:
-        setattr(clone, name, np.array(getattr(layer, name), dtype=np.float64))
+        value = getattr(layer, name, None)
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiub":
+            raise GradientCheckError(
+                f"{type(layer).__name__}.{name} is not a numeric numpy array "
+                f"(got {type(value).__name__}): the layer must keep its parameter {name} as an array"
+            )
+        setattr(clone, name, np.array(value, dtype=np.float64))
     return clone
 
 
