@@ -205,10 +205,12 @@ def check_available():
         code = sandbox.process.wait(START_TIMEOUT)
     except subprocess.TimeoutExpired:
         code = "a timeout"
+    except SandboxUnavailable as error:
+        code = error
     finally:
         sandbox.kill()
     if code != 0:
-        raise SandboxUnavailable(f"bubblewrap could not run a process in the sandbox (exit status {code}): "
+        raise SandboxUnavailable(f"a trial process in the sandbox failed ({code}): "
                                  f"{sandbox.log[-2000:].strip() or 'no message'}. The kernel must allow "
                                  f"namespaces (in a container: run it privileged).")
     _checked = True
@@ -308,9 +310,19 @@ class Sandbox:
         finally:
             os.close(info_read)
         try:
-            self._pidfd = os.pidfd_open(int(json.loads(text)["child-pid"]))
-        except (ValueError, KeyError, TypeError, OSError):
-            pass  # bwrap failed, or the process is gone already: kill() ends bwrap itself
+            pid = int(json.loads(text)["child-pid"])
+        except (ValueError, KeyError, TypeError):  # bwrap gave up: the machine's fault, not the student's
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+            message = self.output().strip() or "no message"
+            self.kill()
+            raise SandboxUnavailable(f"bubblewrap could not build the sandbox: {message}") from None
+        try:
+            self._pidfd = os.pidfd_open(pid)
+        except OSError:
+            pass  # it ended already (a check's `pass`): kill() waits for bwrap itself
 
     def kill(self):
         """End the process and everything it started; release its user id. The kernel ends every
