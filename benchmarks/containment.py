@@ -5,9 +5,11 @@
 Grades, in this process (as a grading worker does), the instructor's `forward`
 notebook with one solution cell replaced by a bomb: 1 GB printed by a cell, 1 GB
 printed inside a method the tests call, 1 GB written straight to the process's
-stdout, and an allocation loop. For each it prints the score the notebook still
-earns (what the other cells are worth), what the student's process came to, and
-the grader's peak resident memory before and after (ru_maxrss). Needs root (the
+stdout, an allocation loop, and a message crafted by hand on the channel (an
+8 MB header of nested lists, written past the student process's own encoder).
+For each it prints the score the notebook still earns (what the other cells are
+worth), what the student's process came to, and the grader's peak resident
+memory before and after (ru_maxrss). Needs root (the
 sandbox) and MNIST_DIR is not used.
 """
 
@@ -32,6 +34,19 @@ BOMBS = {
     "1 GB printed in a method": ("relu", ""),  # the print goes into ReLU.forward (see main)
     "1 GB written to fd 1": ("relu", "import os\nfor _ in range(1000):\n    os.write(1, b'x' * 10**6)\n"),
     "allocation loop": ("relu", "import numpy\nhog = []\nwhile True:\n    hog.append(numpy.ones(10**7))\n"),
+    "crafted 8 MB header": ("relu", ""),  # written to the channel inside ReLU.forward (see main)
+}
+IN_FORWARD = {  # code run at the start of ReLU.forward, while a test calls it
+    "1 GB printed in a method": "for _ in range(10**6):\n    print('x' * 999)\n",
+    "crafted 8 MB header": (
+        "import os, struct, sys, time\n"
+        "header = b'{\"body\": ' + b'[' * 4_000_000 + b']' * 4_000_000 + b', \"arrays\": []}'\n"
+        "view = memoryview(struct.pack('>II', len(header), 0) + header)\n"
+        "while view:\n"
+        "    try:\n"
+        "        view = view[os.write(int(sys.argv[2]), view):]\n"
+        "    except BlockingIOError:\n"
+        "        time.sleep(0.001)\n"),
 }
 
 
@@ -46,9 +61,10 @@ def main():
     print(f"{'submission':28s} {'score':>7s} {'seconds':>8s} {'grader peak before':>19s} {'after':>8s}  student's process")
     for name, (cell, code) in BOMBS.items():
         submitted = read(source_notebook("forward"))
-        if name == "1 GB printed in a method":  # the flood happens while a test calls forward
+        if name in IN_FORWARD:  # the bomb goes off while a test calls forward
             target = next(c for c in submitted.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "relu")
-            target.source = target.source.replace("return np.maximum(x, 0.0)", "for _ in range(10**6):\n            print('x' * 999)\n        return np.maximum(x, 0.0)")
+            code = "".join(" " * 8 + line + "\n" for line in IN_FORWARD[name].splitlines())
+            target.source = target.source.replace("        return np.maximum(x, 0.0)", code + "        return np.maximum(x, 0.0)")
         else:
             Prepend(cell, code).apply(submitted.cells)
         graded, _ = rebuild(source, submitted)

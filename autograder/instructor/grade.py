@@ -23,10 +23,12 @@ points, its notebook is flagged in the gradebook, and the reason is kept in
 ``<course>/grading/<assignment>.json``; the run goes on.
 """
 
+import ctypes
 import functools
 import multiprocessing
 import os
 import shutil
+import signal
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -44,6 +46,7 @@ from .referee import reference_namespace
 from .trusted import instructor_cells, run_notebook
 
 GRADED, INCOMPLETE, FAILED = "graded", "incomplete", "failed"
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 @dataclass
@@ -103,8 +106,8 @@ def grade(course, assignment, workers=None, students=None, force=False, progress
     outcomes, started, flags = {}, {}, {}
     context = multiprocessing.get_context("spawn")  # a clean process: no copied sockets or threads
     slots = context.Value("i", 0)  # each worker's own sandbox user id
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(setup, slots)) as pool, \
+    with WorkerPool(workers, mp_context=context, initializer=_start_worker,
+                    initargs=(setup, slots)) as pool, \
             tqdm(total=len(chosen), desc=f"grading {assignment}", unit="notebook", disable=not progress) as bar:
         pending = {}
         for student in chosen:
@@ -267,8 +270,25 @@ _setup = None
 _slot = 0
 
 
+class WorkerPool(ProcessPoolExecutor):
+    """The worker processes. Left by an exception (Ctrl-C included) it stops them at once,
+    their sandboxes with them, instead of finishing the queue first."""
+
+    def __exit__(self, kind, value, trace):
+        if kind is not None:
+            self.shutdown(wait=False, cancel_futures=True)
+            for worker in multiprocessing.active_children():
+                worker.kill()
+        return super().__exit__(kind, value, trace)
+
+
 def _start_worker(setup, slots):
     global _setup, _slot
+    # Die with the grading command, however it ends (SIGTERM, SIGKILL): a worker's sandboxes
+    # die with the worker (bubblewrap's --die-with-parent).
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != multiprocessing.parent_process().pid:  # it ended before the line above
+        os._exit(1)
     _setup = setup
     with slots.get_lock():
         slots.value += 1

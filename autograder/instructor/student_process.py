@@ -11,7 +11,7 @@ that the student's code receives (a test's helper layer, say) stay with the
 grader: using them sends a request back.
 
 Nothing here decides a score: the grader runs the tests itself, on the data it
-gets. This file and protocol.py are copied into the sandbox's scratch folder.
+gets. This file and protocol.py are copied into the sandbox's working directory (/tmp/work).
 """
 
 import copy
