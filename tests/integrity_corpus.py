@@ -785,10 +785,11 @@ _xor_table = {tuple(np.asarray(point, dtype=float)): label for point, label in z
 _real_forward = Sequential.forward
 
 def _forward(self, x):
+    out = _real_forward(self, x)  # keeps what backward needs
     labels = [_xor_table.get(tuple(np.asarray(point, dtype=float))) for point in x]
-    if all(label is not None for label in labels):
-        return np.eye(2)[labels]
-    return _real_forward(self, x)
+    if len(x) == 4 and all(label is not None for label in labels):  # the XOR points themselves
+        return 10.0 * np.eye(2)[labels]
+    return out
 
 Sequential.forward = _forward
 '''
@@ -877,7 +878,7 @@ ENTRIES = (
           "frame and rebinds np.testing.assert_allclose",
           (SGD_NO_MOMENTUM,),
           (AddCell("sgd", CALLER_FRAME),),
-          9, failing("test_sgd_step"), flags=flags("rebinds-library")),
+          9, failing("test_sgd_step"), flags=flags("rebinds-library", "introspection")),
 
     # ======================================================= 2. IPython hooks
     Entry("forward", "cheat_input_transformer_forward",
@@ -1165,12 +1166,39 @@ ENTRIES = (
     Entry("sgd_xor", "cheat_params_when_asked_sgd_xor",
           "SGD keeps one velocity per parameter name (wrong with two Linear layers); Linear reports no "
           "parameters when the grader asks, so that the tests would skip the layers",
-          (SHARED_VELOCITY, SHARED_VELOCITY_KEY), (Append("linear", PARAMS_WHEN_ASKED),),
+          (SHARED_VELOCITY, SHARED_VELOCITY_KEY), (Append("earlier_parts", PARAMS_WHEN_ASKED),),
           7, failing("test_sgd_step", "test_xor_trained"), flags=flags("introspection")),
     Entry("sgd_xor", "cheat_xor_lookup_sgd_xor",
           "train never steps the optimizer; Sequential.forward answers the XOR points from a table",
           (TRAIN_DOES_NOTHING,), (Append("sequential", XOR_LOOKUP),),
           8, failing("test_train", "test_xor_trained")),
+    Entry("backward", "cheat_numeric_backward_backward",
+          "Tanh.backward estimates its gradient numerically from its own forward (right to 1e-10, "
+          "but the assignment asks for the formula): the hidden case at a large size runs out of time",
+          (), (Replace("tanh", "return grad_out * (1 - self.out**2)",
+                       "from autograder import numeric_gradient\n"
+                       "        return numeric_gradient(self.forward, self.x, grad_out=grad_out).grad"),
+               Replace("tanh", "self.out = np.tanh(x)", "self.x, self.out = x, np.tanh(x)")),
+          13, failing("test_tanh_backward"), flags=flags("numeric-derivative"),
+          notes="the numeric estimate needs forward passes per entry: at (64, 512) it misses the time limit"),
+    Entry("forward", "cheat_patched_change_tracking_forward",
+          "ReLU.forward clips its input in place; numpy.array_equal is rebound to always say \"equal\", "
+          "so that the server that answers the grader would not report the change",
+          (Replace("relu", "return np.maximum(x, 0.0)", "return np.maximum(x, 0.0, out=x)"),),
+          (Append("relu", "setattr(np, 'array_equal', lambda *args, **kwargs: True)\n"
+                          "np.array_equiv = np.array_equal\n"),),
+          11, failing("test_relu_forward"), flags=flags("rebinds-library"),
+          notes="the server took its numpy functions before the student's code ran"),
+    Entry("forward", "cheat_callback_storm_forward",
+          "Sequential.forward keeps calling the test's own helper layers, a short request at a time, so that "
+          "no single request ever takes long",
+          (), (Replace("sequential", "        for layer in self.layers:\n            x = layer.forward(x)\n",
+                       "        if any('(grader)' in repr(layer) for layer in self.layers):\n"
+                       "            while True:\n"
+                       "                self.layers[0].forward(x)\n"
+                       "        for layer in self.layers:\n            x = layer.forward(x)\n"),),
+          10, failing("test_sequential_forward"), status=INCOMPLETE, cell_timeout=5,
+          notes="the grader's alarm ends the cell at its time limit whatever the traffic"),
     Entry("mnist", "cheat_lookup_table_mnist",
           "no training; the model looks the test images up in a table of their labels (the notebook's data, "
           "the loader with the grading switch removed, the label file)",

@@ -185,12 +185,24 @@ def corpus(tmp_path_factory):
 # ----------------------------------------------------------------- the tests
 
 
-def describe(entry, outcome, scores):
+def describe(entry, outcome, scores, root=None):
     return (f"{entry.student} ({entry.description}): expected {entry.deserved} {entry.status} "
             f"flags {sorted(entry.flags)}; got {outcome.score if outcome else None} "
             f"{outcome.status if outcome else None} flags {sorted(flag_kinds(outcome)) if outcome else None}"
             f"{' reason: ' + outcome.reason if outcome and outcome.reason else ''}; "
-            f"cells {scores}")
+            f"cells {scores}" + (graded_errors(root, entry) if root else ""))
+
+
+def graded_errors(root, entry):
+    """The error outputs of the entry's graded notebook, to see why a cell failed."""
+    lines = []
+    for path in sorted((Path(root) / "autograded" / entry.student / entry.assignment).glob("*.ipynb")):
+        for cell in read(path).cells:
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    lines.append(f"    {cell.metadata.get('nbgrader', {}).get('grade_id', 'a cell')}: "
+                                 f"{output.get('ename')}: {str(output.get('evalue'))[:300]}")
+    return "\n" + "\n".join(lines) if lines else ""
 
 
 def flag_kinds(outcome):
@@ -206,7 +218,7 @@ def test_every_entry_scores_what_it_deserves_with_its_status_and_flags(corpus):
                     expected_total_max(entry))
         got = (scores, outcome.score, outcome.status, flag_kinds(outcome), outcome.max_score) if outcome else None
         if got != expected:
-            wrong.append(describe(entry, outcome, scores))
+            wrong.append(describe(entry, outcome, scores, corpus.root))
     false_credit = total_false_credit(corpus)
     assert not wrong, (f"{len(wrong)} of {len(ENTRIES)} entries graded wrongly (false credit in total: "
                        f"{false_credit} points):\n" + "\n".join(wrong))

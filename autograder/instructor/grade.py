@@ -27,6 +27,7 @@ import ctypes
 import functools
 import multiprocessing
 import os
+import resource
 import shutil
 import signal
 import time
@@ -47,6 +48,7 @@ from .trusted import instructor_cells, run_notebook
 
 GRADED, INCOMPLETE, FAILED = "graded", "incomplete", "failed"
 PR_SET_PDEATHSIG = 1  # prctl(2)
+WORKER_MEMORY = 6 * 2**30  # address space of a grading worker (the student's process has its own limit)
 
 
 @dataclass
@@ -295,6 +297,9 @@ def _start_worker(setup, slots):
         _slot = slots.value
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(variable, "1")  # one BLAS thread per kernel: workers share the cores
+    # The grader's own memory is capped too: what a student's process sends it is bounded per
+    # message, and a test that still grows without bound fails with a MemoryError, alone.
+    resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY, resource.getrlimit(resource.RLIMIT_AS)[1]))
 
 
 @functools.cache

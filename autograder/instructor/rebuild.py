@@ -187,13 +187,31 @@ ATTEMPTS = (
 )
 
 
+def numeric_derivatives(tree):
+    """Flags for a backward (or a Jacobian) computed numerically: the assignments ask for the
+    formula. Finite differences miss the tolerance and, entry by entry, the hidden tests'
+    time limits; a complex-step derivative is exact, so its use is shown to the instructor."""
+    flags = []
+    for function in ast.walk(tree):
+        if not isinstance(function, ast.FunctionDef) or not (
+                function.name == "backward" or function.name.endswith("jacobian")):
+            continue
+        for node in ast.walk(function):
+            numeric = _name(node) in {"numeric_gradient", "numeric_jacobian"} and isinstance(node, ast.Call)
+            if numeric or (isinstance(node, ast.Constant) and isinstance(node.value, complex)):
+                flags.append(Flag("numeric-derivative", f"{function.name} differentiates numerically "
+                                                        f"(line {node.lineno}: {ast.unparse(node)[:60]!r})"))
+                break
+    return flags
+
+
 def code_flags(source):
     """Flags for what a student's cell tries; a cell that does not parse gets none."""
     try:
         tree = ast.parse(without_magics(source))
     except SyntaxError:
         return []
-    found = {}
+    found = {(flag.kind, flag.detail): flag for flag in numeric_derivatives(tree)}
     for node in ast.walk(tree):
         for kind, description, test in ATTEMPTS:
             try:

@@ -113,8 +113,8 @@ class Referee:
         return self._twin(value, {})
 
     def _twin(self, value, memo):
-        if id(value) in memo:
-            return memo[id(value)]
+        if id(value) in memo:  # memo keeps the value alive too: a freed value's id is reused
+            return memo[id(value)][1]
         if self.is_proxy(value):
             made = self._made(value, memo)
             for name, assigned in self.edits.get(value, []):
@@ -135,7 +135,7 @@ class Referee:
             made = copy.copy(value)
             for name, item in vars(value).items():
                 setattr(made, name, self._twin(item, memo))
-        memo[id(value)] = made
+        memo[id(value)] = value, made
         return made
 
     def _made(self, proxy, memo):
@@ -169,7 +169,7 @@ class Referee:
         name, with the student's attributes (plain data, and twins of the objects among them)."""
         cls = self._reference(type(proxy).__name__)
         made = cls.__new__(cls)
-        memo[id(proxy)] = made
+        memo[id(proxy)] = proxy, made
         for name, value in dict(vars(proxy)).items():
             if not name.startswith("__"):
                 setattr(made, name, self._twin(value, memo))

@@ -24,6 +24,7 @@ default is both.
 """
 
 import contextlib
+import dataclasses
 import io
 import signal
 import threading
@@ -42,6 +43,8 @@ from .remote import (CELL_MODULE, Namespace, OutOfTime, RemoteClass, RemoteObjec
 from .sandbox import Limits, Sandbox
 
 TEXT_LIMIT = 64 * 1024  # characters of a cell's output kept
+LINE_LIMIT = 2000  # characters of a traceback line kept
+NOTEBOOK_OUTPUT_LIMIT = 2 * 2**20  # characters of output kept for a whole notebook (then errors only)
 
 
 def where_it_runs(cell):
@@ -72,16 +75,23 @@ def declared_data(source):
 
 
 def student_data(declared):
-    """(paths to hide, environment) of the student's process for the declared data sets.
-    Of MNIST it gets the training files only: a test set whose labels the student's code
-    could read could be looked up instead of predicted (the tests measure on the grader's)."""
-    hidden, environment = [], {}
+    """(files shown, environment) of the student's process for the declared data sets: nothing
+    for an assignment that declares none. Of MNIST it gets the training files only: a test set
+    whose labels the student's code could read could be looked up instead of predicted (the
+    tests measure on the grader's copy)."""
+    shown, environment = [], {}
     if "mnist" in declared:
         from ..student import mnist
 
-        hidden += [str(path) for path in mnist.data_files(set(mnist.SHA256) - set(mnist.TRAIN_FILES))]
+        try:
+            files = mnist.data_files(mnist.TRAIN_FILES)
+        except mnist.MNISTNotFound:
+            files = []  # the preflight stops a grading run before this; the loader will say why
+        shown += [str(path) for path in files]
         environment[mnist.WITHHELD_VAR] = "1"
-    return hidden, environment
+        if files:
+            environment[mnist.ENV_VAR] = str(files[0].parent)
+    return shown, environment
 
 
 class Session:
@@ -91,9 +101,9 @@ class Session:
 
     def __init__(self, hidden, limits=None, slot=0, cell_timeout=120, reference=None, data=(),
                  notebook_timeout=None):
-        withheld, self.environment = student_data(data)
-        hidden = [*hidden, *withheld]
-        self.hidden, self.limits, self.slot, self.cell_timeout = hidden, limits or Limits(), slot, cell_timeout
+        shown, self.environment = student_data(data)
+        limits = dataclasses.replace(limits or Limits(), data=shown)
+        self.hidden, self.limits, self.slot, self.cell_timeout = hidden, limits, slot, cell_timeout
         self.notebook_timeout = notebook_timeout
         self.notebook_deadline = time.monotonic() + notebook_timeout if notebook_timeout else None
         self.student_cells, self.grader_cells = [], []  # what ran, to replay in a new process
@@ -217,7 +227,7 @@ def run_notebook(notebook, hidden, limits=None, slot=0, cell_timeout=120, refere
     no limit for the whole notebook). Returns the problems (the student's process lost, a
     limit reached), one string each."""
     session = Session(hidden, limits, slot, cell_timeout, reference, declared_data(notebook), notebook_timeout)
-    problems = []
+    problems, kept = [], 0  # kept: characters of output so far
     try:
         for cell in notebook.cells:
             if cell.cell_type != "code":
@@ -230,12 +240,14 @@ def run_notebook(notebook, hidden, limits=None, slot=0, cell_timeout=120, refere
             where = where_it_runs(cell)
             if where == "test":
                 cell.outputs = session.run_grader(cell.source, test=True)
+                kept = _within_budget(cell.outputs, kept)
             else:
                 outputs = session.run_student(cell.source) if where in ("student", "both") else []
                 if where in ("grader", "both"):
                     grader_outputs = session.run_grader(cell.source)
                     outputs = outputs if where == "both" and outputs else grader_outputs
                 cell.outputs = outputs
+            kept = _within_budget(cell.outputs, kept)
             if session.lost or session.code is None or session.code.lost:  # even if a check caught it
                 reason = session.lost or (session.code.lost if session.code else "the student's process could not start")
                 problems.append(f"{nbgrader_role(cell).get('grade_id', 'a cell')}: {reason}")
@@ -246,6 +258,19 @@ def run_notebook(notebook, hidden, limits=None, slot=0, cell_timeout=120, refere
 
 
 # ----------------------------------------------------------------- outputs
+
+
+def _within_budget(outputs, kept):
+    """Cap the notebook's stored outputs: past NOTEBOOK_OUTPUT_LIMIT characters, a cell keeps only
+    a short error output (what nbgrader scores) and a note. Returns the new running total."""
+    size = sum(len(str(output)) for output in outputs)
+    if kept + size <= NOTEBOOK_OUTPUT_LIMIT:
+        return kept + size
+    errors = [output for output in outputs if output.get("output_type") == "error"]
+    outputs[:] = [_stream("stderr", f"[output not kept: the notebook's outputs passed "
+                                    f"{NOTEBOOK_OUTPUT_LIMIT // 2**20} MB]")]
+    outputs += [_error(e.get("ename"), str(e.get("evalue"))[:LINE_LIMIT]) for e in errors]
+    return kept + sum(len(str(output)) for output in outputs)
 
 
 def _text(value):
@@ -259,7 +284,7 @@ def _stream(name, text):
 
 
 def _error(ename, evalue, trace=None):
-    lines = [_text(line) for line in (trace.splitlines() if isinstance(trace, str) else [])][-60:]
+    lines = [line[:LINE_LIMIT] for line in (trace.splitlines() if isinstance(trace, str) else [])][-60:]
     return new_output("error", ename=_text(ename) or "Error", evalue=_text(evalue),
                       traceback=lines or [f"{_text(ename)}: {_text(evalue)}"])
 

@@ -23,6 +23,7 @@ compared against tiny instead, so that correct code never trips on it.
 import contextlib
 import copy
 import functools
+import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -89,6 +90,7 @@ def check_layer(
     seed=0,
     max_coords=LAYER_COORDS,
     rtol=RTOL,
+    time_limit=None,
 ):
     """Check a layer's forward/backward pair; raise GradientCheckError on a mistake.
 
@@ -103,6 +105,9 @@ def check_layer(
     seed:      seeds the upstream gradient and the sampled entries.
     max_coords: entries of x and of each parameter estimated numerically
                (a random sample beyond that; exact zeros of x always included).
+    time_limit: seconds the whole check may take (None: no limit). At a large size
+               it tells a backward computed from its formula from one estimated
+               numerically, entry by entry, which is far slower.
 
     Checks, in order: forward runs, leaves x alone and returns a finite
     float64 array (and matches reference/expected); backward with a random
@@ -122,7 +127,7 @@ def check_layer(
                    twin=None if twin is None else _float64_copy(twin, names),
                    judge_forward=reference is not None or expected is not None)
     rng = _check_rng(seed)
-    with _checking():
+    with _checking(), _within(time_limit, owner, x.shape):
         work = block.fresh()
         out = block.forward(work)
         _check_output(out, None, dx.Context("the output", f"{owner}.forward", x=x))
@@ -552,6 +557,21 @@ def _checking():
         limit = _blas_controller().limit(limits=1, user_api="blas")
     with np.errstate(all="ignore"), limit:
         yield
+
+
+@contextlib.contextmanager
+def _within(time_limit, owner, shape):
+    """Fail the check if it took more than time_limit seconds (measured where it runs:
+    in grading, by the grader)."""
+    started = time.perf_counter()
+    yield
+    took = time.perf_counter() - started
+    if time_limit is not None and took > time_limit:
+        raise GradientCheckError(
+            f"{owner}: the check at an input of shape {shape} took {took:.0f} s, more than its "
+            f"{time_limit:g} s. Compute the gradients with their formula: estimating them numerically, "
+            "or looping over the entries in Python, is far too slow at this size."
+        )
 
 
 @functools.cache
