@@ -177,6 +177,13 @@ class ReLUDerivativeIsOutput(S.ReLU):
         return out
 
 
+class ReLUDerivativeIsInput(S.ReLU):
+    """grad_out * x: the input where the 0/1 mask belongs (as a product's a * b rule misread)."""
+
+    def _derivative(self, x, out):
+        return x
+
+
 class SigmoidFormulaAtInput(S.Sigmoid):
     """s (1 - s) with s = x, the input, instead of the output sigmoid(x)."""
 
@@ -376,6 +383,7 @@ MISTAKES = [
         "positive_inputs",
         layer(LeakyForgetsUpstreamForPositive),
     ),
+    Mistake("ReLU derivative taken as x", "times_input", layer(ReLUDerivativeIsInput)),
     Mistake("sigmoid's s (1 - s) with s = x", "formula_at_input", layer(SigmoidFormulaAtInput)),
     Mistake("tanh's 1 - t² with t = x", "formula_at_input", layer(TanhFormulaAtInput)),
     Mistake("sigmoid backward ignores grad_out", "no_upstream", layer(SigmoidWithoutUpstream)),

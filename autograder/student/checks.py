@@ -524,6 +524,8 @@ def _shapes(obj, stage, arguments):
         value = getattr(obj, name, None)
         if isinstance(value, np.ndarray):
             shapes[name] = value.shape
+    if isinstance(getattr(obj, "layers", None), (list, tuple)):  # a model: the order matters
+        shapes["layers"] = (len(obj.layers),)
     return shapes
 
 

@@ -54,6 +54,7 @@ KEYS = {
     "no_upstream": "an activation's backward returns its derivative alone, without grad_out",
     "times_output": "the upstream gradient multiplied by the activation's output, not its derivative",
     "wrong_slope": "a fixed slope for x <= 0 instead of the layer's own slope",
+    "times_input": "the upstream gradient multiplied by the input itself, not the local derivative",
     "kink": "wrong exactly at x = 0, where the convention is the left slope",
     "negative_inputs": "wrong only where x < 0",
     "positive_inputs": "wrong only where x > 0",
@@ -314,7 +315,7 @@ def _elementwise(e, g, got, estimated, ctx):
     if _tells_apart(_slope(ctx.elementwise, ctx.x)[estimated], g, e):
         return Diagnosis(
             "no_upstream",
-            f"{ctx.label} is the activation's derivative alone: multiply it by the upstream "
+            f"{ctx.label} is the local derivative alone: multiply it by the upstream "
             "gradient grad_out (the chain rule).",
         )
     if output is not None and _tells_apart((upstream * output)[estimated], g, e):
@@ -322,6 +323,12 @@ def _elementwise(e, g, got, estimated, ctx):
             "times_output",
             f"{ctx.label} multiplies the upstream gradient by the output {ctx.owner}(x) instead "
             f"of by the derivative {ctx.owner}'(x).",
+        )
+    if _tells_apart((upstream * ctx.x)[estimated], g, e):
+        return Diagnosis(
+            "times_input",
+            f"{ctx.label} multiplies the upstream gradient by the input x itself instead of by "
+            "the local derivative (for a product a b, the derivative with respect to a is b).",
         )
     found = _fixed_slope(e, g, upstream, estimated, ctx)
     if found is not None:
@@ -534,6 +541,9 @@ def numpy_hint(error, caller, shapes):
         if "W" in named and stage == "forward" and "x" in named:
             hint = (f"x is (B, d_in) = {named['x']} and W is (d_out, d_in) = {named['W']}: "
                     "which one needs transposing?")
+        elif "layers" in named and stage == "backward":
+            hint = ("a model's backward runs its layers last to first, each receiving what the "
+                    "layer after it returned: check the order and what each layer is given.")
         elif "W" in named and stage == "backward" and "grad_out" in named:
             hint = (f"grad_out is (B, d_out) = {named['grad_out']} and W is (d_out, d_in) = "
                     f"{named['W']}; dX must be (B, d_in), dW (d_out, d_in): which one needs "
