@@ -520,12 +520,15 @@ def _shapes(obj, stage, arguments):
     """{name: shape} of the arrays a crash hint talks about: x or grad_out, W and b."""
     first = "x" if stage == "forward" else "grad_out"
     shapes = {first: np.shape(arguments[0])} if arguments else {}
-    for name in ("W", "b"):
-        value = getattr(obj, name, None)
-        if isinstance(value, np.ndarray):
-            shapes[name] = value.shape
-    if isinstance(getattr(obj, "layers", None), (list, tuple)):  # a model: the order matters
-        shapes["layers"] = (len(obj.layers),)
+    try:  # the object just failed: anything it holds may fail too, and the hint is optional
+        for name in ("W", "b"):
+            value = getattr(obj, name, None)
+            if isinstance(value, np.ndarray):
+                shapes[name] = value.shape
+        if isinstance(getattr(obj, "layers", None), (list, tuple)):  # a model: the order matters
+            shapes["layers"] = (len(obj.layers),)
+    except Exception:
+        pass
     return shapes
 
 
