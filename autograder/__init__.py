@@ -14,6 +14,9 @@ from .student.gradients import numeric_gradient, numeric_jacobian, relative_erro
 from .student.checks import CheckReport, GradientCheckError, check_function, check_layer, check_loss, twin_of
 from .student.mnist import MNISTNotFound, load_mnist
 from .student.xor import xor_dataset
+from .student.display import install_in_ipython
+
+install_in_ipython()  # in Jupyter: NumPy's shape errors get the course's hint (display.py)
 
 __all__ = [
     "numeric_gradient", "numeric_jacobian", "relative_error",

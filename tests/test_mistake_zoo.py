@@ -66,3 +66,16 @@ def test_a_crash_is_reported_with_the_input_it_got():
     assert info.value.diagnosis.key == "crash"
     assert "Broken.forward raised ValueError: shapes do not fit" in str(info.value)
     assert "shape (6, 5)" in str(info.value)
+
+
+def test_a_failure_notes_the_line_of_the_students_code_that_sets_the_wrong_gradient():
+    error = failure(zoo.MISTAKES[0])  # dW transposed
+    (note,) = error.__notes__
+    assert re.match(r"Your code: (tests/)?zoo\.py, line \d+, in TransposedDW\.backward\n", note)
+    assert note.endswith("self.dW = self.dW.T.copy()")
+
+
+def test_a_crash_is_not_noted_its_traceback_shows_the_line():
+    error = failure(next(m for m in zoo.MISTAKES if m.key == "matmul_shapes"))
+    assert not getattr(error, "__notes__", None)
+    assert "gufunc" not in str(error) and isinstance(error.__cause__, ValueError)

@@ -21,7 +21,8 @@ def test_student_wheel_has_autograder_and_no_solutions(tmp_path):
     packages = {name.split("/")[0] for name in names if not name.endswith(".dist-info/")}
     assert "autograder/__init__.py" in names and "autograder/student/checks.py" in names
     assert not any(name.startswith("solutions") for name in names)
-    assert not any(name.startswith(("autograder/instructor", "autograder/__main__")) for name in names)
+    assert not any(name.startswith("autograder/instructor") for name in names)
+    assert "autograder/__main__.py" in names  # python -m autograder check
     assert {p for p in packages if not p.endswith(".dist-info")} == {"autograder"}
 
 
@@ -35,6 +36,23 @@ def test_student_wheel_imports_without_solutions(tmp_path):
     result = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(tmp_path / 'site')!r}); {code}"],
                             capture_output=True, text=True, cwd=tmp_path)
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_the_student_wheel_offers_check_alone(tmp_path):
+    build_wheel(ROOT / "packaging" / "autograder", tmp_path / "wheel")
+    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    zipfile.ZipFile(wheel).extractall(tmp_path / "site")
+
+    def run(*args):
+        code = (f"import sys, runpy; sys.path.insert(0, {str(tmp_path / 'site')!r}); "
+                f"sys.argv = ['autograder', *{list(args)!r}]; runpy.run_module('autograder', run_name='__main__')")
+        return subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=tmp_path)
+
+    grading = run("grade", "forward")
+    assert grading.returncode == 1 and "python -m autograder check NOTEBOOK.ipynb" in grading.stderr
+    assert "Traceback" not in grading.stderr
+    missing = run("check", "nowhere.ipynb")
+    assert missing.returncode == 2 and "nowhere.ipynb: no such file" in missing.stderr
 
 
 def test_autograder_never_imports_solutions():

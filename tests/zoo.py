@@ -171,10 +171,82 @@ class ReLUPassesNegatives(S.ReLU):
 
 
 class ReLUDerivativeIsOutput(S.ReLU):
-    """The output relu(x) used where its derivative belongs: wrong wherever x > 0."""
+    """The output relu(x) used where its derivative (the 0/1 mask) belongs."""
 
     def _derivative(self, x, out):
         return out
+
+
+class ReLUDerivativeIsInput(S.ReLU):
+    """grad_out * x: the input where the 0/1 mask belongs (as a product's a * b rule misread)."""
+
+    def _derivative(self, x, out):
+        return x
+
+
+class SigmoidFormulaAtInput(S.Sigmoid):
+    """s (1 - s) with s = x, the input, instead of the output sigmoid(x)."""
+
+    def _derivative(self, x, out):
+        s = x
+        return s * (1 - s)
+
+
+class TanhFormulaAtInput(S.Tanh):
+    def _derivative(self, x, out):
+        return 1 - x**2
+
+
+class SigmoidWithoutUpstream(S.Sigmoid):
+    """Returns sigmoid'(x) and forgets the chain rule's grad_out."""
+
+    def backward(self, grad_out):
+        return self._out * (1 - self._out)
+
+
+class ReLUMaskOnly(S.ReLU):
+    def backward(self, grad_out):
+        return (self._x > 0).astype(grad_out.dtype)
+
+
+class LeakyFixedSlope(S.LeakyReLU):
+    """The default slope 0.01 written into backward: wrong for LeakyReLU(0.2)."""
+
+    def _derivative(self, x, out):
+        return np.where(x > 0, 1.0, 0.01)
+
+
+class LeakyForgetsUpstreamForPositive(S.LeakyReLU):
+    def backward(self, grad_out):
+        return np.where(self._x > 0, 1.0, self.slope * grad_out)
+
+
+class LinearXW(S.Linear):
+    """x @ W where W.T belongs: the shapes only fit for a square layer."""
+
+    def forward(self, x):
+        self._x = x
+        return x @ self.W + self.b
+
+
+class LinearBackwardWT(S.Linear):
+    def backward(self, grad_out):
+        super().backward(grad_out)
+        return grad_out @ self.W.T
+
+
+class LinearBiasColumn(S.Linear):
+    """The bias as a column (d_out, 1): it broadcasts against the batch axis."""
+
+    def forward(self, x):
+        self._x = x
+        return x @ self.W.T + self.b[:, None]
+
+
+class ReLUWithPythonMax(S.ReLU):
+    def forward(self, x):
+        self._x = x
+        return max(x, 0)
 
 
 class ReLUMasksGradOut(S.ReLU):
@@ -305,7 +377,22 @@ MISTAKES = [
     ),
     Mistake("ReLU derivative 1 at x = 0", "kink", layer(ReLUOneAtZero)),
     Mistake("ReLU passes gradients for x < 0", "negative_inputs", layer(ReLUPassesNegatives)),
-    Mistake("ReLU derivative taken as relu(x)", "positive_inputs", layer(ReLUDerivativeIsOutput)),
+    Mistake("ReLU derivative taken as relu(x)", "times_output", layer(ReLUDerivativeIsOutput)),
+    Mistake(
+        "leaky ReLU forgets grad_out where x > 0",
+        "positive_inputs",
+        layer(LeakyForgetsUpstreamForPositive),
+    ),
+    Mistake("ReLU derivative taken as x", "times_input", layer(ReLUDerivativeIsInput)),
+    Mistake("sigmoid's s (1 - s) with s = x", "formula_at_input", layer(SigmoidFormulaAtInput)),
+    Mistake("tanh's 1 - t² with t = x", "formula_at_input", layer(TanhFormulaAtInput)),
+    Mistake("sigmoid backward ignores grad_out", "no_upstream", layer(SigmoidWithoutUpstream)),
+    Mistake("ReLU backward returns the mask alone", "no_upstream", layer(ReLUMaskOnly)),
+    Mistake("leaky ReLU with slope 0.01 hard-coded", "wrong_slope", layer(LeakyFixedSlope, 0.2)),
+    Mistake("Linear.forward computes x W", "matmul_shapes", layer(LinearXW, 5, 3)),
+    Mistake("dX computed with W transposed", "matmul_shapes", layer(LinearBackwardWT, 5, 3)),
+    Mistake("the bias added as a column", "broadcast_shapes", layer(LinearBiasColumn, 5, 3)),
+    Mistake("ReLU with Python's max", "array_truth", layer(ReLUWithPythonMax)),
     Mistake("backward writes into grad_out", "mutates_grad_out", layer(ReLUMasksGradOut)),
     Mistake(
         "backward overwrites the cached output", "mutates_cache", layer(SigmoidOverwritesOutput)

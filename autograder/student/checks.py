@@ -30,6 +30,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import diagnosis as dx
+from . import display
 from .gradients import EPS, STEP, numeric_gradient, relative_errors
 
 try:  # optional, not a dependency: see _checking
@@ -48,11 +49,17 @@ SAME = 1e-9  # two runs of deterministic code agree to this fraction of their si
 
 
 class GradientCheckError(AssertionError):
-    """A failed check. ``diagnosis`` is the recognised mistake (a Diagnosis) or None."""
+    """A failed check. ``diagnosis`` is the recognised mistake (a Diagnosis) or None;
+    ``quantity`` what failed ("dW", "dX", "the output", ...) when one quantity did."""
 
-    def __init__(self, message, diagnosis=None):
+    def __init__(self, message, diagnosis=None, quantity=None):
         super().__init__(message)
         self.diagnosis = diagnosis
+        self.quantity = quantity
+
+    def _render_traceback_(self):
+        """How IPython shows this error: the student's frames only (display.py)."""
+        return display.render_traceback(self)
 
 
 @dataclass(frozen=True, repr=False)
@@ -127,7 +134,7 @@ def check_layer(
                    twin=None if twin is None else _float64_copy(twin, names),
                    judge_forward=reference is not None or expected is not None)
     rng = _check_rng(seed)
-    with _checking(), _within(time_limit, owner, x.shape):
+    with _checking(layer, "dX"), _within(time_limit, owner, x.shape):
         work = block.fresh()
         out = block.forward(work)
         _check_output(out, None, dx.Context("the output", f"{owner}.forward", x=x))
@@ -178,7 +185,7 @@ def check_loss(
     # if the value were as large as 1 + |logits| (see gradients._slopes).
     block.rounding = 2 * EPS * (1 + float(np.max(np.abs(logits), initial=0.0))) / STEP
     rng = _check_rng(seed)
-    with _checking():
+    with _checking(loss, "dL/dlogits"):
         work = block.fresh()
         value = block.forward(work)
         _check_loss_value(value, dx.Context("the value", f"{owner}.forward", batch=len(logits)))
@@ -201,7 +208,7 @@ def check_function(f, df, x=None, *, name=None, rtol=RTOL):
     name = name or getattr(f, "__name__", "f")
     x = _default_points() if x is None else _float64_input(x, "x", name)
     ctx = dx.Context("the derivative", name, x=x, grad_out=np.ones_like(x), elementwise=f)
-    with _checking():
+    with _checking(df):
         _check_output(_call_unchanged(f, x, name), x.shape, dx.Context("the value", name, x=x))
         derivative = _call_unchanged(df, x, f"the derivative of {name}")
         _check_output(derivative, x.shape, ctx)
@@ -356,14 +363,14 @@ def _check_structure(block, work, quantity, gradient):
     ctx = block.context(quantity)
     if gradient is None:
         raise _failure(
-            dx.missing_gradient(quantity, ctx, returned=quantity == block.input_quantity)
+            dx.missing_gradient(quantity, ctx, returned=quantity == block.input_quantity), quantity
         )
     target = block.inputs if quantity == block.input_quantity else getattr(work, quantity[1:])
     if gradient.shape != np.shape(target):
-        raise _failure(dx.diagnose_shape(gradient.shape, np.shape(target), ctx))
+        raise _failure(dx.diagnose_shape(gradient.shape, np.shape(target), ctx), quantity)
     for found in (dx.diagnose_dtype(gradient.dtype, ctx), dx.diagnose_nonfinite(gradient, ctx)):
         if found is not None:
-            raise _failure(found)
+            raise _failure(found, quantity)
 
 
 def _check_repeatable(block, first, second):
@@ -399,24 +406,24 @@ def _check_fresh_cache(block, gradients, rng):
 def _check_output(out, shape, ctx):
     """A computed array: a float64 numpy array (of ``shape`` unless None) without NaN or inf."""
     if not isinstance(out, np.ndarray):
-        raise _failure(dx.not_an_array(out, ctx))
+        raise _failure(dx.not_an_array(out, ctx), ctx.quantity)
     if shape is not None and out.shape != shape:
-        raise _failure(dx.diagnose_shape(out.shape, shape, ctx))
+        raise _failure(dx.diagnose_shape(out.shape, shape, ctx), ctx.quantity)
     for found in (dx.diagnose_dtype(out.dtype, ctx), dx.diagnose_nonfinite(out, ctx)):
         if found is not None:
-            raise _failure(found)
+            raise _failure(found, ctx.quantity)
 
 
 def _check_loss_value(value, ctx):
     """A loss returns one finite float64 number."""
     if np.ndim(value) != 0:
-        raise _failure(dx.diagnose_shape(np.shape(value), (), ctx))
+        raise _failure(dx.diagnose_shape(np.shape(value), (), ctx), ctx.quantity)
     for found in (
         dx.diagnose_dtype(np.asarray(value).dtype, ctx),
         dx.diagnose_nonfinite(value, ctx),
     ):
         if found is not None:
-            raise _failure(found)
+            raise _failure(found, ctx.quantity)
 
 
 def _check_forward_value(out, arguments, reference, expected, owner):
@@ -467,7 +474,7 @@ def _compare_arrays(got, expected, estimated, tiny, ctx, rtol, source):
     found = dx.diagnose_values(expected, got, estimated, ctx)
     if found is not None:
         lines.append("Likely mistake: " + found.message)
-    raise GradientCheckError("\n".join(lines), found)
+    raise GradientCheckError("\n".join(lines), found, ctx.quantity)
 
 
 def _same_non_finite_as_zero(got, expected):
@@ -543,8 +550,8 @@ def _twin(obj):
 
 
 @contextlib.contextmanager
-def _checking():
-    """The conditions a check runs in.
+def _checking(subject=None, input_quantity=None):
+    """The conditions a check runs in, and a failure's pointer to the code of ``subject``.
 
     numpy's warnings are off: overflow shows up as inf or NaN, which the
     checks report themselves. BLAS runs on one thread when threadpoolctl is
@@ -555,8 +562,12 @@ def _checking():
     limit = contextlib.nullcontext()
     if ThreadpoolController is not None:
         limit = _blas_controller().limit(limits=1, user_api="blas")
-    with np.errstate(all="ignore"), limit:
-        yield
+    try:
+        with np.errstate(all="ignore"), limit:
+            yield
+    except GradientCheckError as error:
+        display.point_at_code(error, subject, error.quantity, input_quantity)
+        raise
 
 
 @contextlib.contextmanager
@@ -579,8 +590,8 @@ def _blas_controller():
     return ThreadpoolController()
 
 
-def _failure(diagnosis):
-    return GradientCheckError(diagnosis.message, diagnosis)
+def _failure(diagnosis, quantity=None):
+    return GradientCheckError(diagnosis.message, diagnosis, quantity)
 
 
 def _call(obj, stage, owner, *arguments):
@@ -593,8 +604,27 @@ def _call(obj, stage, owner, *arguments):
             found = dx.missing_cache(caller, error)
         else:
             shapes = ", ".join(f"{a.dtype} array of shape {a.shape}" for a in arguments)
-            found = dx.crashed(caller, error, f" (called with {shapes})" if shapes else "")
+            found = dx.crashed(
+                caller, error, f" (called with {shapes})" if shapes else "",
+                _shapes(obj, stage, arguments),
+            )
         raise _failure(found) from error
+
+
+def _shapes(obj, stage, arguments):
+    """{name: shape} of the arrays a crash hint talks about: x or grad_out, W and b."""
+    first = "x" if stage == "forward" else "grad_out"
+    shapes = {first: np.shape(arguments[0])} if arguments else {}
+    try:  # the object just failed: anything it holds may fail too, and the hint is optional
+        for name in ("W", "b"):
+            value = getattr(obj, name, None)
+            if isinstance(value, np.ndarray):
+                shapes[name] = value.shape
+        if isinstance(getattr(obj, "layers", None), (list, tuple)):  # a model: the order matters
+            shapes["layers"] = (len(obj.layers),)
+    except Exception:
+        pass
+    return shapes
 
 
 def _call_unchanged(function, x, label):

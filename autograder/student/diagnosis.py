@@ -9,6 +9,7 @@ what the checks observed directly (a mutated argument, a stale cache, ...).
 No message shows code: each says what is wrong and where to look.
 """
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -29,6 +30,14 @@ ACTIVATIONS = {
     "tanh": np.tanh,
 }
 
+# The derivatives the course writes in terms of the output y = f(x) (the
+# notebooks give both formulas): a student who plugs the input x in place of y
+# gets form(x). By activation: (how the formula reads, its output's symbol, form).
+OUTPUT_FORMULAS = {
+    "sigmoid": ("s (1 - s)", "s", lambda y: y * (1 - y)),
+    "tanh": ("1 - t²", "t", lambda y: 1 - y**2),
+}
+
 
 # Every diagnosis, by key (autograder/README.md shows an example message of each).
 KEYS = {
@@ -41,6 +50,11 @@ KEYS = {
     "at_output": "an activation's derivative evaluated at its output, f'(f(x))",
     "other_activation": "the derivative of a different activation",
     "no_derivative": "an activation's backward returns the upstream gradient unchanged",
+    "formula_at_input": "a derivative written for the output, s (1 - s) or 1 - t², applied to x",
+    "no_upstream": "an activation's backward returns its derivative alone, without grad_out",
+    "times_output": "the upstream gradient multiplied by the activation's output, not its derivative",
+    "wrong_slope": "a fixed slope for x <= 0 instead of the layer's own slope",
+    "times_input": "the upstream gradient multiplied by the input itself, not the local derivative",
     "kink": "wrong exactly at x = 0, where the convention is the left slope",
     "negative_inputs": "wrong only where x < 0",
     "positive_inputs": "wrong only where x > 0",
@@ -57,6 +71,9 @@ KEYS = {
     "missing_cache": "backward fails as if forward had never run",
     "missing_gradient": "backward returned None or did not store a parameter gradient",
     "crash": "forward or backward raised an exception",
+    "matmul_shapes": "a matrix product whose shapes do not fit (a missing or extra transpose)",
+    "broadcast_shapes": "arrays combined entry by entry whose shapes do not fit",
+    "array_truth": "Python's if, max, min, and, or used on arrays",
 }
 
 
@@ -128,6 +145,12 @@ def diagnose_dtype(dtype, ctx):
     dtype = np.dtype(dtype)
     if dtype == np.float64:
         return None
+    if dtype.kind == "b" and ctx.quantity.startswith("d"):  # a gradient, e.g. dX
+        return Diagnosis(
+            "dtype",
+            f"{ctx.label} is an array of True/False (dtype bool), not of numbers: a mask is "
+            "not a gradient by itself; multiply the upstream gradient by it.",
+        )
     if dtype.kind != "f":
         return Diagnosis(
             "dtype", f"{ctx.label} has dtype {dtype}; it must be a float array (float64 here)."
@@ -256,7 +279,8 @@ def _one_row(e, g, got, estimated, ctx):
 
 
 def _elementwise(e, g, got, estimated, ctx):
-    """Activation mistakes: the derivative taken at the output, or of another activation."""
+    """Activation mistakes: the derivative at the wrong point, the chain rule half done,
+    a fixed slope, or the derivative of another activation."""
     if not _is_elementwise(got, ctx):
         return None
     upstream = np.broadcast_to(ctx.grad_out, got.shape)
@@ -265,22 +289,50 @@ def _elementwise(e, g, got, estimated, ctx):
         return (upstream * _slope(function, at))[estimated]
 
     try:
-        at_output = candidate(ctx.elementwise, ctx.elementwise(ctx.x))
+        output = np.asarray(ctx.elementwise(ctx.x), dtype=np.float64)
     except Exception:  # the student's forward failed on new input: no diagnosis from it
-        at_output = None
-    if at_output is not None and _tells_apart(at_output, g, e):
+        output = None
+    if output is not None and _tells_apart(candidate(ctx.elementwise, output), g, e):
         return Diagnosis(
             "at_output",
             f"{ctx.label} uses the derivative evaluated at the output instead of the input: "
             "it equals f'(f(x)). The forward output is already the activation; do not apply "
             "it again before using the derivative formula.",
         )
+    for name, (formula, symbol, form) in OUTPUT_FORMULAS.items():
+        if _tells_apart((upstream * form(ctx.x))[estimated], g, e):
+            return Diagnosis(
+                "formula_at_input",
+                f"{ctx.label} applies the derivative formula {formula} to the input x, but "
+                f"{symbol} in it is the output {symbol} = {name}(x): use what forward computed.",
+            )
     if _tells_apart(upstream[estimated], g, e):
         return Diagnosis(
             "no_derivative",
             f"{ctx.label} equals the upstream gradient unchanged: multiply it by the "
             "activation's derivative.",
         )
+    if _tells_apart(_slope(ctx.elementwise, ctx.x)[estimated], g, e):
+        return Diagnosis(
+            "no_upstream",
+            f"{ctx.label} is the local derivative alone: multiply it by the upstream "
+            "gradient grad_out (the chain rule).",
+        )
+    if output is not None and _tells_apart((upstream * output)[estimated], g, e):
+        return Diagnosis(
+            "times_output",
+            f"{ctx.label} multiplies the upstream gradient by the output {ctx.owner}(x) instead "
+            f"of by the derivative {ctx.owner}'(x).",
+        )
+    if _tells_apart((upstream * ctx.x)[estimated], g, e):
+        return Diagnosis(
+            "times_input",
+            f"{ctx.label} multiplies the upstream gradient by the input x itself instead of by "
+            "the local derivative (for a product a b, the derivative with respect to a is b).",
+        )
+    found = _fixed_slope(e, g, upstream, estimated, ctx)
+    if found is not None:
+        return found
     for name, function in ACTIVATIONS.items():
         other = candidate(function, ctx.x)
         if _tells_apart(other, g, e):
@@ -289,6 +341,29 @@ def _elementwise(e, g, got, estimated, ctx):
                 f"{ctx.label} looks like the derivative of {name}, not of {ctx.owner}.",
             )
     return None
+
+
+def _fixed_slope(e, g, upstream, estimated, ctx):
+    """A piecewise-linear activation (leaky ReLU) whose backward uses another slope for x <= 0.
+
+    Right where x > 0; for x <= 0, got = c * grad_out for one constant c while the
+    layer's own forward has another constant slope there.
+    """
+    x, up = np.asarray(ctx.x)[estimated], upstream[estimated]
+    own = _slope(ctx.elementwise, ctx.x)[estimated]
+    left = (x <= 0) & (up != 0)
+    if not left.any() or not _explains(g[~left], e[~left]) and (~left).any():
+        return None
+    slope, used = own[left], g[left] / up[left]
+    if np.ptp(slope) > MATCH * max(1.0, abs(slope[0])) or np.ptp(used) > MATCH * max(1.0, abs(used[0])):
+        return None  # not one constant slope on each side
+    if used[0] == 0 or abs(used[0] - slope[0]) <= MATCH * max(abs(slope[0]), 1e-12):
+        return None  # slope 0 is ReLU's derivative: other_activation says so
+    return Diagnosis(
+        "wrong_slope",
+        f"{ctx.label} uses slope {used[0]:.3g} for x <= 0, but this layer's slope is "
+        f"{slope[0]:.3g}: use the layer's own slope rather than a fixed number.",
+    )
 
 
 def _location(e, g, got, estimated, ctx):
@@ -431,9 +506,70 @@ def missing_cache(caller, error):
     )
 
 
-def crashed(caller, error, inputs=""):
-    """A function (e.g. "Linear.forward") raised."""
-    return Diagnosis("crash", f"{caller} raised {type(error).__name__}: {error}{inputs}.")
+def crashed(caller, error, inputs="", shapes=None):
+    """A function (e.g. "Linear.forward") raised; NumPy's shape errors get a course hint.
+
+    shapes: {name: shape} of the arrays at hand (x, grad_out, W, b), for the hint.
+    """
+    found = numpy_hint(error, caller, shapes or {})
+    if found is None:
+        return Diagnosis("crash", f"{caller} raised {type(error).__name__}: {error}{inputs}.")
+    key, what, hint = found
+    return Diagnosis(
+        key, f"{caller} raised {type(error).__name__}: {what}{inputs}.\nLikely mistake: {hint}"
+    )
+
+
+_MATMUL = re.compile(r"mismatch in its core dimension.*\(size (\d+) is different from (\d+)\)")
+_DOT = re.compile(r"not aligned: (\d+) \(dim \d+\) != (\d+) \(dim \d+\)")
+_BROADCAST = re.compile(r"could not be broadcast together with shapes ((?:\([\d,]*\) ?)+)")
+_AMBIGUOUS = "truth value of an array with more than one element is ambiguous"
+
+
+def numpy_hint(error, caller, shapes):
+    """(key, what happened, likely mistake) for NumPy's shape and truth-value errors, else None.
+
+    caller: e.g. "Linear.forward"; shapes: {name: shape} of the arrays at hand
+    (any of x, grad_out, W, b), to word the hint in the course's shapes.
+    """
+    text = str(error)
+    stage = caller.rsplit(".", 1)[-1]
+    named = {name: tuple(shape) for name, shape in shapes.items() if shape is not None}
+    sizes = _MATMUL.search(text) or _DOT.search(text)
+    if ("matmul" in text and sizes) or _DOT.search(text):
+        what = "a matrix product whose shapes do not fit"
+        if "W" in named and stage == "forward" and "x" in named:
+            hint = (f"x is (B, d_in) = {named['x']} and W is (d_out, d_in) = {named['W']}: "
+                    "which one needs transposing?")
+        elif "layers" in named and stage == "backward":
+            hint = ("a model's backward runs its layers last to first, each receiving what the "
+                    "layer after it returned: check the order and what each layer is given.")
+        elif "W" in named and stage == "backward" and "grad_out" in named:
+            hint = (f"grad_out is (B, d_out) = {named['grad_out']} and W is (d_out, d_in) = "
+                    f"{named['W']}; dX must be (B, d_in), dW (d_out, d_in): which one needs "
+                    "transposing?")
+        else:
+            a, b = (sizes.group(2), sizes.group(1)) if _MATMUL.search(text) else sizes.groups()
+            hint = (f"in a matrix product of A and B, the columns of A must match the rows of B "
+                    f"(here {a} and {b}): which one needs transposing?")
+        return "matmul_shapes", what, hint
+    found = _BROADCAST.search(text)
+    if found:
+        operands = " and ".join(found.group(1).split())
+        what = f"arrays of shapes {operands} combined entry by entry do not fit"
+        hint = ("shapes must agree from the last axis backwards (or be 1 there): which axis holds "
+                "the batch, which the features?")
+        if "b" in named and stage == "forward":
+            hint = (f"b is (d_out,) = {named['b']} and is added to every row of the (B, d_out) "
+                    "product; " + hint)
+        return "broadcast_shapes", what, hint
+    if _AMBIGUOUS in text:
+        what = "an if, and, or, max or min was given a whole array"
+        hint = ("Python's if, and, or, max and min need one True or False, but comparing arrays "
+                "gives one per entry: use NumPy's elementwise maximum or where, or multiply by "
+                "a mask such as (a >= b).")
+        return "array_truth", what, hint
+    return None
 
 
 def looks_like_missing_cache(error):
