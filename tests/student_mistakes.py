@@ -235,7 +235,7 @@ MISTAKES = [
       "total = loss_fn.forward(logits, y[batch]) * len(X)", caught="hidden",
       says="the epoch loss is the loss of all examples"),
     M("sgd_xor", "test_predict_proba", "predict_proba gives class 0's probability", "predict_proba",
-      "[:, 1]", "[:, 0]", says="P(class 1) is above 0.5 where it should not be"),
+      "[:, 1]", "[:, 0]", says="predict_proba must be softmax(model.forward(X))[:, 1]"),
     # ------------------------------------------------------------------ mnist
     M("mnist", "test_build_mlp", "build_mlp with the Linear sizes swapped", "build_mlp",
       "Linear(d_in, d_out, rng)", "Linear(d_out, d_in, rng)", says="W is (d_out, d_in)"),
