@@ -323,3 +323,31 @@ def test_nothing_a_student_starts_or_writes_outlives_the_sandbox(corpus):
     processes = [line for line in listing.splitlines() if FORK_BOMB_CHILD in line]
     files = [str(Path(folder, LITTER_FILE)) for folder in LITTER_FOLDERS if Path(folder, LITTER_FILE).exists()]
     assert (processes, files) == ([], []), f"left behind by students: processes {processes}, files {files}"
+
+
+def test_what_a_student_reads_of_a_failed_test_names_no_grader_internals(corpus):
+    """The error outputs of the test cells (what the feedback shows under a failed test) name no
+    file or module of the grader, and no line of a hidden test."""
+    hidden_lines = {line.strip() for assignment in ASSIGNMENTS
+                    for cell in read(source_notebook(assignment, corpus.root)).cells
+                    for line in _hidden_part(cell.source).splitlines() if len(line.strip()) > 12}
+    found = []
+    for entry in ENTRIES:
+        for path in (corpus.root / "autograded" / entry.student / entry.assignment).glob("*.ipynb"):
+            for cell in read(path).cells:
+                if not cell.metadata.get("nbgrader", {}).get("grade"):
+                    continue
+                for output in cell.get("outputs", []):
+                    if output.get("output_type") != "error":
+                        continue
+                    text = "\n".join([output.get("evalue", ""), *output.get("traceback", [])])
+                    for leak in ("student_process.py", "protocol.py", "autograder.instructor", "remote.py"):
+                        if leak in text:
+                            found.append(f"{entry.student}: {leak}")
+                    found += [f"{entry.student}: hidden line {line!r}" for line in hidden_lines if line in text]
+    assert not found, found[:10]
+
+
+def _hidden_part(source):
+    start, end = source.find("### BEGIN HIDDEN TESTS"), source.find("### END HIDDEN TESTS")
+    return source[start:end] if start >= 0 else ""

@@ -163,7 +163,7 @@ class Session:
         outputs = [_stream("stdout", result.get("stdout")), _stream("stderr", result.get("stderr"))]
         error = result.get("error")
         if error:
-            outputs.append(_error(error.get("ename"), error.get("evalue"), error.get("traceback")))
+            outputs.append(_error(error.get("ename"), error.get("evalue"), _student_frames(str(error.get("traceback")))))
         return [o for o in outputs if o]
 
     def run_grader(self, source, test=False):
@@ -188,7 +188,7 @@ class Session:
         text = printed.getvalue() + "".join(f"Warning: {w.category.__name__}: {w.message}\n" for w in caught)
         outputs = [_stream("stdout", text)]
         if failure is not None:
-            outputs.append(_failure(failure))
+            outputs.append(_failure(failure, hidden_from(source) if test else None))
         return [o for o in outputs if o]
 
     def _exec_here(self, source, printed):
@@ -289,13 +289,48 @@ def _error(ename, evalue, trace=None):
                       traceback=lines or [f"{_text(ename)}: {_text(evalue)}"])
 
 
-def _failure(error):
-    """The error output of a failed test: the message, and the student's traceback if theirs."""
+HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
+GRADER_FILES = ("student_process.py", "protocol.py")  # the server's frames in a student traceback
+
+
+def hidden_from(source):
+    """The first line number of a test cell's hidden part (None without one)."""
+    for number, line in enumerate(source.splitlines(), start=1):
+        if line.strip() == HIDDEN_MARK:
+            return number
+    return None
+
+
+def _failure(error, hidden_line=None):
+    """The error output of a failed test: the message, and the student's traceback if theirs.
+    What the student reads names no file or module of the grader; a failure in the hidden part
+    of the cell (at or after hidden_line) says so, since its source is not shown."""
     if isinstance(error, StudentProcessLost):
         return _error("ProcessLost", f"{error}; this test earns no points")
+    frames = traceback.extract_tb(error.__traceback__)
+    lines = [frame.lineno for frame in frames if frame.filename == f"<{CELL_MODULE} cell>"]
+    hidden = hidden_line is not None and bool(lines) and lines[-1] >= hidden_line
+    label = "A hidden test failed (its code is not shown; the visible tests above passed): " if hidden else ""
     if isinstance(error, StudentError):
-        return _error(error.type_name, error.message,
-                      f"{error.type_name} raised by your code: {error.message}\n{error.student_traceback}")
-    here = traceback.format_exception(error)
+        return _error(error.type_name, label + error.message,
+                      f"{error.type_name} raised by your code: {error.message}\n"
+                      f"{_student_frames(error.student_traceback)}")
+    here = traceback.format_exception(error, chain=False)  # a StudentError it came from is the grader's wrapping
     shown = [line for line in here if CELL_MODULE in line or not line.startswith("  File")]
-    return _error(type(error).__name__, str(error), "".join(shown[-12:]))
+    if hidden:
+        shown = [line if CELL_MODULE not in line else "  (in a hidden test)\n" for line in shown]
+    return _error(type(error).__name__, label + str(error), "".join(shown[-12:]))
+
+
+def _student_frames(trace):
+    """A traceback from the student's process without the server's frames (`File
+    ".../student_process.py"`): what the student wrote is what they read."""
+    kept, skipping = [], False
+    for line in trace.splitlines():
+        if line.startswith("  File "):
+            skipping = any(name in line for name in GRADER_FILES)
+        elif not line.startswith("    "):
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept)
