@@ -9,8 +9,15 @@ the outputs (the diagnoses printed by failing checks included) and the scores,
 but not the source of the hidden tests.
 """
 
+import html
+import re
+
 from .course import InstructorError
 from .nbgrader_run import make_converter, run
+from .status import load_status
+
+RESTORED = ("deleted-test-cell", "edited-read-only-cell", "duplicated-cell", "changed-metadata", "added-tags",
+            "deleted-cell", "unknown-cell", "changed-kernelspec")  # flags whose cells were graded as the course's
 
 
 def autograded_students(course, assignment):
@@ -44,6 +51,8 @@ def feedback(course, assignment, students=None, progress=True):
     from nbgrader.converters import GenerateFeedback
     from tqdm.auto import tqdm
 
+    from .grade import gradebook_knows
+
     course.require_assignment(assignment)
     graded = autograded_students(course, assignment)
     if isinstance(students, str):
@@ -55,6 +64,10 @@ def feedback(course, assignment, students=None, progress=True):
                 f"No autograded submissions of {assignment!r} in {course.folder('autograded')}. "
                 f"Run grade {assignment} first."
             )
+    if not gradebook_knows(course, assignment):
+        raise InstructorError(f"The gradebook ({course.db_url}) has no grades of {assignment!r}. "
+                              f"Run grade {assignment} first (with the same --db-url).")
+    notes = {student: entry.get("flags", []) for student, entry in load_status(course, assignment).items()}
     results = []
     bar = tqdm(list(students), desc=f"feedback {assignment}", unit="student", disable=not progress)
     for student in bar:
@@ -63,7 +76,12 @@ def feedback(course, assignment, students=None, progress=True):
             results.append((student, None, f"{student} has no autograded {assignment}: run grade first"))
             continue
         problem = run(make_converter(GenerateFeedback, course, assignment, student).start)
-        page = feedback_page(course, student, assignment)
+        try:
+            page = feedback_page(course, student, assignment)
+            if page is not None and not problem:
+                annotate(page, notes.get(student))
+        except Exception as error:  # one student's page, not the class's
+            problem = f"{type(error).__name__}: {error}"
         if problem:
             results.append((student, None, problem))
         elif page is None:
@@ -71,3 +89,21 @@ def feedback(course, assignment, students=None, progress=True):
         else:
             results.append((student, page, None))
     return results
+
+
+def annotate(page, flags):
+    """Put a notice at the top of a feedback page: which cells were restored from the
+    assignment (the student's changes to them were not used) and that the notebook was
+    flagged for the instructor. flags: the status file's flags ("kind: detail")."""
+    if not flags:
+        return
+    restored = [flag.split(": ", 1)[1] for flag in flags if flag.split(":")[0] in RESTORED]
+    items = "".join(f"<li>{html.escape(flag)}</li>" for flag in flags)
+    notice = ('<div class="grader-notice" style="border:2px solid #c44e52;padding:0.5em 1em;margin:1em 0">'
+              "<p><strong>Note from the grader.</strong> This notebook was flagged for the instructor to look at."
+              + (" Cells you changed, removed or added around the tests were graded as the assignment has them "
+                 "(restored): " + html.escape("; ".join(restored)) + "." if restored else "")
+              + f"</p><ul>{items}</ul></div>")
+    text = page.read_text(encoding="utf-8")
+    text, count = re.subn(r"(<body[^>]*>)", lambda m: m.group(1) + notice, text, count=1)
+    page.write_text(text if count else notice + text, encoding="utf-8")
