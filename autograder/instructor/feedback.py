@@ -7,10 +7,17 @@ so one student's broken notebook is reported and the others still get theirs.
 The course's nbgrader_config.py chooses what the pages show: the student's code,
 the outputs (the diagnoses printed by failing checks included) and the scores,
 but not the source of the hidden tests.
+
+Each page reads offline: nbgrader's template loads MathJax from a CDN, which is
+replaced by the vendored MathJax (its self-contained SVG bundle, inlined), the
+one the book uses (book/tools/setup_offline_assets.sh fetches it; the
+instructor wheel carries it). A page also says, at the top, when the notebook
+was flagged and which cells were graded as the assignment has them (restored).
 """
 
 import html
 import re
+from pathlib import Path
 
 from .course import InstructorError
 from .nbgrader_run import make_converter, run
@@ -68,6 +75,7 @@ def feedback(course, assignment, students=None, progress=True):
         raise InstructorError(f"The gradebook ({course.db_url}) has no grades of {assignment!r}. "
                               f"Run grade {assignment} first (with the same --db-url).")
     notes = {student: entry.get("flags", []) for student, entry in load_status(course, assignment).items()}
+    mathjax = mathjax_script()
     results = []
     bar = tqdm(list(students), desc=f"feedback {assignment}", unit="student", disable=not progress)
     for student in bar:
@@ -80,6 +88,7 @@ def feedback(course, assignment, students=None, progress=True):
             page = feedback_page(course, student, assignment)
             if page is not None and not problem:
                 annotate(page, notes.get(student))
+                offline_math(page, mathjax)
         except Exception as error:  # one student's page, not the class's
             problem = f"{type(error).__name__}: {error}"
         if problem:
@@ -107,3 +116,33 @@ def annotate(page, flags):
     text = page.read_text(encoding="utf-8")
     text, count = re.subn(r"(<body[^>]*>)", lambda m: m.group(1) + notice, text, count=1)
     page.write_text(text if count else notice + text, encoding="utf-8")
+
+
+HERE = Path(__file__).resolve().parent
+MATHJAX_FILES = (HERE / "vendor" / "tex-svg.js",  # in the installed wheel
+                 HERE.parents[1] / "book" / "_static" / "vendor" / "mathjax" / "tex-svg.js")  # in a checkout
+MATHJAX_BLOCK = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+MATHJAX_CONFIG = """<script>window.MathJax = {tex: {inlineMath: [["$", "$"], ["\\\\(", "\\\\)"]],
+  displayMath: [["$$", "$$"], ["\\\\[", "\\\\]"]], processEscapes: true, processEnvironments: true},
+  startup: {typeset: true}};</script>"""
+
+
+def mathjax_script():
+    """The vendored MathJax (tex-svg.js) as text; InstructorError if it was never fetched."""
+    for path in MATHJAX_FILES:
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    raise InstructorError("The feedback pages typeset math with a local copy of MathJax, which is missing "
+                          f"(looked for {', '.join(map(str, MATHJAX_FILES))}). In a checkout run "
+                          "`bash book/tools/setup_offline_assets.sh` (make setup does); an installed "
+                          "distribution carries it.")
+
+
+def offline_math(page, script):
+    """Replace the page's MathJax from a CDN by the vendored one, inlined (no outside host)."""
+    text = page.read_text(encoding="utf-8")
+    inline = MATHJAX_CONFIG + "\n<script>" + script.replace("</script", "<\\/script") + "</script>"
+    text, count = MATHJAX_BLOCK.subn(lambda _: inline, text, count=1)
+    if not count:
+        text = re.sub(r"<script[^>]*src=\"https?://[^\"]*mathjax[^\"]*\"[^>]*>\s*</script>", lambda _: inline, text)
+    page.write_text(text, encoding="utf-8")
