@@ -72,7 +72,9 @@ def canvas(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def moodle(tmp_path_factory):
-    return run_week(tmp_path_factory.mktemp("moodle"), "moodle")
+    week = run_week(tmp_path_factory.mktemp("moodle"), "moodle")
+    week["steps"]["feedback"] = autograder("feedback", ASSIGNMENT, "--zip", "moodle", cwd=week["root"])
+    return week
 
 
 @pytest.fixture(params=["canvas", "moodle"])
@@ -90,6 +92,7 @@ def grades_csv(week):
 def test_every_submitter_is_in_the_csv_with_the_designed_score(week):
     rows = grades_csv(week)
     missing = [p.lms_id for p in week["people"] if p.lms_id not in rows]
+    print(f"{len(missing)} of {len(week['people'])} submitters missing from the CSV")
     assert missing == [], f"{len(missing)} submitters missing from the CSV"
     for person in week["people"]:
         row = rows[person.lms_id]
@@ -145,7 +148,10 @@ def test_a_changed_resubmission_is_regraded_and_nothing_else(week):
     grade_2 = week["steps"]["grade 2"]
     assert "This run graded 1 new or changed submissions" in grade_2.stdout, grade_2.stdout
     assert re.search(rf"^{week['changed']}\s+12/12\s+graded", grade_2.stdout, re.M), grade_2.stdout
-    stale = [row for row in grades_csv(week).values() if row["student"] == week["changed"] and row["total"] != "12"]
+    rows = grades_csv(week)
+    stale = [row for row in rows.values() if row["student"] == week["changed"] and row["total"] != "12"]
+    stale += [row for row in rows.values() if row["status"] == "not graded"]  # changed, old score held back
+    print(f"{len(stale)} stale grades after a changed resubmission")
     assert stale == []
 
 
@@ -228,3 +234,12 @@ def test_postgresql_gives_the_same_csv_byte_for_byte(canvas, postgres_url, tmp_p
     ours = (week["root"] / "reports" / ASSIGNMENT / f"{ASSIGNMENT}_grades.csv").read_bytes()
     theirs = (canvas["root"] / "reports" / ASSIGNMENT / f"{ASSIGNMENT}_grades.csv").read_bytes()
     assert ours == theirs
+
+
+def test_feedback_zip_is_named_for_moodle(moodle):
+    result = moodle["steps"]["feedback"]
+    assert result.returncode == 0, result.stderr[-3000:]
+    with zipfile.ZipFile(moodle["root"] / "feedback" / f"{ASSIGNMENT}-moodle.zip") as archive:
+        names = set(archive.namelist())
+    collected = [p for p in moodle["people"] if p.kind.status != "not collected"]
+    assert names == {f"{p.name}_{p.lms_id}_assignsubmission_file_/forward_feedback.html" for p in collected}

@@ -17,6 +17,7 @@ failed, flagged, not collected or got no feedback (the output says which);
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -27,6 +28,9 @@ from .table import text_table
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    # nbgrader starts `alembic` (installed beside this interpreter) when it creates a gradebook:
+    # find it even when the environment was not activated.
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     try:
         course = Course(find_course(args.course), db_url=args.db_url)
         return args.command(course, args)

@@ -42,7 +42,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .collect import _simple
 from .course import InstructorError
+from .report import _number
 
 CANVAS_FIXED = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 POINTS_POSSIBLE = "    Points Possible"  # the first cell of Canvas's second header row, as exported
@@ -181,10 +183,3 @@ def feedback_zip(course, assignment, submitters, path):
             archive.write(page, f"{row.upload_name}{assignment}_feedback.html")
     return Path(path), missing
 
-
-def _simple(name):
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-def _number(value):
-    return f"{value:.10g}"

@@ -253,6 +253,9 @@ def load_grades(course, assignment, roster=None):
         if row is not None:
             row.name = row.name or submitter.name
             row.submitted = submitter.submitted
+            if submitter.late == "yes" and row.scored and not row.late_by:
+                row.flags = row.flags + ["late-mark: the LMS marks this submission late, but nbgrader has no due "
+                                         f"date before its time: set one with grade {assignment} --due DATE"]
             if submitter.outcome != "taken":  # the LMS's latest was not collected; the earlier one stands
                 row.flags = row.flags + [f"not-collected: the latest submission was not collected "
                                          f"({submitter.reason}); this row is for the earlier one"]
