@@ -124,7 +124,7 @@ MATHJAX_FILES = (HERE / "vendor" / "tex-svg.js",  # in the installed wheel
 MATHJAX_BLOCK = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
 MATHJAX_CONFIG = """<script>window.MathJax = {tex: {inlineMath: [["$", "$"], ["\\\\(", "\\\\)"]],
   displayMath: [["$$", "$$"], ["\\\\[", "\\\\]"]], processEscapes: true, processEnvironments: true},
-  startup: {typeset: true}};</script>"""
+  startup: {typeset: true}, options: {enableMenu: false}};</script>"""  # the menu would fetch add-ons
 
 
 def mathjax_script():
