@@ -36,6 +36,12 @@ c.Execute.interrupt_on_timeout = True
 # note), so its points are still decided by running it.
 c.OverwriteCells.add_missing_cells = True
 
+# Late work: nbgrader compares the submission time (collect writes the LMS's) with the
+# assignment's due date (`python -m autograder grade NAME --due DATE`) and takes 10 % of
+# the score off per started day late (autograder/instructor/late.py).
+c.AssignLatePenalties.plugin_class = "autograder.instructor.late.PerDayPenalty"
+c.PerDayPenalty.per_day = 0.1
+
 # The feedback students receive shows their code, the outputs and the scores,
 # but not the source of the hidden tests.
 c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, ClearHiddenTests]

@@ -2,6 +2,8 @@
 into <course>/submitted/<student>/<assignment>/<notebook>.ipynb, every notebook reported."""
 
 import copy
+import csv
+import hashlib
 import json
 import zipfile
 
@@ -143,13 +145,17 @@ def test_canvas_export(course, source, notebook):
     report = collect(course, "forward", source, progress=False)
 
     assert outcomes(report) == {
-        "alice_123_4567_forward.ipynb": (TAKEN, "alice"),
-        "bob_LATE_88_9999_Forward-1.ipynb": (TAKEN, "bob"),
-        "carol_late_5_6_my_work.ipynb": (TAKEN, "carol"),
+        "alice_123_4567_forward.ipynb": (TAKEN, "123"),
+        "bob_LATE_88_9999_Forward-1.ipynb": (TAKEN, "88"),
+        "carol_late_5_6_my_work.ipynb": (TAKEN, "5"),
     }
     assert report.entry("alice_123_4567_forward.ipynb").note == ""  # the original name was right
     bob = report.entry("bob_LATE_88_9999_Forward-1.ipynb").note
     assert "taken as forward.ipynb (submitted as 'Forward-1.ipynb')" in bob and "Canvas marks it late" in bob
+    # Canvas's user id is the student id; the name part and the late mark are kept.
+    bob = report.submitter("88")
+    assert (bob.lms, bob.lms_id, bob.name, bob.late, bob.upload_name) == ("canvas", "88", "bob", "yes", "bob_LATE_88_9999_")
+    assert report.submitter("123").late == ""
     check(report, course, found=3)
 
 
@@ -162,12 +168,14 @@ def test_moodle_export(course, source, notebook):
     report = collect(course, "forward", source, progress=False)
 
     assert outcomes(report) == {
-        "Jane Doe_1234_assignsubmission_file_/forward.ipynb": (TAKEN, "Jane_Doe"),
-        "Max Muster_55_assignsubmission_file_forward.ipynb": (TAKEN, "Max_Muster"),
-        "Participant_77_assignsubmission_file_/my work.ipynb": (TAKEN, "participant_77"),
+        "Jane Doe_1234_assignsubmission_file_/forward.ipynb": (TAKEN, "1234"),
+        "Max Muster_55_assignsubmission_file_forward.ipynb": (TAKEN, "55"),
+        "Participant_77_assignsubmission_file_/my work.ipynb": (TAKEN, "77"),
         "Jane Doe_1234_assignsubmission_file_/notes.pdf": (IGNORED, None),
     }
     assert "not a notebook" in report.entry("Jane Doe_1234_assignsubmission_file_/notes.pdf").note
+    assert [(s.student, s.name, s.lms) for s in report.submitters] == [
+        ("1234", "Jane Doe", "moodle"), ("55", "Max Muster", "moodle"), ("77", "", "moodle")]
     check(report, course, found=3)
 
 
@@ -213,7 +221,7 @@ def test_zip_with_nested_folders_and_junk(course, tmp_path, notebook):
         "2024/flat/alice.ipynb": (TAKEN, "alice"),
         "2024/flat/bob.ipynb": (TAKEN, "bob"),
         "2024/nbgrader/carol/forward/forward.ipynb": (TAKEN, "carol"),
-        "2024/canvas/dave_1_2_forward.ipynb": (TAKEN, "dave"),
+        "2024/canvas/dave_1_2_forward.ipynb": (TAKEN, "1"),
         "../evil.ipynb": (SKIPPED, None),
         "/abs/erin.ipynb": (SKIPPED, None),
         "../../frank.ipynb": (SKIPPED, None),
@@ -225,7 +233,7 @@ def test_zip_with_nested_folders_and_junk(course, tmp_path, notebook):
         note = report.entry(unsafe).note
         assert "unsafe path in the zip" in note and "Re-create the zip" in note
     assert not (tmp_path / "evil.ipynb").exists() and not (tmp_path.parent / "frank.ipynb").exists()
-    assert sorted(p.name for p in course.folder("submitted").iterdir()) == ["alice", "bob", "carol", "dave"]
+    assert sorted(p.name for p in course.folder("submitted").iterdir()) == ["1", "alice", "bob", "carol"]
     check(report, course, found=7)
 
 
@@ -394,10 +402,13 @@ def test_earlier_submission_is_replaced(course, source, notebook):
 
     report = collect(course, "forward", source, progress=True)
 
-    assert "replaced the earlier submission in submitted/alice/forward/" in report.entry("alice.ipynb").note
+    assert "changed submission" in report.entry("alice.ipynb").note
+    assert report.submitter("alice").change == "changed"
     assert sorted(p.name for p in old.parent.iterdir()) == ["forward.ipynb"]
     assert read(old).cells == notebook.cells
     check(report, course, found=1)
+    again = collect(course, "forward", source, progress=False)
+    assert again.submitter("alice").change == "unchanged" and again.entry("alice.ipynb").note.endswith("; unchanged submission")
 
 
 def test_format_table(course, source, notebook):
@@ -416,5 +427,149 @@ def test_format_table(course, source, notebook):
     assert lines[4].split()[:3] == ["-", "notes.txt", "ignored"]
     assert len({line.index(" taken" if "taken" in line else " skipped" if "skipped" in line else " ignored")
                 for line in lines[2:5]}) == 1  # the outcome column is aligned
-    assert lines[-2] == "2 notebooks found: 1 taken, 1 skipped"
-    assert lines[-1] == "1 other file ignored (not notebooks, hidden, or macOS metadata)"
+    assert lines[-4] == "2 notebooks found: 1 taken, 1 skipped"
+    assert lines[-3] == "1 other file ignored (not notebooks, hidden, or macOS metadata)"
+    assert lines[-2] == "2 submitters: 1 collected (1 new, 0 changed, 0 unchanged), 1 not collected"
+    assert lines[-1] == f"table of every submitter: {course.root / 'grading' / 'forward-collect.csv'}"
+
+
+# ------------------------------------------------------------------ identity, links, names
+
+
+def zip_raw_names(path, members):
+    """A zip whose entry names are the given raw bytes with no UTF-8 flag (as older zip tools
+    write them). members: {name bytes: notebook or bytes}. Python's zipfile sets the flag for
+    any non-ASCII name, so ASCII placeholders of the same length are patched afterwards."""
+    placeholders = {}
+    with zipfile.ZipFile(path, "w") as zf:
+        for number, (raw, content) in enumerate(members.items()):
+            placeholder = (f"@{number:03d}" + "#" * len(raw))[:len(raw)].encode()
+            assert len(placeholder) == len(raw)
+            placeholders[placeholder] = raw
+            zf.writestr(placeholder.decode(), content if isinstance(content, bytes) else nbformat.writes(content))
+    data = path.read_bytes()
+    for placeholder, raw in placeholders.items():
+        assert data.count(placeholder) == 2  # the local header and the central directory
+        data = data.replace(placeholder, raw)
+    path.write_bytes(data)
+    return path
+
+
+def test_names_in_zips_with_and_without_the_utf8_flag(course, tmp_path, notebook):
+    flagged = zip_of(tmp_path / "flagged.zip", {"Élodie Brûlé_2001_assignsubmission_file_/forward.ipynb": notebook})
+    report = collect(course, "forward", flagged, progress=False)
+    assert report.submitter("2001").name == "Élodie Brûlé" and report.submitter("2001").reason == ""
+
+    folder = "_2002_assignsubmission_file_/forward.ipynb"
+    unflagged = zip_raw_names(tmp_path / "cp437.zip", {
+        "Zoë Nuñez".encode("cp437") + folder.encode(): notebook,      # as the zip format says: cp437
+        "Åsa Öberg".encode("utf-8") + folder.replace("2002", "2003").encode(): notebook,  # UTF-8, flag missing
+        "Séverine".encode("cp1252") + folder.replace("2002", "2004").encode(): notebook,  # neither
+    })
+    report = collect(course, "forward", unflagged, progress=False)
+    names = {s.student: s.name for s in report.submitters}
+    assert names["2002"] == "Zoë Nuñez" and report.submitter("2002").reason == ""
+    assert names["2003"] == "Åsa Öberg" and "as UTF-8 without saying so" in report.submitter("2003").reason
+    assert "check the student's name" in report.submitter("2004").reason
+    assert {s.outcome for s in report.submitters} == {TAKEN}
+
+
+def test_same_name_is_two_students_and_a_decoy_file_name_decides_nothing(course, source, notebook):
+    put(source, "Alice Smith_2001_assignsubmission_file_/forward.ipynb", notebook)
+    put(source, "Alice Smith_2004_assignsubmission_file_/forward.ipynb", with_output(notebook, "other"))
+    # Bob uploads a file named like Alice's folder: it is still Bob's.
+    put(source, "Bob Jones_2002_assignsubmission_file_/Alice Smith_2001_assignsubmission_file_forward.ipynb",
+        with_output(notebook, "bob"))
+
+    report = collect(course, "forward", source, progress=False)
+
+    assert [(s.student, s.name, s.outcome) for s in report.submitters] == [
+        ("2001", "Alice Smith", TAKEN), ("2002", "Bob Jones", TAKEN), ("2004", "Alice Smith", TAKEN)]
+    assert read(submitted(course, "2002")).cells == with_output(notebook, "bob").cells
+    assert read(submitted(course, "2001")).cells == notebook.cells
+    check(report, course, found=3)
+
+
+def test_links_are_refused(course, source, tmp_path, notebook):
+    secret = put(tmp_path / "elsewhere", "forward.ipynb", notebook)
+    put(source, "alice.ipynb", notebook)
+    (source / "bob.ipynb").symlink_to(secret)
+    (source / "Carol C_7_assignsubmission_file_").symlink_to(secret.parent, target_is_directory=True)
+    put(source, "dave/forward/forward.ipynb", notebook)
+    (source / "erin.ipynb").hardlink_to(secret)
+    archive = tmp_path / "links.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        link = zipfile.ZipInfo("frank.ipynb")
+        link.external_attr = (0o120777 << 16)
+        zf.writestr(link, str(secret))
+        zf.writestr("gina.ipynb", nbformat.writes(notebook))
+
+    report = collect(course, "forward", source, progress=False)
+    assert outcomes(report)["bob.ipynb"] == (SKIPPED, "bob") and "symbolic link" in report.entry("bob.ipynb").note
+    assert outcomes(report)["erin.ipynb"] == (SKIPPED, "erin") and "hard link" in report.entry("erin.ipynb").note
+    carol = report.submitter("7")
+    assert carol.outcome == SKIPPED and "symbolic link" in carol.reason
+    assert sorted(s.student for s in report.submitters if s.outcome == TAKEN) == ["alice", "dave"]
+    assert not submitted(course, "bob").exists() and not submitted(course, "7").exists()
+
+    report = collect(course, "forward", archive, progress=False)
+    assert outcomes(report)["frank.ipynb"] == (SKIPPED, "frank") and "symbolic link" in report.entry("frank.ipynb").note
+    assert outcomes(report)["gina.ipynb"] == (TAKEN, "gina")
+
+
+def test_a_lone_surrogate_costs_that_student_alone(course, source, notebook):
+    text = nbformat.writes(notebook).replace('"cells": [', '"cells": [{"cell_type": "markdown", "id": "x", '
+                                             '"metadata": {}, "source": "\\ud800"}, ', 1)
+    put(source, "alice.ipynb", text)
+    put(source, "bob.ipynb", notebook)
+
+    report = collect(course, "forward", source, progress=False)
+
+    assert outcomes(report) == {"alice.ipynb": (SKIPPED, "alice"), "bob.ipynb": (TAKEN, "bob")}
+    assert "lone surrogate" in report.entry("alice.ipynb").note
+    check(report, course, found=2)
+
+
+def test_student_folders_and_the_nbgrader_exchange(course, source, notebook):
+    put(source, "alice/forward.ipynb", notebook)
+    put(source, "bob/Forward (2).ipynb", notebook)
+    inbound = source / "inbound"
+    put(inbound, "carol+forward+2024-03-01 10:00:00.000000 UTC+abc/forward.ipynb", with_output(notebook, "old"))
+    put(inbound, "carol+forward+2024-03-02 09:30:00.000000 UTC+def/forward.ipynb", with_output(notebook, "new"))
+    put(inbound, "carol+forward+2024-03-02 09:30:00.000000 UTC+def/timestamp.txt", "2024-03-02 09:30:00.000000 UTC")
+    put(inbound, "dave+backward+2024-03-01 10:00:00.000000 UTC+abc/backward.ipynb", notebook)
+
+    report = collect(course, "forward", source, progress=False)
+
+    taken = {s.student: s for s in report.submitters if s.outcome == TAKEN}
+    assert sorted(taken) == ["alice", "bob", "carol"]
+    assert read(submitted(course, "carol")).cells == with_output(notebook, "new").cells
+    assert taken["carol"].submitted == "2024-03-02 09:30:00 UTC"
+    assert (submitted(course, "carol").parent / "timestamp.txt").read_text().strip() == "2024-03-02 09:30:00 UTC"
+    old = "inbound/carol+forward+2024-03-01 10:00:00.000000 UTC+abc/forward.ipynb"
+    assert outcomes(report)[old] == (SKIPPED, "carol") and report.entry(old).note.startswith("superseded")
+    assert "not 'forward'" in report.entry("inbound/dave+backward+2024-03-01 10:00:00.000000 UTC+abc/backward.ipynb").note
+
+
+def test_every_submitter_is_in_the_collect_table(course, source, notebook):
+    jane = put(source, "smithjane_11_101_forward.ipynb", notebook)
+    put(source, "doejohn_12_102_report.pdf", b"%PDF-1.4")
+    put(source, "roeann_13_103_forward.zip", b"PK\x03\x04")
+    put(source, "kimlee_14_104_forward.ipynb", "{ not json")
+    put(source, "forward.ipynb", notebook)
+
+    report = collect(course, "forward", source, progress=False)
+
+    rows = {s.student: s for s in report.submitters}
+    assert sorted(rows) == ["", "11", "12", "13", "14"]
+    assert rows["11"].outcome == TAKEN and rows["11"].change == "new"
+    assert rows["11"].sha256 == hashlib.sha256(jane.read_bytes()).hexdigest()
+    assert "no notebook in the submission, only doejohn_12_102_report.pdf" in rows["12"].reason
+    assert "an archive (roeann_13_103_forward.zip)" in rows["13"].reason
+    assert "not valid JSON" in rows["14"].reason and rows["14"].outcome == SKIPPED
+    assert "cannot tell whose notebook" in rows[""].reason
+    with open(report.table, newline="") as stream:
+        table = list(csv.DictReader(stream))
+    assert [row["student"] for row in table] == ["11", "12", "13", "14", ""]
+    assert [row["outcome"] for row in table] == [TAKEN, SKIPPED, SKIPPED, SKIPPED, SKIPPED]
+    assert all(row["reason"] for row in table[1:])

@@ -177,8 +177,49 @@ def test_outside_a_course_the_message_says_where_to_run(tmp_path):
 def test_the_grade_command_prints_each_submission(small_course):
     submit(small_course, "cli_student", ASSIGNMENT, read(source_notebook(ASSIGNMENT, small_course)))
     result = autograder("grade", ASSIGNMENT, "--student", "cli_student", "--workers", "1", cwd=small_course)
-    assert result.returncode == 0, result.stderr[-3000:]
     assert "cli_student  14/14  graded" in result.stdout, result.stdout
-    assert "1 submissions: 1 graded, 0 incomplete" in result.stdout
+    assert "This run graded 1 new or changed submissions: 1 graded, 0 incomplete" in result.stdout
     status = json.loads((small_course / "grading" / f"{ASSIGNMENT}.json").read_text())
-    assert status["students"]["cli_student"] == {"status": "graded", "reason": None, "flags": []}
+    assert status["students"]["cli_student"]["status"] == "graded"
+    assert (status["students"]["cli_student"]["reason"], status["students"]["cli_student"]["flags"]) == (None, [])
+    # Other students of this course were graded incomplete or flagged by the tests above: exit 1, and who.
+    if any(v["status"] != "graded" or v["flags"] for v in status["students"].values()):
+        assert result.returncode == 1 and "need a look" in result.stderr, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr and "Warning" not in result.stdout + result.stderr
+
+
+def test_metadata_that_is_not_a_dict_costs_nothing_but_a_flag(small_course):
+    """A cell whose nbgrader metadata is a string: the rebuild treats it as a cell the student
+    added, and the run goes on (it used to stop the whole class in rebuild)."""
+    notebook = read(source_notebook(ASSIGNMENT, small_course))
+    next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "relu").metadata["nbgrader"] = "oops"
+    notebook.cells.insert(1, nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": "oops"}))
+    submit(small_course, "oops_metadata", ASSIGNMENT, notebook)
+    submit(small_course, "after_oops", ASSIGNMENT, read(source_notebook(ASSIGNMENT, small_course)))
+    outcomes = grade(Course(small_course), ASSIGNMENT, workers=1, students=["oops_metadata", "after_oops"],
+                     progress=False)
+    by_student = {o.student: o for o in outcomes}
+    assert by_student["after_oops"].score == 14.0 and by_student["after_oops"].status == "graded"
+    oops = by_student["oops_metadata"]
+    assert oops.status == "graded" and oops.score < 14.0, oops  # its ReLU cell counts as deleted: the stub is graded
+    assert any(flag.startswith("deleted-cell") for flag in oops.flags), oops.flags
+
+
+def test_an_exception_in_one_students_step_costs_that_student_alone(small_course, monkeypatch):
+    from autograder.instructor import grade as grading
+
+    submit(small_course, "unlucky", ASSIGNMENT, read(source_notebook(ASSIGNMENT, small_course)))
+    submit(small_course, "lucky", ASSIGNMENT, read(source_notebook(ASSIGNMENT, small_course)))
+    real = grading.Grader.rebuild
+
+    def rebuild(self, student):
+        if student == "unlucky":
+            raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+        return real(self, student)
+
+    monkeypatch.setattr(grading.Grader, "rebuild", rebuild)
+    outcomes = grade(Course(small_course), ASSIGNMENT, workers=1, students=["unlucky", "lucky"], progress=False)
+    by_student = {o.student: o for o in outcomes}
+    assert by_student["lucky"].status == "graded" and by_student["lucky"].score == 14.0
+    assert by_student["unlucky"].status == "failed" and "UnicodeEncodeError" in by_student["unlucky"].reason
+    assert load_status(Course(small_course), ASSIGNMENT)["unlucky"]["status"] == "failed"

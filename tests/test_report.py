@@ -71,19 +71,21 @@ def test_the_csv_matches_the_gradebook(graded, tmp_path):
     assert sorted(scores) == STUDENTS
     paths = report(course, ASSIGNMENT, out_dir=tmp_path)
     header, *rows = read_csv(paths["csv"])
-    assert header == ["student", "test_softmax (3)", "test_ce_forward (2)", "test_ce_backward (3)",
-                      "total", "max_score", "percent", "status", "reason"]
-    assert [c.split(" (")[0] for c in header[1:4]] == list(CELLS)  # notebook order
+    assert header == ["student", "name", "test_softmax (3)", "test_ce_forward (2)", "test_ce_backward (3)",
+                      "late_penalty", "total", "max_score", "percent", "submitted", "late_by", "status", "reason",
+                      "flags"]
+    assert [c.split(" (")[0] for c in header[2:5]] == list(CELLS)  # notebook order
     totals = gradebook_totals(course)
     assert [row[0] for row in rows] == STUDENTS
-    for student, *cells, total, max_score, percent, status, reason in rows:
+    for student, name, *cells, penalty, total, max_score, percent, submitted, late_by, status, reason, flags in rows:
+        assert (name, penalty, submitted, late_by, flags) == ("", "0", "", "", "")
         assert [float(c) for c in cells] == [scores[student][cell] for cell in CELLS], student
         assert float(total) == totals[student] == sum(scores[student].values())
         assert float(max_score) == sum(CELLS.values()) == 8
         assert percent == f"{100 * totals[student] / 8:.1f}"
         # No status file: nbgrader autograde graded everyone.
         assert (status, reason) == ("graded", "")
-    assert {row[0]: row[4] for row in rows} == {"full": "8", "mean_twice": "5", "tampered_test": "5",
+    assert {row[0]: row[6] for row in rows} == {"full": "8", "mean_twice": "5", "tampered_test": "5",
                                                 "unchanged": "0"}
 
 
@@ -117,14 +119,15 @@ def test_the_status_file_gives_the_reason_of_a_failed_submission(graded, tmp_pat
     assert by_student["tampered_test"]["status"] == "failed"
     assert by_student["tampered_test"]["reason"] == "not valid JSON: Expecting value: line 1 column 1"
     assert by_student["tampered_test"]["total"] == "5"  # the gradebook's scores, as they stand
-    assert by_student["ghost"] == {**dict.fromkeys(header[1:4], ""), "student": "ghost", "total": "0",
+    assert by_student["ghost"] == {**dict.fromkeys(header[1:5], ""), "student": "ghost", "total": "0",
+                                   "late_penalty": "0", "submitted": "", "late_by": "", "flags": "",
                                    "max_score": "8", "percent": "0.0", "status": "failed",
                                    "reason": "the submission folder holds no notebook"}
     # A student the status file does not mention is in the gradebook: graded.
     assert (by_student["unchanged"]["status"], by_student["unchanged"]["reason"]) == ("graded", "")
     assert by_student["mean_twice"]["status"] == "incomplete"
     assert by_student["mean_twice"]["reason"] == "the kernel died in test_ce_backward"
-    assert "5 students (2 graded, 2 failed, 1 incomplete)" in text
+    assert "5 students (2 graded, 2 failed, 1 incomplete); total score of the 5 scored" in text
 
 
 # ------------------------------------------------------------------ the figures
@@ -157,8 +160,8 @@ def test_the_pass_rates_match_a_hand_count(graded):
     assert (result.students, result.graded, result.statuses) == (4, 4, {"graded": 4})
     assert (result.mean, result.median, result.max_score) == (4.5, 5, 8)
     assert (result.lowest_cell, result.lowest_pass_rate) == ("test_ce_backward (3)", 0.25)
-    assert str(result) == ("softmax: 4 students (4 graded); total score mean 4.50, median 5 of 8; "
-                           "lowest pass rate 25% (test_ce_backward (3))")
+    assert str(result) == ("softmax: 4 students (4 graded); total score of the 4 scored: mean 4.50, median 5 "
+                           "of 8; lowest pass rate 25% (test_ce_backward (3))")
 
 
 # ------------------------------------------------------------------ bad input

@@ -3,7 +3,8 @@
     course.py          the nbgrader course folder, its config and gradebook (SQLite or PostgreSQL)
     cli.py             `python -m autograder release|collect|grade|feedback|report`
     bundle.py          release: the student bundle (zip), checked for leaks before it is written
-    collect.py         collect: submissions in nbgrader, flat or LMS layouts -> submitted/
+    collect.py         collect: submissions in LMS, nbgrader or flat layouts -> submitted/, a table of every submitter
+    submissions.py     submitted/<student>/<assignment>/ and its fingerprint (what changed since graded)
     grade.py           grade: prepare and record in one process, execute in worker processes
       rebuild.py         the graded notebook: the instructor's, with only the student's code in it
       trusted.py         runs it: student cells in the sandbox, test cells here
@@ -12,8 +13,10 @@
       remote.py          the grader's proxies of the student's objects
       protocol.py        the wire format: plain data, never pickled
       execute.py         --kernel: a Jupyter kernel per notebook, as stock nbgrader does
-    feedback.py        feedback: nbgrader's HTML feedback per student
-    report.py          report: grade CSV and plots
+    late.py            the course's late penalty (an nbgrader late-submission plugin)
+    feedback.py        feedback: nbgrader's HTML feedback per student, offline math, flag notices
+    report.py          report: grade CSV (every submitter) and plots
+    lms.py             Canvas and Moodle: class lists, grade import files, feedback upload zips
     status.py          grading/<assignment>.json: each submission's status, reason and flags
     nbgrader_run.py    runs nbgrader's converters in-process and says why they failed
     table.py           plain-text tables

@@ -28,7 +28,10 @@ from .nbgrader_run import make_converter, run
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 TOOLKIT = Path(__file__).resolve().parents[1]  # the autograder package
-STUDENT_PACKAGING = TOOLKIT.parent / "packaging" / "autograder" / "pyproject.toml"
+# The student distribution's pyproject.toml: in a checkout, or carried inside the instructor wheel.
+STUDENT_PACKAGING = next((path for path in (TOOLKIT.parent / "packaging" / "autograder" / "pyproject.toml",
+                                            TOOLKIT / "instructor" / "vendor" / "student-pyproject.toml")
+                          if path.is_file()), TOOLKIT.parent / "packaging" / "autograder" / "pyproject.toml")
 INSTRUCTOR_ONLY = ("instructor", "__main__.py", "__pycache__")
 SQLITE_HEADER = b"SQLite format 3\x00"
 

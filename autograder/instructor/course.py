@@ -80,7 +80,22 @@ class Course:
         """nbgrader's Gradebook (use as a context manager)."""
         from nbgrader.api import Gradebook
 
+        quiet_library_warnings()
         return Gradebook(self.db_url, course_id=self.course_id)
+
+    def gradebook_exists(self):
+        """False for an SQLite gradebook whose file is not there yet (opening it would create it)."""
+        return not self.db_url.startswith("sqlite:///") or Path(self.db_url[len("sqlite:///"):]).is_file()
+
+
+def quiet_library_warnings():
+    """nbgrader 0.9's gradebook code triggers SQLAlchemy 2's autoflush warnings (harmless, and
+    not the instructor's to fix): keep them out of the commands' output."""
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    warnings.filterwarnings("ignore", message="Object of type <Submitted", category=SAWarning)
 
 
 def load_config(root):

@@ -7,10 +7,24 @@ so one student's broken notebook is reported and the others still get theirs.
 The course's nbgrader_config.py chooses what the pages show: the student's code,
 the outputs (the diagnoses printed by failing checks included) and the scores,
 but not the source of the hidden tests.
+
+Each page reads offline: nbgrader's template loads MathJax from a CDN, which is
+replaced by the vendored MathJax (its self-contained SVG bundle, inlined), the
+one the book uses (book/tools/setup_offline_assets.sh fetches it; the
+instructor wheel carries it). A page also says, at the top, when the notebook
+was flagged and which cells were graded as the assignment has them (restored).
 """
+
+import html
+import re
+from pathlib import Path
 
 from .course import InstructorError
 from .nbgrader_run import make_converter, run
+from .status import load_status
+
+RESTORED = ("deleted-test-cell", "edited-read-only-cell", "duplicated-cell", "changed-metadata", "added-tags",
+            "deleted-cell", "unknown-cell", "changed-kernelspec")  # flags whose cells were graded as the course's
 
 
 def autograded_students(course, assignment):
@@ -44,6 +58,8 @@ def feedback(course, assignment, students=None, progress=True):
     from nbgrader.converters import GenerateFeedback
     from tqdm.auto import tqdm
 
+    from .grade import gradebook_knows
+
     course.require_assignment(assignment)
     graded = autograded_students(course, assignment)
     if isinstance(students, str):
@@ -55,6 +71,11 @@ def feedback(course, assignment, students=None, progress=True):
                 f"No autograded submissions of {assignment!r} in {course.folder('autograded')}. "
                 f"Run grade {assignment} first."
             )
+    if not gradebook_knows(course, assignment):
+        raise InstructorError(f"The gradebook ({course.db_url}) has no grades of {assignment!r}. "
+                              f"Run grade {assignment} first (with the same --db-url).")
+    notes = {student: entry.get("flags", []) for student, entry in load_status(course, assignment).items()}
+    mathjax = mathjax_script()
     results = []
     bar = tqdm(list(students), desc=f"feedback {assignment}", unit="student", disable=not progress)
     for student in bar:
@@ -63,7 +84,13 @@ def feedback(course, assignment, students=None, progress=True):
             results.append((student, None, f"{student} has no autograded {assignment}: run grade first"))
             continue
         problem = run(make_converter(GenerateFeedback, course, assignment, student).start)
-        page = feedback_page(course, student, assignment)
+        try:
+            page = feedback_page(course, student, assignment)
+            if page is not None and not problem:
+                annotate(page, notes.get(student))
+                offline_math(page, mathjax)
+        except Exception as error:  # one student's page, not the class's
+            problem = f"{type(error).__name__}: {error}"
         if problem:
             results.append((student, None, problem))
         elif page is None:
@@ -71,3 +98,51 @@ def feedback(course, assignment, students=None, progress=True):
         else:
             results.append((student, page, None))
     return results
+
+
+def annotate(page, flags):
+    """Put a notice at the top of a feedback page: which cells were restored from the
+    assignment (the student's changes to them were not used) and that the notebook was
+    flagged for the instructor. flags: the status file's flags ("kind: detail")."""
+    if not flags:
+        return
+    restored = [flag.split(": ", 1)[1] for flag in flags if flag.split(":")[0] in RESTORED]
+    items = "".join(f"<li>{html.escape(flag)}</li>" for flag in flags)
+    notice = ('<div class="grader-notice" style="border:2px solid #c44e52;padding:0.5em 1em;margin:1em 0">'
+              "<p><strong>Note from the grader.</strong> This notebook was flagged for the instructor to look at."
+              + (" Cells you changed, removed or added around the tests were graded as the assignment has them "
+                 "(restored): " + html.escape("; ".join(restored)) + "." if restored else "")
+              + f"</p><ul>{items}</ul></div>")
+    text = page.read_text(encoding="utf-8")
+    text, count = re.subn(r"(<body[^>]*>)", lambda m: m.group(1) + notice, text, count=1)
+    page.write_text(text if count else notice + text, encoding="utf-8")
+
+
+HERE = Path(__file__).resolve().parent
+MATHJAX_FILES = (HERE / "vendor" / "tex-svg.js",  # in the installed wheel
+                 HERE.parents[1] / "book" / "_static" / "vendor" / "mathjax" / "tex-svg.js")  # in a checkout
+MATHJAX_BLOCK = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+MATHJAX_CONFIG = """<script>window.MathJax = {tex: {inlineMath: [["$", "$"], ["\\\\(", "\\\\)"]],
+  displayMath: [["$$", "$$"], ["\\\\[", "\\\\]"]], processEscapes: true, processEnvironments: true},
+  startup: {typeset: true}, options: {enableMenu: false}};</script>"""  # the menu would fetch add-ons
+
+
+def mathjax_script():
+    """The vendored MathJax (tex-svg.js) as text; InstructorError if it was never fetched."""
+    for path in MATHJAX_FILES:
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    raise InstructorError("The feedback pages typeset math with a local copy of MathJax, which is missing "
+                          f"(looked for {', '.join(map(str, MATHJAX_FILES))}). In a checkout run "
+                          "`bash book/tools/setup_offline_assets.sh` (make setup does); an installed "
+                          "distribution carries it.")
+
+
+def offline_math(page, script):
+    """Replace the page's MathJax from a CDN by the vendored one, inlined (no outside host)."""
+    text = page.read_text(encoding="utf-8")
+    inline = MATHJAX_CONFIG + "\n<script>" + script.replace("</script", "<\\/script") + "</script>"
+    text, count = MATHJAX_BLOCK.subn(lambda _: inline, text, count=1)
+    if not count:
+        text = re.sub(r"<script[^>]*src=\"https?://[^\"]*mathjax[^\"]*\"[^>]*>\s*</script>", lambda _: inline, text)
+    page.write_text(text, encoding="utf-8")

@@ -18,8 +18,17 @@ in a sandbox, the tests in the worker); `sandbox=False` runs nbgrader's own
 sanitizing and a Jupyter kernel (execute.py), as stock nbgrader does. The
 record step is nbgrader's own in both.
 
-A submission that cannot be graded (not JSON, not a notebook, ...) gets 0
-points, its notebook is flagged in the gradebook, and the reason is kept in
+Before any student is graded, a preflight checks what would otherwise give a
+whole class wrong grades: the gradebook knows the assignment (it is registered
+through nbgrader's generate_assignment when it does not), and every data set
+the assignment declares (``metadata.backprop.data`` of its source notebook,
+e.g. ``["mnist"]``) is present and verified.
+
+Only submissions that are new or changed since they were last graded are
+graded (their fingerprint, submissions.py, differs from the one in the status
+file); `force` grades all. A submission that cannot be graded (not JSON, not a
+notebook, any error in a step of its own) gets 0 points, its notebook is
+flagged in the gradebook, and the reason is kept in
 ``<course>/grading/<assignment>.json``; the run goes on.
 """
 
@@ -41,9 +50,10 @@ from tqdm import tqdm
 from .course import InstructorError
 from .nbgrader_run import make_converter, run
 from .rebuild import Flag, claimed_passes, rebuild
-from .sandbox import Limits, check_available, hidden_paths
+from .sandbox import Limits, SandboxUnavailable, check_available, hidden_paths
 from .status import load_status, save_status
 from .referee import reference_namespace
+from .submissions import submission_fingerprint, submitted_students  # noqa: F401 (submitted_students: public here too)
 from .trusted import instructor_cells, run_notebook
 
 GRADED, INCOMPLETE, FAILED = "graded", "incomplete", "failed"
@@ -66,22 +76,18 @@ class Outcome:
     flags: list = field(default_factory=list)  # what the instructor should look at (rebuild.Flag)
 
 
-def submitted_students(course, assignment):
-    """Ids of the students with a folder in submitted/<student>/<assignment>/, sorted."""
-    submitted = course.folder("submitted")
-    if not submitted.is_dir():
-        return []
-    return sorted(p.name for p in submitted.iterdir() if (p / assignment).is_dir())
-
-
-def grade(course, assignment, workers=None, students=None, force=False, progress=True, sandbox=True):
-    """Autograde the collected submissions of `assignment`.
+def grade(course, assignment, workers=None, students=None, force=False, progress=True, sandbox=True, due=None):
+    """Autograde the collected submissions of `assignment` that are new or changed since
+    they were last graded.
 
     course: a Course; workers: worker processes (default: one per core);
-    students: ids to grade (default: every collected submission); force: also grade
-    submissions graded before; sandbox: grade with the tests outside the student's
+    students: ids to consider (default: every collected submission); force: grade them
+    even if unchanged since graded; sandbox: grade with the tests outside the student's
     process (trusted.py; the default), else run the notebook in a Jupyter kernel as
-    stock nbgrader does (execute.py). Returns [Outcome] in student order, one per submission.
+    stock nbgrader does (execute.py); due: a due date to store as nbgrader's (e.g.
+    "2024-03-01 17:00:00 UTC"; a changed due date regrades everyone, for the late penalties).
+    Returns [Outcome] in student order, one per submission graded. Raises InstructorError (before grading anyone) when the preflight
+    fails: see preflight().
     """
     course.require_assignment(assignment)
     everyone = submitted_students(course, assignment)
@@ -94,30 +100,59 @@ def grade(course, assignment, workers=None, students=None, force=False, progress
     if unknown:
         raise InstructorError(f"No submission of {assignment!r} from {', '.join(unknown)}; collected: {', '.join(everyone)}.")
     chosen = list(students or everyone)
+    if due is not None:
+        register_assignment(course, assignment)
+        set_due_date(course, assignment, due)
+    current_due = due_date(course, assignment)
     status = load_status(course, assignment)
+    fingerprints = {student: submission_fingerprint(course, student, assignment) for student in chosen}
     if not force:
-        chosen = [s for s in chosen if status.get(s, {}).get("status") != GRADED
+        chosen = [s for s in chosen if status.get(s, {}).get("sha256") != fingerprints[s]
+                  or status.get(s, {}).get("due") != current_due
                   or not course.folder("autograded", s, assignment).is_dir()]
+    if not chosen:
+        return []
+    preflight(course, assignment)
     workers = workers or os.cpu_count() or 1
     grader = Grader(course, assignment)
     if sandbox:
-        check_available()
+        try:
+            check_available()
+        except SandboxUnavailable as error:
+            raise InstructorError(f"{error} (or grade with --kernel, the stock way, without the sandbox).") from None
     sources = {p.name: str(p) for p in course.source_notebooks(assignment)}
     setup = WorkerSetup(course.config, sandbox, [str(p) for p in hidden_paths(course.root)], sources)
 
-    outcomes, started, flags = {}, {}, {}
+    outcomes, started = {}, {}
+
+    def finish(outcome, flags):
+        """Record one student's outcome: flags, seconds, and their line in the status file."""
+        student = outcome.student
+        outcome.seconds = round(time.perf_counter() - started[student], 2)
+        outcome.flags = [str(flag) for flag in flags]
+        if outcome.flags:
+            grader.isolated(student, grader.flag, student)
+        status[student] = {"status": outcome.status, "reason": outcome.reason, "flags": outcome.flags,
+                           "sha256": fingerprints[student], "due": current_due}
+        save_status(course, assignment, status)  # after each student: an interrupted run loses nothing
+        outcomes[student] = outcome
+        bar.update()
+
     context = multiprocessing.get_context("spawn")  # a clean process: no copied sockets or threads
     slots = context.Value("i", 0)  # each worker's own sandbox user id
     with WorkerPool(workers, mp_context=context, initializer=_start_worker,
                     initargs=(setup, slots)) as pool, \
             tqdm(total=len(chosen), desc=f"grading {assignment}", unit="notebook", disable=not progress) as bar:
-        pending = {}
+        pending, flags = {}, {}
         for student in chosen:
             started[student] = time.perf_counter()
-            notebooks, problem, flags[student] = grader.rebuild(student) if sandbox else (*grader.prepare(student), [])
+            prepared = grader.isolated(student, grader.rebuild if sandbox else grader.prepare, student)
+            if isinstance(prepared, Outcome):  # the step itself raised: already recorded as failed
+                finish(prepared, [])
+                continue
+            notebooks, problem, flags[student] = prepared if sandbox else (*prepared, [])
             if problem:
-                outcomes[student] = grader.fail(student, problem)
-                bar.update()
+                finish(grader.fail(student, problem), flags[student])
                 continue
             pending[pool.submit(_execute_all, [str(p) for p in notebooks])] = student
         for future in as_completed(pending):
@@ -125,29 +160,136 @@ def grade(course, assignment, workers=None, students=None, force=False, progress
             try:
                 problems = [p for p in future.result() if p]
             except Exception as error:  # the worker itself died: record it, keep going
-                outcomes[student] = grader.fail(student, f"the grading worker crashed: {error!r}")
+                outcome = grader.fail(student, f"the grading worker crashed: {error!r}")
             else:
-                outcomes[student] = grader.record(student, problems)
-            bar.update()
-    for student, outcome in outcomes.items():
-        outcome.seconds = round(time.perf_counter() - started[student], 2)
-        if sandbox and outcome.status != FAILED:
-            flags[student] = flags.get(student, []) + grader.disagreements(student)
-        outcome.flags = [str(flag) for flag in flags.get(student, [])]
-        if outcome.flags:
-            grader.flag(student)
-        status[student] = {"status": outcome.status, "reason": outcome.reason, "flags": outcome.flags}
-    save_status(course, assignment, status)
+                outcome = grader.isolated(student, grader.record, student, problems)
+            found = flags.get(student, [])
+            if sandbox and outcome.status != FAILED:
+                more = grader.isolated(student, grader.disagreements, student)
+                found = found + (more if isinstance(more, list) else [])
+            finish(outcome, found)
     return [outcomes[s] for s in sorted(outcomes)]
+
+
+# ----------------------------------------------------------------- preflight
+
+
+def preflight(course, assignment):
+    """Check, before anyone is graded, what would otherwise cost the whole class points:
+    the gradebook knows the assignment (registered here through nbgrader's
+    generate_assignment when it does not), and every data set the assignment declares is
+    present and verified. Raises InstructorError saying what to do."""
+    register_assignment(course, assignment)
+    for name in declared_data(course, assignment):
+        check_data(name)
+
+
+def gradebook_knows(course, assignment):
+    """True if the gradebook has the assignment with every source notebook and its graded cells."""
+    from nbgrader.api import MissingEntry
+
+    expected = {path.stem for path in course.source_notebooks(assignment)}
+    if not course.gradebook_exists():
+        return False
+    with course.gradebook() as gradebook:
+        try:
+            entry = gradebook.find_assignment(assignment)
+        except MissingEntry:
+            return False
+        return expected <= {notebook.name for notebook in entry.notebooks}
+
+
+def register_assignment(course, assignment):
+    """Make sure the gradebook knows `assignment`: nbgrader's generate_assignment (which also
+    writes release/<assignment>/) registers its notebooks and graded cells."""
+    from nbgrader.converters import GenerateAssignment
+
+    if gradebook_knows(course, assignment):
+        return
+    problem = run(make_converter(GenerateAssignment, course, assignment).start)
+    if problem or not gradebook_knows(course, assignment):
+        raise InstructorError(
+            f"The gradebook ({course.db_url}) does not know assignment {assignment!r}, and registering it "
+            f"from source/{assignment}/ failed: {problem or 'no notebooks were recorded'}. "
+            f"Fix the source notebook, then run `python -m autograder release {assignment}` and grade again."
+        )
+
+
+def due_date(course, assignment):
+    """nbgrader's due date of the assignment (ISO text, UTC), or None (none set, or not registered)."""
+    from nbgrader.api import MissingEntry
+
+    with course.gradebook() as gradebook:
+        try:
+            duedate = gradebook.find_assignment(assignment).duedate
+        except MissingEntry:
+            return None
+        return duedate.isoformat() if duedate else None
+
+
+def set_due_date(course, assignment, due):
+    """Store `due` (text such as "2024-03-01 17:00:00 UTC") as nbgrader's due date."""
+    from nbgrader.utils import parse_utc
+
+    try:
+        parsed = parse_utc(due)
+    except (ValueError, OverflowError) as error:
+        raise InstructorError(f"Cannot read the due date {due!r} ({error}); write it as "
+                              "'2024-03-01 17:00:00 UTC' (or another time zone name or offset).") from None
+    with course.gradebook() as gradebook:
+        gradebook.update_or_create_assignment(assignment, duedate=parsed)
+
+
+def declared_data(course, assignment):
+    """The data sets the assignment's source notebooks declare in `metadata.backprop.data`."""
+    names = []
+    for path in course.source_notebooks(assignment):
+        declared = nbformat.read(str(path), as_version=4).metadata.get("backprop", {}).get("data", [])
+        if isinstance(declared, str) or not isinstance(declared, list):
+            raise InstructorError(f"{path}: metadata.backprop.data must be a list of data set names, "
+                                  f"e.g. [\"mnist\"], not {declared!r}.")
+        names += [name for name in declared if name not in names]
+    return names
+
+
+def check_data(name):
+    """Raise InstructorError unless the data set `name` is present and verified."""
+    if name == "mnist":
+        from ..student.mnist import MNISTNotFound, load_mnist
+
+        try:
+            load_mnist(progress=False)  # finds the files as the notebooks do and checks every SHA-256
+        except MNISTNotFound as error:
+            raise InstructorError(f"The assignment needs MNIST, and the grader cannot use it, so every "
+                                  f"student would lose the points of the cells that use it. Nothing was "
+                                  f"graded. The loader says:\n{error}") from None
+        return
+    raise InstructorError(f"Unknown data set {name!r} in metadata.backprop.data of the source notebook: "
+                          "the grader knows 'mnist'.")
 
 
 class Grader:
     """nbgrader's Autograde converter for one assignment, run step by step in this process."""
 
     def __init__(self, course, assignment):
+        from .collect import display_names
+
         self.course = course
         self.assignment = assignment
         self.claims = {}  # student -> test cells their handed-in notebook shows passing
+        self.names = display_names(course, assignment)  # student -> (first, last) from the LMS
+
+    def isolated(self, student, step, *args):
+        """step(*args), or, if it raises, the student's failed Outcome: whatever goes wrong in
+        one student's step costs that student alone, with the reason."""
+        try:
+            return step(*args)
+        except Exception as error:
+            reason = f"{step.__name__} failed: {type(error).__name__}: {_first_line(error)}"
+            try:
+                return self.fail(student, reason)
+            except Exception as again:  # the gradebook refused even the failure: still one line
+                return Outcome(student, FAILED, f"{reason}; recording it failed too: {_first_line(again)}")
 
     def _converter(self, student, after_execution):
         from nbgrader.converters import Autograde
@@ -197,9 +339,15 @@ class Grader:
         coursedir = self.course.coursedir(self.assignment, student)
         timestamp = coursedir.get_existing_timestamp(str(submitted))
         with self.course.gradebook() as gradebook:
-            gradebook.update_or_create_student(student)
-            gradebook.update_or_create_submission(self.assignment, student, **({"timestamp": timestamp} if timestamp else {}))
+            self._student(gradebook, student)
+            # A resubmission without a time must not keep the earlier one's (and its late penalty).
+            gradebook.update_or_create_submission(self.assignment, student, timestamp=timestamp)
         return paths, None, flags
+
+    def _student(self, gradebook, student):
+        first, last = self.names.get(student, (None, None))
+        return gradebook.update_or_create_student(student, **({"first_name": first, "last_name": last}
+                                                             if first or last else {}))
 
     def disagreements(self, student):
         """Flags for the tests the handed-in notebook shows passing that failed when graded."""
@@ -239,10 +387,11 @@ class Grader:
     def fail(self, student, reason):
         """0 points and a flag in the gradebook for a submission that could not be graded."""
         with self.course.gradebook() as gradebook:
-            gradebook.update_or_create_student(student)
+            self._student(gradebook, student)
             submission = gradebook.update_or_create_submission(self.assignment, student)
             for notebook in submission.notebooks:
                 notebook.flagged = True
+                notebook.late_submission_penalty = None
                 for grade in notebook.grades:
                     grade.auto_score = 0
                     grade.needs_manual_grade = False
@@ -254,6 +403,10 @@ class Grader:
         with self.course.gradebook() as gradebook:
             submission = gradebook.find_submission(self.assignment, student)
             return float(submission.score or 0), float(submission.max_score or 0)
+
+
+def _first_line(error):
+    return (str(error).strip().splitlines() or [""])[0][:300]
 
 
 # ----------------------------------------------------------------- worker processes

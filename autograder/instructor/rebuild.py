@@ -40,11 +40,14 @@ class Flag:
 
 
 def nbgrader_role(cell):
-    return cell.metadata.get("nbgrader", {})
+    """The cell's nbgrader metadata; {} when a submission put something else there (e.g. a string)."""
+    role = cell.metadata.get("nbgrader", {}) if isinstance(cell.get("metadata"), dict) else {}
+    return role if isinstance(role, dict) else {}
 
 
 def grade_id(cell):
-    return nbgrader_role(cell).get("grade_id")
+    gid = nbgrader_role(cell).get("grade_id")
+    return gid if isinstance(gid, str) else None
 
 
 def rebuild(source, submitted):
@@ -111,7 +114,7 @@ def structural_flags(source, submitted):
             continue
         if nbgrader_role(cell) != _role_without_checksum(nbgrader_role(original), nbgrader_role(cell)):
             flags.append(Flag("changed-metadata", f"the nbgrader metadata of {gid!r} was changed"))
-        tags = set(cell.metadata.get("tags", [])) - set(original.metadata.get("tags", []))
+        tags = set(map(str, _list(cell.metadata.get("tags")))) - set(original.metadata.get("tags", []))
         if tags:
             flags.append(Flag("added-tags", f"tags {sorted(tags)} added to {gid!r}"))
         if not nbgrader_role(original).get("solution") and _normal(cell.source) not in (
@@ -124,9 +127,15 @@ def structural_flags(source, submitted):
         if gid not in seen:
             kind = "deleted-test-cell" if nbgrader_role(cell).get("grade") else "deleted-cell"
             flags.append(Flag(kind, f"{gid!r} is missing"))
-    if submitted.metadata.get("kernelspec", {}).get("name") != source.metadata.get("kernelspec", {}).get("name"):
-        flags.append(Flag("changed-kernelspec", f"kernel {submitted.metadata.get('kernelspec', {}).get('name')!r}"))
+    kernelspec = submitted.metadata.get("kernelspec", {})
+    kernel = kernelspec.get("name") if isinstance(kernelspec, dict) else repr(kernelspec)
+    if kernel != source.metadata.get("kernelspec", {}).get("name"):
+        flags.append(Flag("changed-kernelspec", f"kernel {kernel!r}"))
     return flags
+
+
+def _list(value):
+    return value if isinstance(value, list) else []
 
 
 def _role_without_checksum(original, submitted):

@@ -3,21 +3,35 @@
     report(course, "forward")   # -> {"csv": ..., "scores": ..., "cells": ...}
     summary(course, "forward")  # -> Summary; str(summary) is what the CLI prints
 
-Everything comes from nbgrader's gradebook, read through its Python API (so an
-SQLite file and a shared PostgreSQL gradebook work alike), plus the status file
-``<course>/grading/<assignment>.json`` that grading writes: it says which
-submissions could not be graded, and why. Without that file (grading done with
-plain ``nbgrader autograde``) every submission in the gradebook counts as graded.
+Scores come from nbgrader's gradebook, read through its Python API (so an
+SQLite file and a shared PostgreSQL gradebook work alike). The CSV has a row
+for every submitter, whatever became of them:
+
+- graded / incomplete / failed: how grading went, from the status file
+  ``<course>/grading/<assignment>.json`` that grade writes (without that file,
+  grading done with plain ``nbgrader autograde``, a submission in the
+  gradebook counts as graded);
+- not graded: collected, but new or changed since it was graded (its old
+  score is not shown as if it were current): run grade;
+- not collected: in the LMS's export, but collect could not take it (a PDF,
+  not JSON, a duplicate, ...), from ``grading/<assignment>-collect.csv``;
+- not submitted: on the roster (the LMS's class list, ``roster``) with no
+  submission.
+
+The total is nbgrader's score minus its late penalty; the columns
+``late_by`` and ``late_penalty`` show both.
 """
 
 import csv
+import io
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .course import InstructorError
-from .status import load_status
+from .status import load_status, write_atomically
+from .submissions import submitted_students
 
 PASS_MARK = 0.5  # cells fewer students than this fully passed are highlighted
 
@@ -32,28 +46,58 @@ class Cell:
     label: str = ""  # the column header, e.g. "test_softmax (3)"
 
 
+SCORED = ("graded", "incomplete", "failed")  # statuses whose scores come from grading
+NOT_GRADED, NOT_COLLECTED, NOT_SUBMITTED = "not graded", "not collected", "not submitted"
+
+
 @dataclass
 class Row:
-    """One student's line: scores is {cell label: score, or None where the gradebook has no grade}."""
+    """One submitter's line: scores is {cell label: score, or None where the gradebook has no grade}.
+
+    name: the LMS's display name; submitted: the LMS's submission time; late_by: seconds
+    after the due date; penalty: nbgrader's late penalty (points); flags: what the grader
+    asks the instructor to look at."""
 
     student: str
     scores: dict
     max_score: float
     status: str = "graded"
     reason: str | None = None
+    name: str = ""
+    submitted: str = ""
+    late_by: float = 0.0
+    penalty: float = 0.0
+    flags: list = field(default_factory=list)
+
+    @property
+    def scored(self):
+        return self.status in SCORED
+
+    @property
+    def raw(self):
+        return sum(score or 0.0 for score in self.scores.values())
 
     @property
     def total(self):
-        return sum(score or 0.0 for score in self.scores.values())
+        return max(0.0, self.raw - self.penalty)
 
     @property
     def percent(self):
         return 100.0 * self.total / self.max_score if self.max_score else 0.0
 
+    @property
+    def lms_grade(self):
+        """The points to give the LMS: the total for a scored row, 0 for a submission that was
+        not collected, None (leave the LMS's cell alone) for one not graded or not submitted."""
+        if self.scored:
+            return self.total
+        return 0.0 if self.status == NOT_COLLECTED else None
+
 
 @dataclass
 class Grades:
-    """An assignment's graded cells (in notebook order) and one Row per student with a submission."""
+    """An assignment's graded cells (in notebook order) and one Row per submitter (and per
+    roster student without a submission)."""
 
     assignment: str
     cells: list
@@ -63,22 +107,33 @@ class Grades:
     def max_score(self):
         return sum(cell.max_score for cell in self.cells)
 
+    @property
+    def scored(self):
+        """The rows with scores from grading (graded, incomplete or failed)."""
+        return [row for row in self.rows if row.scored]
+
     def totals(self):
-        return [row.total for row in self.rows]
+        return [row.total for row in self.scored]
 
     def pass_rate(self, cell):
-        """The fraction of all students (those whose grading failed included) with the cell's full points."""
-        passed = sum(1 for row in self.rows if (row.scores.get(cell.label) or 0.0) >= cell.max_score)
-        return passed / len(self.rows)
+        """The fraction of the scored students (those whose grading failed included) with the cell's full points."""
+        rows = self.scored
+        passed = sum(1 for row in rows if (row.scores.get(cell.label) or 0.0) >= cell.max_score)
+        return passed / len(rows)
+
+    def needs_attention(self):
+        """The rows that are not simply graded: another status, or flags."""
+        return [row for row in self.rows if row.status != "graded" or row.flags]
 
 
 @dataclass(frozen=True)
 class Summary:
     """What the CLI prints after a report: counts, mean and median total, the hardest cell.
 
-    statuses counts the students per grading status (graded; incomplete: some cells never ran;
-    failed: nothing could run). Every student counts in the mean, the median and the pass rates
-    with the scores the gradebook holds (grading gives a failed submission 0), as in the CSV."""
+    statuses counts the rows per status (graded; incomplete: a cell crashed, hung or ran out
+    of memory; failed: nothing could run; not graded, not collected, not submitted). The mean,
+    the median and the pass rates are over the scored rows (graded, incomplete, failed; a
+    failed submission has 0), as the gradebook holds them, late penalties deducted."""
 
     assignment: str
     students: int
@@ -88,6 +143,7 @@ class Summary:
     median: float
     lowest_cell: str
     lowest_pass_rate: float
+    flagged: int = 0
 
     @property
     def graded(self):
@@ -97,11 +153,15 @@ class Summary:
         # graded first, then the others in the order of the status names
         order = sorted(self.statuses, key=lambda status: (status != "graded", status))
         counts = ", ".join(f"{self.statuses[status]} {status}" for status in order)
-        return (
+        scored = sum(self.statuses.get(status, 0) for status in SCORED)
+        text = (
             f"{self.assignment}: {self.students} students ({counts}); "
-            f"total score mean {self.mean:.2f}, median {_number(self.median)} of {_number(self.max_score)}; "
-            f"lowest pass rate {self.lowest_pass_rate:.0%} ({self.lowest_cell})"
+            f"total score of the {scored} scored: mean {self.mean:.2f}, median {_number(self.median)} "
+            f"of {_number(self.max_score)}; lowest pass rate {self.lowest_pass_rate:.0%} ({self.lowest_cell})"
         )
+        if self.flagged:
+            text += f"; {self.flagged} flagged for a look (see the flags column)"
+        return text
 
 
 # ------------------------------------------------------------------ reading
@@ -120,11 +180,15 @@ def cell_order(course, assignment):
     return order
 
 
-def load_grades(course, assignment):
-    """The Grades of `assignment` in the course's gradebook, joined with the status file.
+def load_grades(course, assignment, roster=None):
+    """The Grades of `assignment`: the gradebook's scores joined with the status file, collect's
+    table and the roster (a lms.Roster or None).
 
     Raises InstructorError for an unknown assignment and for one without any graded submission.
     """
+    from .collect import load_collect_table
+    from .submissions import submission_fingerprint
+
     course.require_assignment(assignment)
     ungraded = InstructorError(
         f"No graded submissions of {assignment!r} in the gradebook ({course.db_url}). "
@@ -134,6 +198,7 @@ def load_grades(course, assignment):
     if course.db_url.startswith("sqlite:///") and not Path(course.db_url[len("sqlite:///"):]).is_file():
         raise ungraded
     status = load_status(course, assignment)
+    collected = load_collect_table(course, assignment)
     order = cell_order(course, assignment)
 
     from nbgrader.api import MissingEntry
@@ -157,25 +222,65 @@ def load_grades(course, assignment):
         ]
         label = {(cell.notebook, cell.name): cell.label for cell in cells}
         grades = Grades(assignment, cells)
+        rows = {}
         for submission in gradebook.assignment_submissions(assignment):
             scores = {cell.label: None for cell in cells}
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
                     scores[label[notebook.notebook.name, grade.cell.name]] = grade.score
-            grades.rows.append(_row(submission.student.id, scores, grades, status))
+            row = _row(submission.student.id, scores, grades, status)
+            row.late_by = float(submission.total_seconds_late or 0)
+            row.penalty = float(submission.late_submission_penalty or 0)
+            student = submission.student
+            row.name = " ".join(part for part in (student.first_name, student.last_name) if part)
+            rows[row.student] = row
     # A submission that failed before it reached the gradebook still gets its line and reason.
-    seen = {row.student for row in grades.rows}
-    for student in sorted(set(status) - seen):
-        grades.rows.append(_row(student, {cell.label: None for cell in cells}, grades, status))
-    if not grades.rows:
+    for student in sorted(set(status) - set(rows)):
+        rows[student] = _row(student, {cell.label: None for cell in cells}, grades, status)
+    if not any(row.scored for row in rows.values()):
         raise ungraded
-    grades.rows.sort(key=lambda row: row.student)
+    empty = {cell.label: None for cell in cells}
+    # Collected since it was graded, or never graded: its old score (if any) is not current.
+    for student in submitted_students(course, assignment):
+        graded = status.get(student, {}).get("sha256")
+        if student not in rows or (graded and graded != submission_fingerprint(course, student, assignment)):
+            rows[student] = Row(student, dict(empty), grades.max_score, NOT_GRADED,
+                                f"collected since it was last graded: run grade {assignment}"
+                                if student in rows else f"collected, never graded: run grade {assignment}")
+    unidentified = []
+    for submitter in collected:
+        row = rows.get(submitter.student)
+        if row is not None:
+            row.name = row.name or submitter.name
+            row.submitted = submitter.submitted
+            if submitter.late == "yes" and row.scored and not row.late_by:
+                row.flags = row.flags + ["late-mark: the LMS marks this submission late, but nbgrader has no due "
+                                         f"date before its time: set one with grade {assignment} --due DATE"]
+            if submitter.outcome != "taken":  # the LMS's latest was not collected; the earlier one stands
+                row.flags = row.flags + [f"not-collected: the latest submission was not collected "
+                                         f"({submitter.reason}); this row is for the earlier one"]
+        else:
+            row = Row(submitter.student, dict(empty), grades.max_score, NOT_COLLECTED, submitter.reason,
+                      submitter.name or submitter.file, submitter.submitted)
+            if submitter.student:
+                rows[submitter.student] = row
+            else:
+                unidentified.append(row)
+    for person in roster.people if roster else []:
+        if person.student in rows:
+            rows[person.student].name = person.name
+        else:
+            rows[person.student] = Row(person.student, dict(empty), grades.max_score, NOT_SUBMITTED,
+                                       f"on the {roster.lms} class list, no submission in any collected export",
+                                       person.name)
+    grades.rows = sorted(rows.values(), key=lambda row: row.student.casefold()) + unidentified
     return grades
 
 
 def _row(student, scores, grades, status):
     entry = status.get(student) or {}
-    return Row(student, scores, grades.max_score, entry.get("status", "graded"), entry.get("reason"))
+    return Row(student, scores, grades.max_score, entry.get("status", "graded"), entry.get("reason"),
+               flags=list(entry.get("flags", [])))
 
 
 def summarize(grades):
@@ -188,51 +293,70 @@ def summarize(grades):
     return Summary(
         grades.assignment, len(grades.rows), statuses, grades.max_score,
         statistics.mean(totals), statistics.median(totals), lowest_cell, lowest_rate,
+        sum(bool(row.flags) for row in grades.rows),
     )
 
 
-def summary(course, assignment):
+def summary(course, assignment, roster=None):
     """The Summary of an assignment's grades (reads the gradebook)."""
-    return summarize(load_grades(course, assignment))
+    return summarize(load_grades(course, assignment, roster))
 
 
 # ------------------------------------------------------------------ writing
 
 
-def report(course, assignment, out_dir=None):
+def report(course, assignment, out_dir=None, roster=None):
     """Write the grades table and the two figures of `assignment`.
 
-    out_dir defaults to <course>/reports/<assignment>/. Returns the written paths:
+    out_dir defaults to <course>/reports/<assignment>/; roster: a lms.Roster (adds a row for
+    each student on it who submitted nothing). Returns the written paths:
     {"csv": <assignment>_grades.csv, "scores": <assignment>_scores.png, "cells": <assignment>_cells.png}.
     Raises InstructorError for an unknown or not yet graded assignment.
     """
-    grades = load_grades(course, assignment)
-    out_dir = Path(out_dir) if out_dir else course.folder("reports", assignment)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "csv": out_dir / f"{assignment}_grades.csv",
-        "scores": out_dir / f"{assignment}_scores.png",
-        "cells": out_dir / f"{assignment}_cells.png",
-    }
+    grades = load_grades(course, assignment, roster)
+    paths = report_paths(course, assignment, out_dir)
+    paths["csv"].parent.mkdir(parents=True, exist_ok=True)
     write_csv(grades, paths["csv"])
     plot_scores(grades, paths["scores"])
     plot_cells(grades, paths["cells"])
     return paths
 
 
+def report_paths(course, assignment, out_dir=None):
+    out_dir = Path(out_dir) if out_dir else course.folder("reports", assignment)
+    return {
+        "csv": out_dir / f"{assignment}_grades.csv",
+        "scores": out_dir / f"{assignment}_scores.png",
+        "cells": out_dir / f"{assignment}_cells.png",
+    }
+
+
+CSV_COLUMNS = ("student", "name", "late_penalty", "total", "max_score", "percent", "submitted", "late_by",
+               "status", "reason", "flags")  # a score column per graded cell goes after "name"
+
+
 def write_csv(grades, path):
-    """One row per student: id, a score per graded cell, total, max score, percent, status, reason.
-    A cell without a grade in the gradebook is left empty."""
-    with open(path, "w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(["student", *(c.label for c in grades.cells),
-                         "total", "max_score", "percent", "status", "reason"])
-        for row in grades.rows:
-            writer.writerow([
-                row.student,
-                *("" if row.scores[c.label] is None else _number(row.scores[c.label]) for c in grades.cells),
-                _number(row.total), _number(row.max_score), f"{row.percent:.1f}", row.status, row.reason or "",
-            ])
+    """One row per submitter: id, name, a score per graded cell, late penalty, total, max
+    score, percent, submission time, how late, status, reason and flags. A cell without a
+    grade in the gradebook is left empty. Written whole or not at all."""
+    stream = io.StringIO()
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow([*CSV_COLUMNS[:2], *(c.label for c in grades.cells), *CSV_COLUMNS[2:]])
+    for row in grades.rows:
+        writer.writerow([
+            row.student, row.name,
+            *("" if row.scores[c.label] is None else _number(row.scores[c.label]) for c in grades.cells),
+            _number(row.penalty), _number(row.total), _number(row.max_score), f"{row.percent:.1f}",
+            row.submitted, _duration(row.late_by), row.status, row.reason or "", "; ".join(row.flags),
+        ])
+    write_atomically(Path(path), stream.getvalue())
+
+
+def _duration(seconds):
+    """'' for on time, else e.g. '1 day, 2:00:00'."""
+    import datetime
+
+    return str(datetime.timedelta(seconds=round(seconds))) if seconds > 0 else ""
 
 
 def plot_scores(grades, path):
@@ -266,7 +390,7 @@ def plot_cells(grades, path):
     from matplotlib.patches import Patch
 
     rates = [grades.pass_rate(cell) for cell in grades.cells]
-    n = len(grades.rows)
+    n = len(grades.scored)
     fig, ax = _figure(7, 1.6 + 0.45 * len(rates))
     colors = ["#c44e52" if rate < PASS_MARK else "#4c72b0" for rate in rates]
     positions = range(len(rates))

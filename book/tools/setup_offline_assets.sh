@@ -15,7 +15,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 dest="$here/../_static/vendor/mathjax"
 stamp="$dest/.version"
 
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$MATHJAX_VERSION" && -f "$dest/tex-chtml.js" ]]; then
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$MATHJAX_VERSION" && -f "$dest/tex-chtml.js" && -f "$dest/tex-svg.js" ]]; then
     echo "MathJax $MATHJAX_VERSION already in $dest"
     exit 0
 fi
@@ -36,6 +36,9 @@ mkdir -p "$dest"
 # extensions (input/), the CHTML fonts (output/), the menu and accessibility
 # components (ui/, a11y/, sre/). The other combined bundles are not needed.
 cp "$es5/tex-chtml.js" "$dest/"
+# The self-contained SVG bundle (no font files): inlined into the grader's HTML
+# feedback pages (autograder/instructor/feedback.py), which must read offline.
+cp "$es5/tex-svg.js" "$dest/"
 cp -r "$es5/input" "$es5/output" "$es5/ui" "$es5/a11y" "$es5/sre" "$es5/adaptors" "$dest/"
 cp "$work/package/LICENSE" "$dest/LICENSE"
 echo "$MATHJAX_VERSION" > "$stamp"
