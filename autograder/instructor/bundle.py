@@ -32,7 +32,7 @@ TOOLKIT = Path(__file__).resolve().parents[1]  # the autograder package
 STUDENT_PACKAGING = next((path for path in (TOOLKIT.parent / "packaging" / "autograder" / "pyproject.toml",
                                             TOOLKIT / "instructor" / "vendor" / "student-pyproject.toml")
                           if path.is_file()), TOOLKIT.parent / "packaging" / "autograder" / "pyproject.toml")
-INSTRUCTOR_ONLY = ("instructor", "__main__.py", "__pycache__")
+INSTRUCTOR_ONLY = ("instructor", "__pycache__")
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
@@ -161,7 +161,12 @@ the grading; further hidden tests use other shapes and values.
 
 ## Hand in
 
-The notebook file, under its name ({names}), with your code in it. Do not
+Before handing in, run `python -m autograder check {notebooks[0] if notebooks else 'NOTEBOOK'}`: it runs
+your notebook top to bottom in a fresh kernel, as the grader will, and lists
+each visible test with its points; fix anything it reports (hidden tests run
+only at grading).
+
+Hand in the notebook file, under its name ({names}), with your code in it. Do not
 delete, duplicate or edit the test cells or their metadata: grading restores
 them from the instructor's copy.
 """
