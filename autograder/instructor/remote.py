@@ -243,7 +243,7 @@ class StudentCode:
         """Send an encoded request and serve callbacks until the answer (a decoded dict) arrives,
         all within `timeout` seconds: callbacks do not buy the student's code more time."""
         until = time.monotonic() + timeout
-        self.channel.send(data)
+        self.channel.send(data, timeout)
         while True:
             left = until - time.monotonic()
             if left <= 0:
