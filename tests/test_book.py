@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import os
 import re
 import subprocess
@@ -197,6 +198,24 @@ def test_chapter_has_its_figures_numbers_exercises_and_interactive(built_book, c
     assert GLUED[chapter] in page, f"{chapter}: the glued number {GLUED[chapter]} is missing"
     assert page.count('class="exercise') >= 3 or page.count("exercise admonition") >= 3
     assert "Learning objectives" in page and "Summary" in page
+
+
+def test_pytorch_appendix_ran_with_pytorch(built_book):
+    """Where PyTorch is installed (make setup installs it), the appendix shows its numbers:
+    chapter 3's gradient from torch's .backward(), not the placeholder of a build without it."""
+    page = (built_book / "book" / "appendix_pytorch.html").read_text()
+    if importlib.util.find_spec("torch") is None:
+        assert "(needs PyTorch)" in page, "without PyTorch the page must say what is missing"
+        pytest.skip("PyTorch is not installed: make setup installs it")
+    assert "(needs PyTorch)" not in page
+    assert "\N{MINUS SIGN}1.2706" in page and "\N{MINUS SIGN}0.5518" in page
+
+
+def test_glued_negative_numbers_use_a_minus_sign(built_book):
+    page = (built_book / "book" / "03_backprop_graphs.html").read_text()
+    pasted = re.findall(r'class="pasted-text">([^<]*)<', page)
+    assert any(text.startswith("\N{MINUS SIGN}") for text in pasted)
+    assert not any(re.fullmatch(r"-[0-9.,]+", text) for text in pasted), "a hyphen as a minus sign"
 
 
 def test_html_checks_catch_what_they_should(tmp_path):
