@@ -5,6 +5,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TORCH_STAMP := $(VENV)/.torch
 
 # Use the course's shared copy of MNIST when it sits beside the checkout;
 # otherwise the loader looks in $MNIST_DIR or the user cache (see README).
@@ -18,7 +19,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup book-assets run book test bench clean
 
-setup: $(STAMP) book-assets
+setup: $(STAMP) $(TORCH_STAMP) book-assets
 
 # MathJax for the offline book, from the npm registry (git-ignored).
 book-assets:
@@ -30,6 +31,12 @@ $(STAMP): pyproject.toml packaging/autograder/pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# The book's PyTorch appendix runs on PyTorch's CPU build (local wheel cache);
+# without it the page builds with a note instead of its numbers.
+$(TORCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
+	touch $(TORCH_STAMP)
 
 run: setup
 	$(BIN)/python -m solutions train mnist --epochs 10 --save runs/mnist.npz --plot runs/mnist_curves.png

@@ -11,7 +11,12 @@
 
 2. No sphinx-thebe scripts on the pages (see ``_drop_thebe``).
 
-3. Checks over the result. After an HTML build, every page is checked for
+3. Real minus signs in glued numbers. A number pasted into the text with
+   ``{glue:text}`` is formatted by Python, which writes a negative number
+   with an ASCII hyphen; next to MathJax's minus sign it looks like a dash.
+   ``_minus_signs`` replaces the hyphens of pasted numbers with U+2212.
+
+4. Checks over the result. After an HTML build, every page is checked for
    resources fetched from another host (the book must read offline) and for
    local links whose file or #fragment does not exist, and for cell outputs
    that show an error (``book_html_checks.py``). Each problem is a Sphinx warning, so a build with
@@ -19,7 +24,9 @@
 """
 
 import os
+import re
 
+from docutils import nodes
 from sphinx.util import logging
 
 import book_html_checks
@@ -37,6 +44,21 @@ def _check_site(app, exception):
         logger.warning("[links] %s", problem, type="book", subtype="links")
     for problem in book_html_checks.failed_outputs(app.outdir):
         logger.warning("[outputs] %s", problem, type="book", subtype="outputs")
+
+
+# A pasted number: digits with optional sign, grouping commas, decimal point, exponent, percent.
+_NUMBER = re.compile(r"[-+]?[0-9][0-9,]*(\.[0-9]*)?([eE][-+]?[0-9]+)?%?")
+MINUS = "\N{MINUS SIGN}"
+
+
+def _minus_signs(app, doctree, docname):
+    """Write the minus of every number pasted by {glue:text} as U+2212, not a hyphen."""
+    for node in doctree.findall(nodes.inline):
+        if "pasted-text" not in node.get("classes", []):
+            continue
+        text = node.astext()
+        if "-" in text and _NUMBER.fullmatch(text.strip()):
+            node.children = [nodes.Text(text.replace("-", MINUS))]
 
 
 def _drop_thebe(app, pagename, templatename, context, doctree):
@@ -64,6 +86,7 @@ def _drop_thebe(app, pagename, templatename, context, doctree):
 
 def setup(app):
     os.environ[INTERACTIVE_ENV] = "static"
+    app.connect("doctree-resolved", _minus_signs)
     app.connect("html-page-context", _drop_thebe)
     app.connect("build-finished", _check_site)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
