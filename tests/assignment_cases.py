@@ -128,6 +128,11 @@ CASES = (
          (Replace("linear", "self.dW = grad_out.T @ self.x", "self.dW = self.x.T @ grad_out"),),
          frozenset({"test_linear_dW"}),
          ("it is transposed (check the order of the product)",)),
+    Case("dX_sign_only", "backward", "Linear.backward returns dX with the wrong sign; dW and db are right "
+         "(one mistake, one test: the dW and db tests judge dW and db alone)",
+         (Replace("linear", "return grad_out @ self.W", "return -(grad_out @ self.W)"),),
+         frozenset({"test_linear_dX"}),
+         ("dX of Linear does not match",)),
     Case("relu_backward_wrong", "backward", "ReLU: forward right, backward passes grad_out through",
          (Replace("relu", "return grad_out * (self.x > 0)", "return grad_out"),),
          frozenset({"test_relu_backward"}),

@@ -202,3 +202,33 @@ def test_upstream_gradient_is_not_the_tests_own_input():
     with pytest.raises(GradientCheckError) as failure:
         check_layer(layer, x)
     assert failure.value.diagnosis.key == "transposed"
+
+
+def test_judged_gradients_alone_decide_a_check():
+    """One mistake, one part: a wrong dX fails a check that judges dX, not one that judges dW."""
+
+    class WrongSignDX(S.Linear):
+        def backward(self, grad_out):
+            return -super().backward(grad_out)
+
+    layer, x = WrongSignDX(4, 3, rng=0, dtype=np.float64), np.random.default_rng(1).standard_normal((5, 4))
+    report = check_layer(layer, x, params=("W", "b"), judged=("dW", "db"))
+    assert set(report.errors) == {"dW", "db"}
+    with pytest.raises(GradientCheckError, match="dX"):
+        check_layer(layer, x, params=("W", "b"))
+    with pytest.raises(TypeError, match="judged"):
+        check_layer(layer, x, params=("W",), judged=("db",))
+
+
+def test_a_time_limit_fails_a_check_that_takes_longer():
+    class Slow(S.ReLU):
+        def backward(self, grad_out):
+            import time
+
+            time.sleep(0.05)
+            return super().backward(grad_out)
+
+    x = np.random.default_rng(2).standard_normal((3, 4))
+    check_layer(Slow(), x, time_limit=10)
+    with pytest.raises(GradientCheckError, match="more than its 0.01 s"):
+        check_layer(Slow(), x, time_limit=0.01)

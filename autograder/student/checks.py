@@ -98,6 +98,7 @@ def check_layer(
     max_coords=LAYER_COORDS,
     rtol=RTOL,
     time_limit=None,
+    judged=None,
 ):
     """Check a layer's forward/backward pair; raise GradientCheckError on a mistake.
 
@@ -112,6 +113,9 @@ def check_layer(
     seed:      seeds the upstream gradient and the sampled entries.
     max_coords: entries of x and of each parameter estimated numerically
                (a random sample beyond that; exact zeros of x always included).
+    judged:    the gradients this check judges, e.g. ("dW",): the others are
+               computed but not compared, so that one mistake (a wrong dX)
+               costs the test of that gradient alone. Default: all of them.
     time_limit: seconds the whole check may take (None: no limit). At a large size
                it tells a backward computed from its formula from one estimated
                numerically, entry by entry, which is far slower.
@@ -132,7 +136,8 @@ def check_layer(
     x = _float64_input(x, "x", owner)
     block = _Block(owner, _float64_copy(layer, names), names, {"x": x}, "dX",
                    twin=None if twin is None else _float64_copy(twin, names),
-                   judge_forward=reference is not None or expected is not None)
+                   judge_forward=reference is not None or expected is not None,
+                   judged=_judged(judged, "dX", names))
     rng = _check_rng(seed)
     with _checking(layer, "dX"), _within(time_limit, owner, x.shape):
         work = block.fresh()
@@ -239,6 +244,7 @@ class _Block:
     rounding: float = 0.0  # the least rounding noise to assume in an estimate (see check_loss)
     twin: object = None  # in grading: the grader's trusted twin (see refereed_by), else None
     judge_forward: bool = False  # the test asked for forward values: compare every call's
+    judged: Optional[tuple] = None  # the gradients compared (None: all)
 
     @property
     def inputs(self):
@@ -320,15 +326,18 @@ def _with_param(obj, name, inputs):
 def _check_gradients(block, work, out, rng, max_coords, rtol):
     """Everything after forward: backward, the contract, and the numeric comparison."""
     held = _held_arrays(work, out, exclude={*block.params, *("d" + p for p in block.params)})
-    gradients = block.backward(work)
+    judged = lambda found: {q: g for q, g in found.items() if block.judged is None or q in block.judged}  # noqa: E731
+    gradients = judged(block.backward(work))
     _check_nothing_changed(block, work, held)
-    again = block.backward(work)
+    again = judged(block.backward(work))
 
     for quantity, gradient in gradients.items():
         _check_structure(block, work, quantity, gradient)
 
     errors, checked = {}, {}
     for quantity, function, point in block.differentiable(work):
+        if quantity not in gradients:
+            continue
         numeric = numeric_gradient(function, point, block.upstream, max_coords=max_coords, rng=rng)
         errors[quantity] = _compare(
             gradients[quantity],
@@ -475,6 +484,17 @@ def _compare_arrays(got, expected, estimated, tiny, ctx, rtol, source):
     if found is not None:
         lines.append("Likely mistake: " + found.message)
     raise GradientCheckError("\n".join(lines), found, ctx.quantity)
+
+
+def _judged(judged, input_quantity, names):
+    """The gradients a check judges, validated: None for all of them."""
+    if judged is None:
+        return None
+    known = (input_quantity, *("d" + name for name in names))
+    unknown = [q for q in judged if q not in known]
+    if unknown:
+        raise TypeError(f"judged={tuple(judged)!r}: this check computes {known}, not {unknown}")
+    return tuple(judged)
 
 
 def _same_non_finite_as_zero(got, expected):
