@@ -19,14 +19,15 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup book-assets run book test bench clean
 
-setup: $(STAMP) $(TORCH_STAMP) book-assets
+setup: book-assets $(STAMP) $(TORCH_STAMP)
 
 # MathJax for the offline book, from the npm registry (git-ignored).
 book-assets:
 	bash book/tools/setup_offline_assets.sh
 
-# Reinstall whenever the project's dependencies change.
-$(STAMP): pyproject.toml packaging/autograder/pyproject.toml
+# Reinstall whenever the project's dependencies change. The instructor wheel carries
+# MathJax for offline feedback pages, so the assets come first.
+$(STAMP): pyproject.toml packaging/autograder/pyproject.toml | book-assets
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
