@@ -197,6 +197,26 @@ def test_chapter_has_its_figures_numbers_exercises_and_interactive(built_book, c
     assert "Learning objectives" in page and "Summary" in page
 
 
+REFERENCES = "book/references.html"
+
+
+def citation_ids(built_book) -> set[str]:
+    """The ids of the entries on the References page."""
+    page = (built_book / REFERENCES).read_text()
+    return set(re.findall(r'<div class="citation" id="([^"]+)"', page))
+
+
+@pytest.mark.parametrize("chapter", [name for name in toc_files() if name[5:7].isdigit()])
+def test_chapter_cites_at_least_three_sources_on_the_references_page(built_book, chapter):
+    entries = citation_ids(built_book)
+    assert len(entries) >= 20, f"the References page lists only {len(entries)} sources"
+    page = (built_book / f"{chapter}.html").read_text()
+    cited = set(re.findall(r'href="references\.html#([^"]+)"', page))
+    assert len(cited) >= 3, f"{chapter} cites {len(cited)} sources"
+    assert cited <= entries, f"{chapter}: citations without an entry: {sorted(cited - entries)}"
+    assert 'id="further-reading"' in page, f"{chapter} has no Further reading section"
+
+
 def test_html_checks_catch_what_they_should(tmp_path):
     """The checks are not vacuous: each kind of problem on a made-up site is found."""
     (tmp_path / "_static").mkdir()

@@ -11,7 +11,10 @@
 
 2. No sphinx-thebe scripts on the pages (see ``_drop_thebe``).
 
-3. Checks over the result. After an HTML build, every page is checked for
+3. The References page labels its sources by author and year
+   (``book_bibliography.py``).
+
+4. Checks over the result. After an HTML build, every page is checked for
    resources fetched from another host (the book must read offline) and for
    local links whose file or #fragment does not exist, and for cell outputs
    that show an error (``book_html_checks.py``). Each problem is a Sphinx warning, so a build with
@@ -22,6 +25,7 @@ import os
 
 from sphinx.util import logging
 
+import book_bibliography
 import book_html_checks
 
 INTERACTIVE_ENV = "BOOK_INTERACTIVE"
@@ -64,6 +68,7 @@ def _drop_thebe(app, pagename, templatename, context, doctree):
 
 def setup(app):
     os.environ[INTERACTIVE_ENV] = "static"
+    book_bibliography.register()
     app.connect("html-page-context", _drop_thebe)
     app.connect("build-finished", _check_site)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
