@@ -217,6 +217,26 @@ def test_chapter_cites_at_least_three_sources_on_the_references_page(built_book,
     assert 'id="further-reading"' in page, f"{chapter} has no Further reading section"
 
 
+def test_glossary_and_index(built_book):
+    """The glossary defines at least 40 terms, the chapters link to them, and the
+    index lists at least 80 entries, each linking to a place in the book."""
+    glossary = (built_book / "book" / "glossary.html").read_text()
+    terms = set(re.findall(r'<dt id="(term-[^"]+)"', glossary))
+    assert len(terms) >= 40, f"the glossary defines {len(terms)} terms"
+    for chapter in (name for name in toc_files() if name[5:7].isdigit()):
+        page = (built_book / f"{chapter}.html").read_text()
+        linked = set(re.findall(r'href="glossary\.html#(term-[^"]+)"', page))
+        assert len(linked) >= 2, f"{chapter} links to {len(linked)} glossary terms"
+        assert linked <= terms, f"{chapter}: links to undefined terms {sorted(linked - terms)}"
+    index = (built_book / "genindex.html").read_text()
+    entries = re.findall(r'<li><a href="([^"]+)">', index)
+    assert len(entries) >= 80, f"the index has {len(entries)} entries"
+    for href in entries:
+        target, _, fragment = href.partition("#")
+        assert (built_book / target).exists(), f"index entry points at missing {href}"
+        assert f'id="{fragment}"' in (built_book / target).read_text(), f"no anchor for {href}"
+
+
 def test_html_checks_catch_what_they_should(tmp_path):
     """The checks are not vacuous: each kind of problem on a made-up site is found."""
     (tmp_path / "_static").mkdir()
