@@ -14,6 +14,7 @@ with the reason, only where they are not installed.
 from __future__ import annotations
 
 import ast
+import html
 import importlib
 import os
 import re
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,7 @@ for folder in (BOOK / "_ext", BOOK / "tools", BOOK, Path(__file__).resolve().par
 
 import book_browser  # noqa: E402
 import book_html_checks  # noqa: E402
+import print_pdf  # noqa: E402
 
 
 def toc_files() -> list[str]:
@@ -429,10 +432,80 @@ def test_chapters_run_under_nbval(tmp_path, reference):
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
 
 
+# ---------------------------------------------------------------- the PDF
+
+
+@pytest.fixture(scope="session")
+def built_pdf(built_book):
+    """The PDF printed from the built site, once per session (``make pdf``)."""
+    reason = book_browser.chromium_missing()
+    if reason:
+        pytest.skip(reason)
+    start = time.monotonic()
+    result = subprocess.run([sys.executable, str(BOOK / "tools" / "print_pdf.py")], cwd=REPO,
+                            capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        pytest.fail(f"printing the PDF failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}",
+                    pytrace=False)
+    print(f"PDF printed in {time.monotonic() - start:.0f} s")
+    return built_book / print_pdf.PDF_NAME
+
+
+def plain(text: str) -> str:
+    """Text for comparing a page with the PDF: ligatures undone, whitespace collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", html.unescape(text)).split())
+
+
+def strip_tags(fragment: str) -> str:
+    return re.sub(r"<[^>]+>", "", fragment)
+
+
+def code_text(page: str) -> str:
+    """What a page shows as code (<pre> blocks), where TeX may legitimately appear."""
+    blocks = re.findall(r"<pre.*?</pre>", page, re.S)
+    return "\n".join(plain(strip_tags(block)) for block in blocks)
+
+
+def test_pdf_holds_the_whole_book_typeset(built_book, built_pdf):
+    pypdf = pytest.importorskip("pypdf")
+    reader = pypdf.PdfReader(built_pdf)
+    texts = [plain(page.extract_text()) for page in reader.pages]
+    assert 80 <= len(texts) <= 600, f"the PDF has {len(texts)} pages"
+    everything = "\n".join(texts)
+    pages = {name: (built_book / f"{name}.html").read_text() for name in toc_files()}
+    # One bookmark per page of the site, in the order of the table of contents.
+    assert len(reader.outline) == len(pages)
+    # Math is typeset: TeX source shows only where the site shows it as code.
+    code = "\n".join(code_text(page) for page in pages.values())
+    for token in ("\\frac", "\\(", "\\[", "\\begin{", "$$", "{glue", "{cite", "{term"):
+        assert everything.count(token) <= code.count(token), f"raw {token!r} in the PDF"
+    inline = re.compile(r"\$[^$\s][^$\n]{0,80}\$")
+    assert len(inline.findall(everything)) <= len(inline.findall(code)), "raw $...$ in the PDF"
+    for name, page in pages.items():
+        # Numbered like the site: the chapter heading, and every figure on a page with an image.
+        heading = re.search(r'<h1><span class="section-number">([^<]+)</span>([^<]+)', page)
+        if heading:
+            assert plain(heading.group(1) + heading.group(2)) in everything, name
+        for number, caption in re.findall(
+                r'<span class="caption-number">(Fig\. [0-9.]+) </span><span class="caption-text">'
+                r'(.*?)</span>', page, re.S):
+            words = " ".join(plain(strip_tags(caption)).split()[:3])
+            found = [i for i, text in enumerate(texts) if f"{number} {words}" in text]
+            assert found, f"{name}: {number} ({words}...) is not in the PDF"
+            assert all(reader.pages[i].images for i in found), f"{number} is on a page without an image"
+        # Every exercise comes with its solution, opened.
+        for solution in re.findall(r'<section id="solution-content">(.*?)</section>', page, re.S):
+            runs = [plain(strip_tags(run)) for run in
+                    re.split(r'<(?:span|div) class="math[^>]*>.*?</(?:span|div)>', solution,
+                             flags=re.S)]
+            longest = max(runs, key=len)
+            assert longest[:60] in everything, f"{name}: a solution is missing ({longest[:60]!r})"
+
+
 # ---------------------------------------------------------------- a real browser
 
 
-def test_pages_in_headless_chromium(built_book):
+def test_pages_in_headless_chromium(built_book, built_pdf):
     reason = book_browser.chromium_missing()
     if reason:
         pytest.skip(reason)
