@@ -240,6 +240,28 @@ def test_glossary_and_index(built_book):
         assert f'id="{fragment}"' in (built_book / target).read_text(), f"no anchor for {href}"
 
 
+@pytest.mark.parametrize("chapter", [name for name in toc_files() if name[5:7].isdigit()])
+def test_chapter_page_offers_its_notebook(built_book, chapter):
+    """Each chapter page links its notebook (no outputs) and a zip with the helpers,
+    as files of the site (offline), and says how to run them with the toolkit."""
+    import zipfile
+
+    import nbformat
+
+    page = (built_book / f"{chapter}.html").read_text()
+    stem = chapter.removeprefix("book/")
+    for suffix in (".ipynb", ".zip"):
+        assert f'href="../notebooks/{stem}{suffix}"' in page, f"{chapter} does not link {suffix}"
+    assert "pip install ./packaging/autograder" in page
+    notebook = nbformat.read(built_book / "notebooks" / f"{stem}.ipynb", as_version=4)
+    nbformat.validate(notebook)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert len(code) >= 5 and not any(cell.outputs for cell in code)
+    with zipfile.ZipFile(built_book / "notebooks" / f"{stem}.zip") as bundle:
+        names = set(bundle.namelist())
+    assert {f"{stem}/{stem}.ipynb", f"{stem}/_lib/__init__.py", f"{stem}/_lib/style.py"} <= names
+
+
 def test_html_checks_catch_what_they_should(tmp_path):
     """The checks are not vacuous: each kind of problem on a made-up site is found."""
     (tmp_path / "_static").mkdir()
@@ -505,22 +527,61 @@ def test_pdf_holds_the_whole_book_typeset(built_book, built_pdf):
 # ---------------------------------------------------------------- a real browser
 
 
-def test_pages_in_headless_chromium(built_book, built_pdf):
+@pytest.fixture(scope="session")
+def browser_reports(built_book, built_pdf):
+    """Every page visited once in headless Chromium: (reports by path, outside requests)."""
     reason = book_browser.chromium_missing()
     if reason:
         pytest.skip(reason)
+    missing = book_browser.axe_missing()
+    assert not missing, missing
     chapters = [f"{name}.html" for name in toc_files() if re.match(r"book/\d\d_", name)]
     reports, outside = book_browser.check_site(
-        built_book, SCREENSHOTS, screenshot_pages=chapters, dark_pages=chapters[:1]
+        built_book, SCREENSHOTS, screenshot_pages=chapters, dark_pages=chapters[:1],
+        keyboard_pages=chapters,
     )
-    problems = [f"{r.path}: {p}" for r in reports for p in r.problems]
+    for report in reports:
+        print(f"{report.path}: axe {report.axe or 'no violations'}"
+              + (f"; keyboard {report.keyboard.stops} stops, {report.keyboard.navigation} in the "
+                 f"navigation, {report.keyboard.figure_controls} on interactive figures"
+                 if report.keyboard else ""))
+    return {r.path: r for r in reports}, outside
+
+
+def test_pages_in_headless_chromium(browser_reports):
+    """Math, images, links, console, no other host; axe-core finds no serious or
+    critical violation on any page; the keyboard reaches the navigation and every
+    interactive figure's controls on every chapter."""
+    by_path, outside = browser_reports
+    problems = [f"{r.path}: {p}" for r in by_path.values() for p in r.problems]
     assert not problems, "\n".join(problems)
     assert not outside, "requests to other hosts:\n" + "\n".join(outside)
-    by_path = {r.path: r for r in reports}
     assert {f"{name}.html" for name in toc_files()} <= set(by_path)
     first = by_path["book/01_forward_pass.html"]
     assert first.math_elements > 50 and first.typeset == first.math_elements
     assert first.images >= 4 and first.interactive >= 1
+    chapters = [f"{name}.html" for name in toc_files() if re.match(r"book/\d\d_", name)]
     for chapter in chapters:
         stem = chapter.removesuffix(".html").replace("/", "_")
         assert (SCREENSHOTS / f"{stem}.png").stat().st_size > 10_000
+        walk = by_path[chapter].keyboard
+        assert walk and walk.navigation > 0 and walk.figure_controls > 0, chapter
+
+
+def test_interactive_figures_have_text_alternatives(built_book):
+    for name in toc_files():
+        page = (built_book / f"{name}.html").read_text()
+        for box in re.findall(r'<div class="book-interactive"[^>]*>', page):
+            assert re.search(r'aria-label="[^"]{20,}"', box), f"{name}: {box[:200]}"
+            assert 'role="group"' in box, f"{name}: {box[:200]}"
+
+
+@pytest.mark.xfail(strict=True, reason="the chapters' figures are not yet redrawn to the size "
+                   "this check asks for (issue 17, legible figures)")
+def test_figure_text_is_legible(browser_reports):
+    """The smallest text of every figure, as displayed, is at least 80% of the body text."""
+    by_path, _ = browser_reports
+    problems = [f"{r.path}: {p}" for r in by_path.values() for p in r.figure_problems]
+    measured = sum(len(r.figure_text) for r in by_path.values())
+    assert measured >= 30, f"only {measured} figures measured"
+    assert not problems, "\n".join(problems)
