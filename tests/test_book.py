@@ -278,6 +278,7 @@ def test_html_checks_catch_what_they_should(tmp_path):
         <a href="other.html#here">fine</a>
         <a href="other.html#gone">missing fragment</a>
         <a href="missing.html">missing page</a>
+        <a href="backprop-book.pdf">the PDF, printed after the build</a>
         <div class="output traceback highlight-ipythontb">Traceback</div>
         <pre>&lt;Figure size 640x480 with 1 Axes&gt;</pre>
         """)
@@ -290,6 +291,9 @@ def test_html_checks_catch_what_they_should(tmp_path):
     links = book_html_checks.broken_internal_links(tmp_path)
     assert any("#gone" in p for p in links) and any("missing.html" in p for p in links)
     assert not any("#here" in p for p in links)
+    assert not any("backprop-book.pdf" in p for p in links)
+    after_printing = book_html_checks.broken_internal_links(tmp_path, printed_after_build=True)
+    assert any("backprop-book.pdf" in p for p in after_printing)
     outputs = book_html_checks.failed_outputs(tmp_path)
     assert len(outputs) == 2
 
