@@ -46,13 +46,7 @@ import print_pdf  # noqa: E402
 
 def toc_files() -> list[str]:
     """Every file in _toc.yml (without suffix), root first."""
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        for chapter in part.get("chapters", []):
-            files.append(chapter["file"])
-            files += [section["file"] for section in chapter.get("sections", [])]
-    return files
+    return [page.removesuffix(".html") for page in print_pdf.toc_pages(REPO)]
 
 
 def chapter_files() -> list[Path]:
