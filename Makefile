@@ -17,7 +17,7 @@ endif
 # nbgrader runs tools such as alembic from PATH: put the venv's scripts first.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup book-assets run book test bench clean
+.PHONY: setup book-assets run book pdf test bench clean
 
 setup: book-assets $(STAMP) $(TORCH_STAMP)
 
@@ -48,6 +48,11 @@ run: setup
 book: setup
 	$(BIN)/python book/tools/build_book.py
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
+
+# The whole book as one PDF, printed from the built site by Debian's headless
+# chromium (apt-get install chromium chromium-driver): _build/html/backprop-book.pdf.
+pdf: book
+	$(BIN)/python book/tools/print_pdf.py
 
 test: setup
 	$(BIN)/python -m pytest

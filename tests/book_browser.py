@@ -4,113 +4,35 @@ Used by tests/test_book.py; also runnable by hand to get screenshots::
 
     .venv/bin/python tests/book_browser.py _build/html [--out _build/screenshots]
 
-Chromium and its driver come from Debian (``apt-get install chromium
-chromium-driver``); selenium drives them. The built site is served on
-127.0.0.1 by a small HTTP server in this process. The browser is started with
-a proxy on a dead local port for everything that is not loopback, so no page
-can reach another host; every request the pages make is also recorded from the
-DevTools log, and any request to a host other than this machine is reported.
+Chromium runs headless and cut off from other hosts (book/tools/headless_chromium.py);
+every request the pages make is also recorded from the DevTools log, and any
+request to a host other than this machine is reported.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import functools
 import json
-import shutil
-import socket
 import sys
-import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urldefrag, urlsplit
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--disable-features=Translate,OptimizationHints,MediaRouter",
-    "--window-size=1280,1000",
-]
+_TOOLS = Path(__file__).resolve().parents[1] / "book" / "tools"
+if str(_TOOLS) not in sys.path:
+    sys.path.insert(0, str(_TOOLS))
 
-
-def chromium_missing() -> str | None:
-    """Why the browser test cannot run here, or None when it can."""
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
-    if missing:
-        return (f"{' and '.join(missing)} not installed: apt-get install chromium chromium-driver")
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed: pip install 'selenium>=4.20,<5'"
-    return None
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@contextlib.contextmanager
-def serve(directory):
-    """Serve ``directory`` on 127.0.0.1 (a free port); yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def _dead_port() -> int:
-    """A local port with nothing listening (the proxy that goes nowhere)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextlib.contextmanager
-def chromium():
-    """A selenium Chrome driver on Debian's chromium, cut off from other hosts."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="book-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
-    # Everything that is not loopback goes to a proxy that does not exist.
-    options.add_argument(f"--proxy-server=http://127.0.0.1:{_dead_port()}")
-    options.add_argument("--proxy-bypass-list=127.0.0.1;localhost;[::1]")
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(60)
-    driver.set_script_timeout(60)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+from headless_chromium import (  # noqa: E402  (book/tools, shared with the PDF printer)
+    WAIT_FOR_IMAGES,
+    WAIT_FOR_MATHJAX,
+    chromium,
+    chromium_missing,
+    serve,
+)
 
 
 @dataclass
@@ -120,35 +42,14 @@ class PageReport:
     typeset: int = 0
     images: int = 0
     interactive: int = 0
+    # (figure, smallest text as displayed in px, body text in px), for every figure
+    figure_text: list[tuple[str, float, float]] = field(default_factory=list)
+    figure_problems: list[str] = field(default_factory=list)  # figures whose text is too small
+    # axe-core's violations on the page: {impact: number of rules violated}
+    axe: dict[str, int] = field(default_factory=dict)
+    keyboard: "KeyboardWalk | None" = None
     problems: list[str] = field(default_factory=list)
 
-
-WAIT_FOR_MATHJAX = """
-const done = arguments[arguments.length - 1];
-const start = Date.now();
-const loads = Array.from(document.scripts).some(s => /mathjax/i.test(s.src || ''));
-if (!loads) { done(document.querySelector('.math') ? 'math on the page but MathJax not loaded' : 'ok'); return; }
-(function poll() {
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
-    MathJax.startup.promise.then(() => done('ok'), (e) => done('error: ' + e));
-  } else if (Date.now() - start > 20000) {
-    done('MathJax never started');
-  } else {
-    setTimeout(poll, 100);
-  }
-})();
-"""
-
-WAIT_FOR_IMAGES = """
-const done = arguments[arguments.length - 1];
-const start = Date.now();
-(function poll() {
-  const images = Array.from(document.images);
-  const pending = images.filter(img => !(img.complete && img.getAttribute('src')));
-  if (pending.length === 0 || Date.now() - start > 20000) { done(pending.length); }
-  else { setTimeout(poll, 100); }
-})();
-"""
 
 PAGE_FACTS = """
 const math = Array.from(document.querySelectorAll('.math'));
@@ -163,7 +64,16 @@ return {
     ok: img.complete && img.naturalWidth > 0,
     alt: img.getAttribute('alt'),
     inContent: !!img.closest('article'),
+    // For the legibility check: displayed and natural width, and the smallest
+    // text an animation's frames hold (static figures carry it in the PNG).
+    url: img.closest('article') && !img.src.startsWith('data:') ? img.src : null,
+    shown: img.getBoundingClientRect().width,
+    natural: img.naturalWidth,
+    smallest: img.closest('.book-interactive')
+      ? Number(img.closest('.book-interactive').dataset.smallestTextPx) : null,
   })),
+  bodyText: parseFloat(getComputedStyle(
+    document.querySelector('article p') || document.body).fontSize),
   links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
   interactive: document.querySelectorAll('.book-interactive').length,
 };
@@ -181,6 +91,178 @@ slider.dispatchEvent(new Event('input'));
 const after = img.src;
 return before !== after ? 'ok' : 'the image did not change when the slider moved';
 """
+
+
+# Text in a figure, as displayed, must be at least this fraction of the body text.
+LEGIBLE_FRACTION = 0.8
+PNG_TEXT_KEY = "book:smallest-text-px"  # written by book/_lib/legibility.py
+
+
+def _smallest_text_in_png(url: str) -> float | None:
+    """The smallest text size (px of the image) a figure's PNG records, or None."""
+    import io
+
+    from PIL import Image
+
+    with urllib.request.urlopen(url, timeout=10) as response:
+        data = response.read()
+    value = Image.open(io.BytesIO(data)).text.get(PNG_TEXT_KEY)
+    return None if value is None else float(value)
+
+
+def figure_text_problems(report: PageReport, images, body_px: float) -> list[str]:
+    """Measure every figure's smallest text as displayed against the body text."""
+    problems = []
+    for image in images:
+        if not image["inContent"] or not image["natural"]:
+            continue
+        name = (image["url"] or image["src"]).rsplit("/", 1)[-1][:60]
+        smallest = image["smallest"]
+        if smallest is None and image["url"]:
+            smallest = _smallest_text_in_png(image["url"])
+        if smallest is None:
+            problems.append(f"figure {name} does not record its smallest text size "
+                            f"(draw it after _lib.setup())")
+            continue
+        if smallest == 0:  # no text in the figure
+            continue
+        shown = smallest * image["shown"] / image["natural"]
+        report.figure_text.append((name, shown, body_px))
+        if shown < LEGIBLE_FRACTION * body_px:
+            problems.append(f"figure {name}: its smallest text is {shown:.1f} px as displayed, "
+                            f"under {LEGIBLE_FRACTION:.0%} of the body text ({body_px:.0f} px)")
+    return problems
+
+
+AXE = Path(__file__).resolve().parents[1] / "book" / "tools" / "vendor" / "axe-core" / "axe.min.js"
+# Impacts that fail the check (axe-core's scale: minor, moderate, serious, critical).
+AXE_FAILING = ("serious", "critical")
+RUN_AXE = """
+const done = arguments[arguments.length - 1];
+// preload: false -- axe would fetch the theme's stylesheets' @imports from the wrong folder
+axe.run(document, {resultTypes: ['violations'], preload: false}).then(
+  result => done(result.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    targets: v.nodes.slice(0, 3).map(n => n.target.join(' ')), count: v.nodes.length}))),
+  error => done('error: ' + error));
+"""
+
+
+def axe_missing() -> str | None:
+    if AXE.exists():
+        return None
+    return f"{AXE} is missing: run bash book/tools/setup_offline_assets.sh (axe-core from npm)"
+
+
+def axe_problems(driver, report: PageReport) -> list[str]:
+    """Run axe-core on the current page; the serious and critical violations."""
+    driver.execute_script(AXE.read_text())
+    violations = driver.execute_async_script(RUN_AXE)
+    if isinstance(violations, str):
+        return [f"axe-core: {violations}"]
+    problems = []
+    for violation in violations:
+        impact = violation["impact"] or "unknown"
+        report.axe[impact] = report.axe.get(impact, 0) + 1
+        if impact in AXE_FAILING:
+            problems.append(f"axe {impact}: {violation['id']} ({violation['help']}) on "
+                            f"{violation['count']} element(s), e.g. {violation['targets']}")
+    return problems
+
+
+FOCUSED = """
+const el = document.activeElement;
+if (!el || el === document.body || el === document.documentElement) return 'null';
+const style = getComputedStyle(el);
+const box = el.getBoundingClientRect();
+// As JSON: some elements (MathJax's) make the driver fail to serialise a plain object.
+return JSON.stringify({
+  tag: String(el.tagName).toLowerCase(),
+  type: String(el.getAttribute('type') || ''),
+  name: String(el.getAttribute('aria-label') || el.innerText || el.getAttribute('title') || '')
+    .trim().slice(0, 50),
+  inNavigation: !!el.closest('.bd-sidebar-primary, nav.bd-docs-nav'),
+  figure: el.closest('.book-interactive')
+    ? Array.from(document.querySelectorAll('.book-interactive')).indexOf(el.closest('.book-interactive'))
+    : -1,
+  indicator: Boolean((style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0)
+    || style.boxShadow !== 'none'),
+  visible: Boolean(box.width > 0 && box.height > 0),
+});
+"""
+FRAME = "return document.querySelectorAll('.book-interactive')[arguments[0]].querySelector('.animation img').src;"
+
+
+@dataclass
+class KeyboardWalk:
+    path: str
+    stops: int = 0
+    navigation: int = 0         # stops in the book's navigation
+    figure_controls: int = 0    # stops on the controls of interactive figures
+    problems: list[str] = field(default_factory=list)
+
+
+def keyboard_walk(driver, base: str, path: str, max_tabs: int = 1500) -> KeyboardWalk:
+    """Tab through a page from the top, as a keyboard user would.
+
+    Every element that takes focus must be visible and show a focus
+    indicator; the first stop must be the skip link; the navigation and
+    every interactive figure's slider and buttons must be reached, and the
+    arrow keys on a slider must change its figure.
+    """
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    walk = KeyboardWalk(path)
+    driver.get(base + path)
+    driver.execute_async_script(WAIT_FOR_MATHJAX)
+    figures = driver.execute_script("return document.querySelectorAll('.book-interactive').length")
+    reached: dict[int, set[str]] = {index: set() for index in range(figures)}
+    first = None
+    for _ in range(max_tabs):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        try:
+            stop = json.loads(driver.execute_script(FOCUSED))
+        except WebDriverException as error:
+            element = driver.execute_script(
+                "return String(document.activeElement && document.activeElement.outerHTML)")
+            walk.problems.append(f"cannot inspect the focused element {element[:200]!r}: "
+                                 f"{str(error).splitlines()[0]}")
+            break
+        if stop is None:  # focus left the page: the walk is complete
+            break
+        walk.stops += 1
+        first = first or stop
+        where = f"{stop['tag']} {stop['name']!r}"
+        if not stop["visible"]:
+            walk.problems.append(f"keyboard focus on an invisible element: {where}")
+        elif not stop["indicator"]:
+            walk.problems.append(f"no visible focus indicator on {where}")
+        walk.navigation += stop["inNavigation"]
+        if stop["figure"] >= 0:
+            walk.figure_controls += 1
+            kind = "slider" if stop["type"] == "range" else stop["tag"]
+            if kind == "slider" and "slider" not in reached[stop["figure"]]:
+                before = driver.execute_script(FRAME, stop["figure"])
+                ActionChains(driver).send_keys(Keys.ARROW_RIGHT).perform()
+                if driver.execute_script(FRAME, stop["figure"]) == before:  # at the last frame?
+                    ActionChains(driver).send_keys(Keys.ARROW_LEFT).perform()
+                if driver.execute_script(FRAME, stop["figure"]) == before:
+                    walk.problems.append(f"interactive figure {stop['figure'] + 1}: the arrow "
+                                         f"keys on its slider do not change the figure")
+            reached[stop["figure"]].add(kind)
+    else:
+        walk.problems.append(f"focus still on the page after {max_tabs} tabs")
+    if first is None or "skip" not in first["name"].lower():
+        walk.problems.append(f"the first tab stop is not a skip link: {first}")
+    if not walk.navigation:
+        walk.problems.append("the keyboard never reaches the navigation")
+    for index, kinds in reached.items():
+        if not {"slider", "button"} <= kinds:
+            walk.problems.append(f"interactive figure {index + 1}: the keyboard reaches only "
+                                 f"{sorted(kinds) or 'nothing'}")
+    return walk
 
 
 def _local(url: str, base: str) -> bool:
@@ -222,8 +304,12 @@ def _check_link(url: str, cache: dict) -> str | None:
     return None
 
 
-def check_site(html_dir, screenshot_dir=None, screenshot_pages=(), dark_pages=()):
+def check_site(html_dir, screenshot_dir=None, screenshot_pages=(), dark_pages=(),
+               keyboard_pages=()):
     """Visit every page of the built site; return (reports, outside_requests).
+
+    Every page is checked (math, images, figure text size, links, console,
+    axe-core); keyboard_pages are also walked with the tab key.
 
     screenshot_pages: relative paths (e.g. 'book/01_forward_pass.html') to save
     as PNG under screenshot_dir (the first screen, and the full page);
@@ -238,7 +324,7 @@ def check_site(html_dir, screenshot_dir=None, screenshot_pages=(), dark_pages=()
     link_cache: dict = {}
     if screenshot_dir:
         Path(screenshot_dir).mkdir(parents=True, exist_ok=True)
-    with serve(html_dir) as base, chromium() as driver:
+    with serve(html_dir) as base, chromium(log_requests=True) as driver:
         for path in pages:
             report = PageReport(path)
             reports.append(report)
@@ -265,6 +351,9 @@ def check_site(html_dir, screenshot_dir=None, screenshot_pages=(), dark_pages=()
                     report.problems.append(f"image not loaded: {image['src']}")
                 if image["inContent"] and not (image["alt"] or "").strip():
                     report.problems.append(f"image without alt text: {image['src']}")
+            report.figure_problems += figure_text_problems(report, facts["images"],
+                                                           facts["bodyText"])
+            report.problems += axe_problems(driver, report)
             for index in range(facts["interactive"]):
                 outcome = driver.execute_script(SLIDE_ANIMATION, index)
                 if outcome != "ok":
@@ -283,6 +372,9 @@ def check_site(html_dir, screenshot_dir=None, screenshot_pages=(), dark_pages=()
             outside += [f"{path}: {url}" for url in _outside_requests(driver)]
             if screenshot_dir and path in screenshot_pages:
                 _screenshots(driver, Path(screenshot_dir), path, theme="light")
+            if path in keyboard_pages:
+                report.keyboard = keyboard_walk(driver, base, path)
+                report.problems += report.keyboard.problems
         if screenshot_dir:
             for path in dark_pages:
                 driver.get(base + path)
@@ -317,22 +409,32 @@ def main(argv=None):
     parser.add_argument("html", nargs="?", default="_build/html")
     parser.add_argument("--out", default=None, help="folder for screenshots (default: <html>/../screenshots)")
     args = parser.parse_args(argv)
-    reason = chromium_missing()
+    reason = chromium_missing() or axe_missing()
     if reason:
         print(reason)
         return 2
     html = Path(args.html)
     out = Path(args.out) if args.out else html.parent / "screenshots"
     chapters = sorted(p.relative_to(html).as_posix() for p in (html / "book").glob("*.html"))
-    reports, outside = check_site(html, out, screenshot_pages=chapters, dark_pages=chapters[:1])
+    reports, outside = check_site(html, out, screenshot_pages=chapters, dark_pages=chapters[:1],
+                                  keyboard_pages=chapters)
     bad = 0
     for report in reports:
         flag = "ok " if not report.problems else "BAD"
         print(f"{flag} {report.path}: math {report.typeset}/{report.math_elements}, "
-              f"images {report.images}, interactive {report.interactive}")
-        for problem in report.problems:
+              f"images {report.images}, interactive {report.interactive}, "
+              f"axe {report.axe or 'no violations'}")
+        if report.figure_text:
+            smallest = min(report.figure_text, key=lambda f: f[1])
+            print(f"      smallest figure text {smallest[1]:.1f} px ({smallest[0]}), "
+                  f"body {smallest[2]:.0f} px")
+        if report.keyboard:
+            walk = report.keyboard
+            print(f"      keyboard: {walk.stops} tab stops, {walk.navigation} in the navigation, "
+                  f"{walk.figure_controls} on interactive figures")
+        for problem in report.problems + report.figure_problems:
             print(f"      {problem}")
-        bad += bool(report.problems)
+        bad += bool(report.problems or report.figure_problems)
     for url in outside:
         print(f"outside request: {url}")
     print(f"screenshots in {out}")

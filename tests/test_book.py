@@ -14,6 +14,7 @@ with the reason, only where they are not installed.
 from __future__ import annotations
 
 import ast
+import html
 import importlib
 import importlib.util
 import os
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -40,17 +42,12 @@ for folder in (BOOK / "_ext", BOOK / "tools", BOOK, Path(__file__).resolve().par
 
 import book_browser  # noqa: E402
 import book_html_checks  # noqa: E402
+import print_pdf  # noqa: E402
 
 
 def toc_files() -> list[str]:
     """Every file in _toc.yml (without suffix), root first."""
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        for chapter in part.get("chapters", []):
-            files.append(chapter["file"])
-            files += [section["file"] for section in chapter.get("sections", [])]
-    return files
+    return [page.removesuffix(".html") for page in print_pdf.toc_pages(REPO)]
 
 
 def chapter_files() -> list[Path]:
@@ -220,6 +217,68 @@ def test_glued_negative_numbers_use_a_minus_sign(built_book):
     assert not any(re.fullmatch(r"-[0-9.,]+", text) for text in pasted), "a hyphen as a minus sign"
 
 
+REFERENCES = "book/references.html"
+
+
+def citation_ids(built_book) -> set[str]:
+    """The ids of the entries on the References page."""
+    page = (built_book / REFERENCES).read_text()
+    return set(re.findall(r'<div class="citation" id="([^"]+)"', page))
+
+
+@pytest.mark.parametrize("chapter", [name for name in toc_files() if name[5:7].isdigit()])
+def test_chapter_cites_at_least_three_sources_on_the_references_page(built_book, chapter):
+    entries = citation_ids(built_book)
+    assert len(entries) >= 20, f"the References page lists only {len(entries)} sources"
+    page = (built_book / f"{chapter}.html").read_text()
+    cited = set(re.findall(r'href="references\.html#([^"]+)"', page))
+    assert len(cited) >= 3, f"{chapter} cites {len(cited)} sources"
+    assert cited <= entries, f"{chapter}: citations without an entry: {sorted(cited - entries)}"
+    assert 'id="further-reading"' in page, f"{chapter} has no Further reading section"
+
+
+def test_glossary_and_index(built_book):
+    """The glossary defines at least 40 terms, the chapters link to them, and the
+    index lists at least 80 entries, each linking to a place in the book."""
+    glossary = (built_book / "book" / "glossary.html").read_text()
+    terms = set(re.findall(r'<dt id="(term-[^"]+)"', glossary))
+    assert len(terms) >= 40, f"the glossary defines {len(terms)} terms"
+    for chapter in (name for name in toc_files() if name[5:7].isdigit()):
+        page = (built_book / f"{chapter}.html").read_text()
+        linked = set(re.findall(r'href="glossary\.html#(term-[^"]+)"', page))
+        assert len(linked) >= 2, f"{chapter} links to {len(linked)} glossary terms"
+        assert linked <= terms, f"{chapter}: links to undefined terms {sorted(linked - terms)}"
+    index = (built_book / "genindex.html").read_text()
+    entries = re.findall(r'<li><a href="([^"]+)">', index)
+    assert len(entries) >= 80, f"the index has {len(entries)} entries"
+    for href in entries:
+        target, _, fragment = href.partition("#")
+        assert (built_book / target).exists(), f"index entry points at missing {href}"
+        assert f'id="{fragment}"' in (built_book / target).read_text(), f"no anchor for {href}"
+
+
+@pytest.mark.parametrize("chapter", [name for name in toc_files() if name[5:7].isdigit()])
+def test_chapter_page_offers_its_notebook(built_book, chapter):
+    """Each chapter page links its notebook (no outputs) and a zip with the helpers,
+    as files of the site (offline), and says how to run them with the toolkit."""
+    import zipfile
+
+    import nbformat
+
+    page = (built_book / f"{chapter}.html").read_text()
+    stem = chapter.removeprefix("book/")
+    for suffix in (".ipynb", ".zip"):
+        assert f'href="../notebooks/{stem}{suffix}"' in page, f"{chapter} does not link {suffix}"
+    assert "pip install ./packaging/autograder" in page
+    notebook = nbformat.read(built_book / "notebooks" / f"{stem}.ipynb", as_version=4)
+    nbformat.validate(notebook)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert len(code) >= 5 and not any(cell.outputs for cell in code)
+    with zipfile.ZipFile(built_book / "notebooks" / f"{stem}.zip") as bundle:
+        names = set(bundle.namelist())
+    assert {f"{stem}/{stem}.ipynb", f"{stem}/_lib/__init__.py", f"{stem}/_lib/style.py"} <= names
+
+
 def test_html_checks_catch_what_they_should(tmp_path):
     """The checks are not vacuous: each kind of problem on a made-up site is found."""
     (tmp_path / "_static").mkdir()
@@ -236,6 +295,7 @@ def test_html_checks_catch_what_they_should(tmp_path):
         <a href="other.html#here">fine</a>
         <a href="other.html#gone">missing fragment</a>
         <a href="missing.html">missing page</a>
+        <a href="backprop-book.pdf">the PDF, printed after the build</a>
         <div class="output traceback highlight-ipythontb">Traceback</div>
         <pre>&lt;Figure size 640x480 with 1 Axes&gt;</pre>
         """)
@@ -248,6 +308,9 @@ def test_html_checks_catch_what_they_should(tmp_path):
     links = book_html_checks.broken_internal_links(tmp_path)
     assert any("#gone" in p for p in links) and any("missing.html" in p for p in links)
     assert not any("#here" in p for p in links)
+    assert not any("backprop-book.pdf" in p for p in links)
+    after_printing = book_html_checks.broken_internal_links(tmp_path, printed_after_build=True)
+    assert any("backprop-book.pdf" in p for p in after_printing)
     outputs = book_html_checks.failed_outputs(tmp_path)
     assert len(outputs) == 2
 
@@ -412,25 +475,134 @@ def test_chapters_run_under_nbval(tmp_path, reference):
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
 
 
-# ---------------------------------------------------------------- a real browser
+# ---------------------------------------------------------------- the PDF
 
 
-def test_pages_in_headless_chromium(built_book):
+@pytest.fixture(scope="session")
+def built_pdf(built_book):
+    """The PDF printed from the built site, once per session (``make pdf``)."""
     reason = book_browser.chromium_missing()
     if reason:
         pytest.skip(reason)
+    start = time.monotonic()
+    result = subprocess.run([sys.executable, str(BOOK / "tools" / "print_pdf.py")], cwd=REPO,
+                            capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        pytest.fail(f"printing the PDF failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}",
+                    pytrace=False)
+    print(f"PDF printed in {time.monotonic() - start:.0f} s")
+    return built_book / print_pdf.PDF_NAME
+
+
+def plain(text: str) -> str:
+    """Text for comparing a page with the PDF: ligatures undone, whitespace collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", html.unescape(text)).split())
+
+
+def strip_tags(fragment: str) -> str:
+    return re.sub(r"<[^>]+>", "", fragment)
+
+
+def code_text(page: str) -> str:
+    """What a page shows as code (<pre> blocks), where TeX may legitimately appear."""
+    blocks = re.findall(r"<pre.*?</pre>", page, re.S)
+    return "\n".join(plain(strip_tags(block)) for block in blocks)
+
+
+def test_pdf_holds_the_whole_book_typeset(built_book, built_pdf):
+    pypdf = pytest.importorskip("pypdf")
+    reader = pypdf.PdfReader(built_pdf)
+    texts = [plain(page.extract_text()) for page in reader.pages]
+    assert 80 <= len(texts) <= 600, f"the PDF has {len(texts)} pages"
+    everything = "\n".join(texts)
+    pages = {name: (built_book / f"{name}.html").read_text() for name in toc_files()}
+    # One bookmark per page of the site, in the order of the table of contents.
+    assert len(reader.outline) == len(pages)
+    # Math is typeset: TeX source shows only where the site shows it as code.
+    code = "\n".join(code_text(page) for page in pages.values())
+    for token in ("\\frac", "\\(", "\\[", "\\begin{", "$$", "{glue", "{cite", "{term"):
+        assert everything.count(token) <= code.count(token), f"raw {token!r} in the PDF"
+    inline = re.compile(r"\$[^$\s][^$\n]{0,80}\$")
+    assert len(inline.findall(everything)) <= len(inline.findall(code)), "raw $...$ in the PDF"
+    for name, page in pages.items():
+        # Numbered like the site: the chapter heading, and every figure on a page with an image.
+        heading = re.search(r'<h1><span class="section-number">([^<]+)</span>([^<]+)', page)
+        if heading:
+            assert plain(heading.group(1) + heading.group(2)) in everything, name
+        for number, caption in re.findall(
+                r'<span class="caption-number">(Fig\. [0-9.]+) </span><span class="caption-text">'
+                r'(.*?)</span>', page, re.S):
+            words = " ".join(plain(strip_tags(caption)).split()[:3])
+            found = [i for i, text in enumerate(texts) if f"{number} {words}" in text]
+            assert found, f"{name}: {number} ({words}...) is not in the PDF"
+            assert all(reader.pages[i].images for i in found), f"{number} is on a page without an image"
+        # Every exercise comes with its solution, opened.
+        for solution in re.findall(r'<section id="solution-content">(.*?)</section>', page, re.S):
+            runs = [plain(strip_tags(run)) for run in
+                    re.split(r'<(?:span|div) class="math[^>]*>.*?</(?:span|div)>', solution,
+                             flags=re.S)]
+            longest = max(runs, key=len)
+            assert longest[:60] in everything, f"{name}: a solution is missing ({longest[:60]!r})"
+
+
+# ---------------------------------------------------------------- a real browser
+
+
+@pytest.fixture(scope="session")
+def browser_reports(built_book, built_pdf):
+    """Every page visited once in headless Chromium: (reports by path, outside requests)."""
+    reason = book_browser.chromium_missing()
+    if reason:
+        pytest.skip(reason)
+    missing = book_browser.axe_missing()
+    assert not missing, missing
     chapters = [f"{name}.html" for name in toc_files() if re.match(r"book/\d\d_", name)]
     reports, outside = book_browser.check_site(
-        built_book, SCREENSHOTS, screenshot_pages=chapters, dark_pages=chapters[:1]
+        built_book, SCREENSHOTS, screenshot_pages=chapters, dark_pages=chapters[:1],
+        keyboard_pages=chapters,
     )
-    problems = [f"{r.path}: {p}" for r in reports for p in r.problems]
+    for report in reports:
+        print(f"{report.path}: axe {report.axe or 'no violations'}"
+              + (f"; keyboard {report.keyboard.stops} stops, {report.keyboard.navigation} in the "
+                 f"navigation, {report.keyboard.figure_controls} on interactive figures"
+                 if report.keyboard else ""))
+    return {r.path: r for r in reports}, outside
+
+
+def test_pages_in_headless_chromium(browser_reports):
+    """Math, images, links, console, no other host; axe-core finds no serious or
+    critical violation on any page; the keyboard reaches the navigation and every
+    interactive figure's controls on every chapter."""
+    by_path, outside = browser_reports
+    problems = [f"{r.path}: {p}" for r in by_path.values() for p in r.problems]
     assert not problems, "\n".join(problems)
     assert not outside, "requests to other hosts:\n" + "\n".join(outside)
-    by_path = {r.path: r for r in reports}
     assert {f"{name}.html" for name in toc_files()} <= set(by_path)
     first = by_path["book/01_forward_pass.html"]
     assert first.math_elements > 50 and first.typeset == first.math_elements
     assert first.images >= 4 and first.interactive >= 1
+    chapters = [f"{name}.html" for name in toc_files() if re.match(r"book/\d\d_", name)]
     for chapter in chapters:
         stem = chapter.removesuffix(".html").replace("/", "_")
         assert (SCREENSHOTS / f"{stem}.png").stat().st_size > 10_000
+        walk = by_path[chapter].keyboard
+        assert walk and walk.navigation > 0 and walk.figure_controls > 0, chapter
+
+
+def test_interactive_figures_have_text_alternatives(built_book):
+    for name in toc_files():
+        page = (built_book / f"{name}.html").read_text()
+        for box in re.findall(r'<div class="book-interactive"[^>]*>', page):
+            assert re.search(r'aria-label="[^"]{20,}"', box), f"{name}: {box[:200]}"
+            assert 'role="group"' in box, f"{name}: {box[:200]}"
+
+
+@pytest.mark.xfail(strict=True, reason="the chapters' figures are not yet redrawn to the size "
+                   "this check asks for (issue 17, legible figures)")
+def test_figure_text_is_legible(browser_reports):
+    """The smallest text of every figure, as displayed, is at least 80% of the body text."""
+    by_path, _ = browser_reports
+    problems = [f"{r.path}: {p}" for r in by_path.values() for p in r.figure_problems]
+    measured = sum(len(r.figure_text) for r in by_path.values())
+    assert measured >= 30, f"only {measured} figures measured"
+    assert not problems, "\n".join(problems)

@@ -16,7 +16,15 @@
    with an ASCII hyphen; next to MathJax's minus sign it looks like a dash.
    ``_minus_signs`` replaces the hyphens of pasted numbers with U+2212.
 
-4. Checks over the result. After an HTML build, every page is checked for
+4. The References page labels its sources by author and year
+   (``book_bibliography.py``).
+
+5. Accessibility repairs of the generated HTML (``_repair_roles``).
+
+6. Take a chapter home: each chapter page offers its notebook
+   (``book_take_home.py``).
+
+7. Checks over the result. After an HTML build, every page is checked for
    resources fetched from another host (the book must read offline) and for
    local links whose file or #fragment does not exist, and for cell outputs
    that show an error (``book_html_checks.py``). Each problem is a Sphinx warning, so a build with
@@ -29,7 +37,9 @@ import re
 from docutils import nodes
 from sphinx.util import logging
 
+import book_bibliography
 import book_html_checks
+import book_take_home
 
 INTERACTIVE_ENV = "BOOK_INTERACTIVE"
 logger = logging.getLogger(__name__)
@@ -38,6 +48,8 @@ logger = logging.getLogger(__name__)
 def _check_site(app, exception):
     if exception is not None or app.builder.format != "html":
         return
+    # The chapters' notebooks first: the pages link to them.
+    book_take_home.write_notebooks(app.srcdir, app.outdir)
     for problem in book_html_checks.external_resources(app.outdir):
         logger.warning("[offline] %s", problem, type="book", subtype="offline")
     for problem in book_html_checks.broken_internal_links(app.outdir):
@@ -84,9 +96,22 @@ def _drop_thebe(app, pagename, templatename, context, doctree):
     context["script_files"] = kept
 
 
+def _repair_roles(app, pagename, templatename, context, doctree):
+    """The References page lists its entries in a role="list" whose children
+    have role="doc-biblioentry" (docutils' citations); a list may only hold
+    list items (axe-core: aria-required-children, critical). They become
+    role="listitem"."""
+    body = context.get("body")
+    if body and 'role="doc-biblioentry"' in body:
+        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+
+
 def setup(app):
     os.environ[INTERACTIVE_ENV] = "static"
     app.connect("doctree-resolved", _minus_signs)
+    book_bibliography.register()
     app.connect("html-page-context", _drop_thebe)
+    app.connect("html-page-context", _repair_roles)
+    app.connect("html-page-context", book_take_home.add_box)
     app.connect("build-finished", _check_site)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

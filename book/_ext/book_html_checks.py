@@ -9,6 +9,9 @@ Three questions, asked of every page of a built site (``_build/html``):
   until clicked.
 * ``broken_internal_links(outdir)``: does every local ``href``/``src`` point at
   a file that exists, and every ``#fragment`` at an element with that id?
+  The PDF of the book is printed from the finished site
+  (book/tools/print_pdf.py), so the build's own check accepts a link to it;
+  ``printed_after_build=True`` checks that link too.
 
 * ``failed_outputs(outdir)``: does any cell output show a traceback, or a
   figure that was printed as text because it could not be drawn?
@@ -46,6 +49,8 @@ RESOURCE_ATTRIBUTES = {
 NON_LOADING_LINK_RELS = {"canonical", "alternate", "author", "license", "help", "search",
                          "index", "next", "prev", "home", "top", "up", "copyright"}
 CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)['"]?\s*\)|@import\s+['"]([^'"]+)['"]""")
+# Files printed from the finished site, after the HTML build: the PDF of the book.
+PRINTED_AFTER_BUILD = ("backprop-book.pdf",)
 SKIP_SCHEMES = ("mailto:", "javascript:", "data:", "tel:", "blob:", "about:")
 
 
@@ -160,10 +165,16 @@ def _resolve(page: Path, url: str, outdir: Path):
     return target.resolve(), unquote(parts.fragment)
 
 
-def broken_internal_links(outdir) -> list[str]:
-    """Every local href/src whose file, or whose #fragment, does not exist."""
+def broken_internal_links(outdir, printed_after_build=False) -> list[str]:
+    """Every local href/src whose file, or whose #fragment, does not exist.
+
+    printed_after_build: also require the files of PRINTED_AFTER_BUILD (when
+    False, a link to one of them at the site's root is accepted: they do not
+    exist yet when the HTML build checks itself).
+    """
     _PARSED.clear()
     outdir = Path(outdir).resolve()
+    later = set() if printed_after_build else {outdir / name for name in PRINTED_AFTER_BUILD}
     problems = []
     for page in html_pages(outdir):
         parsed = _parse(page)
@@ -176,6 +187,8 @@ def broken_internal_links(outdir) -> list[str]:
             if tag == "script" and url.startswith(("{", "{{")):
                 continue
             target, fragment = _resolve(page, url, outdir)
+            if target in later:
+                continue
             if not target.exists():
                 problems.append(f"{rel}: <{tag}> points at {url}, which does not exist")
                 continue

@@ -33,6 +33,8 @@ import re
 
 from matplotlib.figure import Figure
 
+from .legibility import smallest_text_points
+
 ENV = "BOOK_INTERACTIVE"
 
 # matplotlib's jshtml template styles its buttons with Font Awesome from a CDN.
@@ -107,13 +109,24 @@ def jshtml(draw, values, *, label, alt, figsize=(7.0, 3.6), dpi=100, interval=80
 
     animation = FuncAnimation(fig, frame, frames=len(values), init_func=lambda: frame(0),
                               interval=interval, blit=False, repeat=False)
-    text = animation.to_jshtml(default_mode="once")
+    text = None
+
+    def render():
+        nonlocal text
+        text = animation.to_jshtml(default_mode="once")
+
+    smallest_px = smallest_text_points(render) * dpi / 72
     text = _FONT_AWESOME_LINK.sub("", text)
     text = _ICON.sub(lambda m: _ICONS.get(m.group(1), html.escape(m.group(1))), text)
     found = re.search(r'<img id="_anim_img([0-9a-f]+)">', text)
     if found is None:  # the template changed: fail loudly
         raise RuntimeError("matplotlib's jshtml template has no frame image where expected")
     uid = found.group(1)
+    # The slider has no label of its own: name it by what it controls.
+    slider = f'<input id="_anim_slider{uid}" type="range"'
+    if slider not in text:  # the template changed: fail loudly
+        raise RuntimeError("matplotlib's jshtml template has no slider where expected")
+    text = text.replace(slider, f'{slider} aria-label="{html.escape(label, quote=True)}"')
     text = text.replace(found.group(0),
                         f'<img id="_anim_img{uid}" alt="{html.escape(alt, quote=True)}">')
     if 0 < initial < len(values):
@@ -124,7 +137,8 @@ def jshtml(draw, values, *, label, alt, figsize=(7.0, 3.6), dpi=100, interval=80
         raise RuntimeError("matplotlib's jshtml template still refers to Font Awesome")
     head = (f'<p class="book-interactive-label">Slider: {html.escape(label)}. Drag it, or step '
             f'through the frames with the buttons.</p>')
-    return (f'<div class="book-interactive" data-book-interactive="jshtml" '
+    return (f'<div class="book-interactive" role="group" data-book-interactive="jshtml" '
+            f'data-smallest-text-px="{smallest_px:.2f}" '
             f'aria-label="{html.escape(alt, quote=True)}">{head}{text}</div>')
 
 

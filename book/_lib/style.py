@@ -6,8 +6,12 @@ colours are the Okabe-Ito palette, distinguishable with the common forms of
 colour blindness.
 """
 
+import functools
+
 import matplotlib as mpl
 from cycler import cycler
+
+from .legibility import figure_png
 
 # Okabe & Ito (2008): blue, vermillion, bluish green, reddish purple, orange, sky blue.
 COLORS = {
@@ -46,6 +50,9 @@ RC = {
 }
 
 
+PRINT_KWARGS = {"bbox_inches": "tight", "facecolor": "white"}
+
+
 def setup_figures():
     """Apply the book's style, after making sure figures show in a notebook.
 
@@ -67,4 +74,9 @@ def setup_figures():
         shell.run_line_magic("config", "InlineBackend.figure_formats = ['png']")
         shell.run_line_magic(
             "config", "InlineBackend.print_figure_kwargs = "
-            "{'bbox_inches': 'tight', 'facecolor': 'white'}")
+            f"{PRINT_KWARGS!r}")
+        # The same PNG, carrying the size of its smallest text for the legibility check.
+        from matplotlib.figure import Figure
+
+        shell.display_formatter.formatters["image/png"].for_type(
+            Figure, functools.partial(figure_png, **PRINT_KWARGS))
