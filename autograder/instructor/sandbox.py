@@ -115,6 +115,9 @@ def interpreter_paths():
     libdir = sysconfig.get_config_var("LIBDIR")  # libpython, for a shared build
     if libdir:
         paths.append(Path(libdir))
+    # Package folders that a .pth file adds (a virtualenv layered on another one's packages);
+    # only package folders: a checkout on the path (an editable install) stays out of sight.
+    paths += [Path(p) for p in sys.path if p.endswith(("site-packages", "dist-packages")) and Path(p).is_dir()]
     return paths
 
 
@@ -245,6 +248,12 @@ class Sandbox:
                     made.add(parent)
                     args.extend(["--perms", "0755", "--dir", str(parent)])
 
+        # The private folders first, so that a bind inside one of them (a virtualenv or a
+        # checkout under /tmp) is mounted on top of it rather than covered by it.
+        args.extend(["--proc", "/proc", "--dev", "/dev"])
+        for folder, size in PRIVATE_FOLDERS:
+            args.extend(["--perms", "1777", "--size", str(size), "--tmpfs", folder])
+            made.update({Path(folder), *Path(folder).parents})
         shown = binds(self.limits.data)
         for source, target in shown:
             folders(target)
@@ -255,9 +264,6 @@ class Sandbox:
         for path in self.hidden:  # inside a bind: cover it
             if any(Path(path).is_relative_to(target) for _, target in shown):
                 args.extend(["--perms", "0000", "--tmpfs", path] if Path(path).is_dir() else ["--ro-bind", "/dev/null", path])
-        args.extend(["--proc", "/proc", "--dev", "/dev"])
-        for folder, size in PRIVATE_FOLDERS:
-            args.extend(["--perms", "1777", "--size", str(size), "--tmpfs", folder])
         args.extend(["--remount-ro", "/dev", "--perms", "1777", "--dir", "/tmp/work"])
         for target, fd in files.items():
             args.extend(["--perms", "0644", "--file", str(fd), target])
