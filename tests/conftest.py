@@ -10,6 +10,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_MNIST = ROOT.parent / "shared" / "datasets" / "mnist"
 
 os.environ.setdefault("MNIST_DIR", str(SHARED_MNIST))
+# matplotlib's font cache of this checkout (kernels and subprocesses inherit it): a per-user
+# cache written by another, since deleted, virtualenv lists fonts that are gone.
+os.environ.setdefault("MPLCONFIGDIR", str(ROOT / "_build" / "matplotlib"))
+Path(os.environ["MPLCONFIGDIR"]).mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture(scope="session")

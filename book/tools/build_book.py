@@ -93,8 +93,12 @@ def jupyter_book() -> str:
 def build(clean=False, quiet=False) -> int:
     ensure_assets()
     fingerprint = refresh_cache(clean)
-    # Import matplotlib once here: on a fresh machine it builds its font cache
-    # and says so on stderr, which inside a chapter would fail the build.
+    # matplotlib's font cache lives in the build folder: a per-user cache written by another
+    # virtualenv (since deleted) lists fonts that are gone, and every figure would then warn.
+    # Import matplotlib once here: it builds that cache and says so on stderr, which inside
+    # a chapter would fail the build.
+    os.environ.setdefault("MPLCONFIGDIR", str(REPO / "_build" / "matplotlib"))
+    Path(os.environ["MPLCONFIGDIR"]).mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-c", "import matplotlib.pyplot"], check=True)
     # --all: re-read every page, so a warning from an unchanged page is reported
     # again (Sphinx would skip it and pass); executed outputs still come from the cache.
