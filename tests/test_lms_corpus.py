@@ -57,6 +57,9 @@ def run_week(tmp, lms, db=()):
     steps["grade 1"] = autograder("grade", ASSIGNMENT, "--due", DUE, "--workers", "2", *db, cwd=root)
     steps["csv 1"] = (root / "reports" / ASSIGNMENT / f"{ASSIGNMENT}_grades.csv").read_bytes()
     steps["collect 2"] = autograder("collect", ASSIGNMENT, str(second_zip), *db, cwd=root)
+    if lms == "canvas" and not db:  # feedback between collect and grade: no page with the old grade
+        steps["feedback before grade 2"] = autograder("feedback", ASSIGNMENT, *db, cwd=root)
+        steps["stale page"] = (root / "feedback" / str(changed) / ASSIGNMENT).exists()
     steps["grade 2"] = autograder("grade", ASSIGNMENT, "--workers", "2", *db, cwd=root)
     steps["report"] = autograder("report", ASSIGNMENT, "--roster", str(roster_file), *db, cwd=root)
     steps["export"] = autograder("export", ASSIGNMENT, lms, "--roster", str(roster_file), *db, cwd=root)
@@ -246,3 +249,13 @@ def test_feedback_zip_is_named_for_moodle(moodle):
         names = set(archive.namelist())
     collected = [p for p in moodle["people"] if p.kind.status != "not collected"]
     assert names == {f"{p.name}_{p.lms_id}_assignsubmission_file_/forward_feedback.html" for p in collected}
+
+
+def test_no_feedback_page_carries_the_grade_of_a_replaced_submission(canvas):
+    """Feedback asked for after a changed submission was collected, before it was graded: that
+    student gets no page (not the old grade's), it is said, and the exit status is 1."""
+    result = canvas["steps"]["feedback before grade 2"]
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{canvas['changed']}'s submission changed since it was graded" in result.stderr
+    assert canvas["steps"]["stale page"] is False
+    assert canvas["steps"]["feedback"].returncode == 0  # after grade 2 every page is current

@@ -17,6 +17,7 @@ was flagged and which cells were graded as the assignment has them (restored).
 
 import html
 import re
+import shutil
 from pathlib import Path
 
 from .course import InstructorError
@@ -33,6 +34,14 @@ def autograded_students(course, assignment):
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if (p / assignment).is_dir())
+
+
+def changed_since_graded(course, student, assignment, status):
+    """True when the collected submission is not the one the status file says was graded."""
+    from .submissions import submission_fingerprint
+
+    graded = status.get(student, {}).get("sha256")
+    return bool(graded) and graded != submission_fingerprint(course, student, assignment)
 
 
 def feedback_page(course, student, assignment):
@@ -74,7 +83,8 @@ def feedback(course, assignment, students=None, progress=True):
     if not gradebook_knows(course, assignment):
         raise InstructorError(f"The gradebook ({course.db_url}) has no grades of {assignment!r}. "
                               f"Run grade {assignment} first (with the same --db-url).")
-    notes = {student: entry.get("flags", []) for student, entry in load_status(course, assignment).items()}
+    status = load_status(course, assignment)
+    notes = {student: entry.get("flags", []) for student, entry in status.items()}
     mathjax = mathjax_script()
     results = []
     bar = tqdm(list(students), desc=f"feedback {assignment}", unit="student", disable=not progress)
@@ -82,6 +92,13 @@ def feedback(course, assignment, students=None, progress=True):
         bar.set_postfix_str(student)
         if student not in graded:
             results.append((student, None, f"{student} has no autograded {assignment}: run grade first"))
+            continue
+        if changed_since_graded(course, student, assignment, status):
+            # Its grade is the old submission's: no page (an old one is removed, so that no
+            # LMS zip can carry it) until the new submission is graded.
+            shutil.rmtree(course.folder("feedback", student, assignment), ignore_errors=True)
+            results.append((student, None, f"{student}'s submission changed since it was graded: "
+                                           f"run grade {assignment} first"))
             continue
         problem = run(make_converter(GenerateFeedback, course, assignment, student).start)
         try:

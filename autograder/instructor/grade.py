@@ -262,7 +262,9 @@ def check_data(name):
         except MNISTNotFound as error:
             raise InstructorError(f"The assignment needs MNIST, and the grader cannot use it, so every "
                                   f"student would lose the points of the cells that use it. Nothing was "
-                                  f"graded. The loader says:\n{error}") from None
+                                  f"graded. The loader says:\n{error}\nFor grading, set MNIST_DIR to the "
+                                  f"folder with the files (or copy them into the cache folder), then run "
+                                  f"grade again; `grade` itself has no --data-dir or --download.") from None
         return
     raise InstructorError(f"Unknown data set {name!r} in metadata.backprop.data of the source notebook: "
                           "the grader knows 'mnist'.")
