@@ -54,6 +54,7 @@ from .sandbox import Limits, SandboxUnavailable, check_available, hidden_paths
 from .status import load_status, save_status
 from .referee import reference_namespace
 from .submissions import submission_fingerprint, submitted_students  # noqa: F401 (submitted_students: public here too)
+from .trusted import declared_data as notebook_data
 from .trusted import instructor_cells, run_notebook
 
 GRADED, INCOMPLETE, FAILED = "graded", "incomplete", "failed"
@@ -244,10 +245,10 @@ def declared_data(course, assignment):
     """The data sets the assignment's source notebooks declare in `metadata.backprop.data`."""
     names = []
     for path in course.source_notebooks(assignment):
-        declared = nbformat.read(str(path), as_version=4).metadata.get("backprop", {}).get("data", [])
-        if isinstance(declared, str) or not isinstance(declared, list):
-            raise InstructorError(f"{path}: metadata.backprop.data must be a list of data set names, "
-                                  f"e.g. [\"mnist\"], not {declared!r}.")
+        try:
+            declared = notebook_data(nbformat.read(str(path), as_version=4))
+        except ValueError as error:
+            raise InstructorError(f"{path}: {error}") from None
         names += [name for name in declared if name not in names]
     return names
 

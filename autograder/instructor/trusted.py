@@ -35,6 +35,7 @@ import warnings
 from nbformat.v4 import new_output
 
 from ..student.checks import refereed_by
+from .bundle import HIDDEN_MARKERS
 from .protocol import without_magics
 from .rebuild import nbgrader_role
 from .referee import Referee, reference_namespace
@@ -69,9 +70,12 @@ def is_proxy(value):
 
 def declared_data(source):
     """The data sets an assignment declares in its source notebook's metadata
-    (``"backprop": {"data": ["mnist"]}``): what its cells load."""
+    (``"backprop": {"data": ["mnist"]}``): what its cells load. ValueError if it is not a list."""
     declared = source.metadata.get("backprop", {}).get("data", [])
-    return [str(name) for name in declared] if isinstance(declared, list) else []
+    if not isinstance(declared, list):
+        raise ValueError(f"metadata.backprop.data must be a list of data set names, "
+                         f"e.g. [\"mnist\"], not {declared!r}.")
+    return [str(name) for name in declared]
 
 
 def student_data(declared):
@@ -289,14 +293,13 @@ def _error(ename, evalue, trace=None):
                       traceback=lines or [f"{_text(ename)}: {_text(evalue)}"])
 
 
-HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
 GRADER_FILES = ("student_process.py", "protocol.py")  # the server's frames in a student traceback
 
 
 def hidden_from(source):
     """The first line number of a test cell's hidden part (None without one)."""
     for number, line in enumerate(source.splitlines(), start=1):
-        if line.strip() == HIDDEN_MARK:
+        if line.strip() == HIDDEN_MARKERS[0]:
             return number
     return None
 
