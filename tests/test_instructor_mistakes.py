@@ -88,6 +88,25 @@ def test_a_new_postgresql_database_and_options_after_the_command(course, postgre
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+def test_instructor_code_that_does_not_run_in_the_grader_stops_grading(tmp_path):
+    """The checks compare with twins built from the instructor's solution cells: if those do not
+    run in the grader, every student would fail, so nothing is graded and the cell is named."""
+    import nbformat
+
+    root = copy_course(tmp_path)
+    path = source_notebook("forward", root)
+    notebook = read(path)
+    cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "relu")
+    cell.source = "import a_module_the_grader_lacks\n" + cell.source
+    nbformat.write(notebook, str(path))
+    submit(root, "ada", "forward", read(source_notebook("forward", root)))
+    result = autograder("grade", "forward", cwd=root)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "does not run in the grader" in result.stderr and "a_module_the_grader_lacks" in result.stderr
+    assert "Nothing was graded" in result.stderr
+    assert not (root / "autograded").exists() or not any((root / "autograded").iterdir())
+
+
 def test_no_traceback_in_any_case():
     """The count the issue asks for: tracebacks across every case above."""
     assert len(MISTAKES) >= 12

@@ -52,7 +52,7 @@ from .nbgrader_run import make_converter, run
 from .rebuild import Flag, claimed_passes, rebuild
 from .sandbox import Limits, SandboxUnavailable, check_available, hidden_paths
 from .status import load_status, save_status
-from .referee import reference_namespace
+from .referee import ReferenceUnavailable, reference_namespace
 from .submissions import submission_fingerprint, submitted_students  # noqa: F401 (submitted_students: public here too)
 from .trusted import declared_data as notebook_data
 from .trusted import instructor_cells, run_notebook
@@ -122,6 +122,13 @@ def grade(course, assignment, workers=None, students=None, force=False, progress
         except SandboxUnavailable as error:
             raise InstructorError(f"{error} (or grade with --kernel, the stock way, without the sandbox).") from None
     sources = {p.name: str(p) for p in course.source_notebooks(assignment)}
+    if sandbox:
+        for path in sources.values():  # the twins' code: a failure here would fail every student
+            try:
+                _reference(path)
+            except ReferenceUnavailable as error:
+                raise InstructorError(f"{path}: {error}. Nothing was graded: fix the source notebook "
+                                      "(nbgrader validate checks it runs).") from None
     setup = WorkerSetup(course.config, sandbox, [str(p) for p in hidden_paths(course.root)], sources)
 
     outcomes, started = {}, {}

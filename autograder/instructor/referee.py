@@ -39,13 +39,14 @@ from .protocol import without_magics
 REFERENCE_MODULE = "__reference__"  # the __name__ of the namespace the instructor's code runs in
 
 
+class ReferenceUnavailable(RuntimeError):
+    """The instructor's code cannot be run in the grader: no check could be trusted."""
+
+
 def definitions_only(source):
     """The imports, function and class definitions of a cell (what a twin needs); the rest,
     a training run or a data download, is left out so that building the reference is quick."""
-    try:
-        tree = ast.parse(without_magics(source))
-    except SyntaxError:
-        return ""
+    tree = ast.parse(without_magics(source))
     kept = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
     tree.body = [node for node in tree.body if isinstance(node, kept)]
     return ast.unparse(tree)
@@ -53,14 +54,16 @@ def definitions_only(source):
 
 def reference_namespace(cells):
     """Run the definitions of the instructor's cells (sources, in notebook order) in a fresh
-    namespace of this process; returns it. A cell that fails to define is skipped: the
-    twins it would have made are then missing, and the checks that need them say so."""
+    namespace of this process; returns it. A cell that fails to define raises
+    ReferenceUnavailable: every student's checks would fail against missing twins."""
     namespace = {"__name__": REFERENCE_MODULE}
-    for source in cells:
+    for number, source in enumerate(cells, start=1):
         try:
             exec(compile(definitions_only(source), f"<{REFERENCE_MODULE} cell>", "exec"), namespace)
-        except Exception:  # noqa: BLE001 (the instructor's own code; reported when a twin is asked for)
-            continue
+        except Exception as error:  # noqa: BLE001 (the instructor's code: its failure is the grader's)
+            first_line = source.strip().splitlines()[0] if source.strip() else ""
+            raise ReferenceUnavailable(f"the instructor's code cell {number} ({first_line[:60]!r}) does not run "
+                                       f"in the grader: {type(error).__name__}: {error}") from None
     return namespace
 
 
