@@ -10,16 +10,32 @@ The student API is importable from the top level::
     from autograder import check_layer, numeric_gradient, load_mnist
 """
 
+from .student.checks import (
+    CheckReport,
+    GradientCheckError,
+    check_function,
+    check_layer,
+    check_loss,
+    twin_of,
+)
+from .student.display import install_in_ipython
 from .student.gradients import numeric_gradient, numeric_jacobian, relative_error
-from .student.checks import CheckReport, GradientCheckError, check_function, check_layer, check_loss, twin_of
 from .student.mnist import MNISTNotFound, load_mnist
 from .student.xor import xor_dataset
-from .student.display import install_in_ipython
 
 install_in_ipython()  # in Jupyter: NumPy's shape errors get the course's hint (display.py)
 
 __all__ = [
-    "numeric_gradient", "numeric_jacobian", "relative_error",
-    "check_layer", "check_loss", "check_function", "GradientCheckError", "CheckReport", "twin_of",
-    "load_mnist", "MNISTNotFound", "xor_dataset",
+    "numeric_gradient",
+    "numeric_jacobian",
+    "relative_error",
+    "check_layer",
+    "check_loss",
+    "check_function",
+    "GradientCheckError",
+    "CheckReport",
+    "twin_of",
+    "load_mnist",
+    "MNISTNotFound",
+    "xor_dataset",
 ]

@@ -20,7 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from assignment_course import (  # noqa: E402
-    assignments, copy_course, grades, nbgrader, points, read, source_notebook, submit,
+    assignments,
+    copy_course,
+    grades,
+    nbgrader,
+    points,
+    read,
+    source_notebook,
+    submit,
 )
 
 BUDGET = 180.0  # seconds for all six notebooks of one student
@@ -29,7 +36,9 @@ STUDENT = "benchmark_student"
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=1, help="time each assignment this many times (best is kept)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="time each assignment this many times (best is kept)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:

@@ -19,8 +19,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-import solutions as S  # noqa: E402
 import zoo  # noqa: E402
+
+import solutions as S  # noqa: E402
 from autograder.student.checks import check_layer, check_loss  # noqa: E402
 
 

@@ -32,9 +32,19 @@ def numpy_contender(data, seed):
     optimizer, loss_fn = SGD(model.parameters(), LR, MOMENTUM), SoftmaxCrossEntropy()
 
     def epoch():
-        history = train(model, loss_fn, optimizer, data.X_train, data.y_train, epochs=1,
-                        batch_size=BATCH, rng=rng, progress=False)
+        history = train(
+            model,
+            loss_fn,
+            optimizer,
+            data.X_train,
+            data.y_train,
+            epochs=1,
+            batch_size=BATCH,
+            rng=rng,
+            progress=False,
+        )
         return history.seconds[0]
+
     return epoch
 
 
@@ -45,8 +55,9 @@ def torch_contender(data, seed):
 
     torch.manual_seed(seed)
     X, y = torch.from_numpy(data.X_train), torch.from_numpy(data.y_train)
-    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
-                          nn.Linear(128, 10))
+    model = nn.Sequential(
+        nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)
+    )
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     loss_fn = nn.CrossEntropyLoss()
 
@@ -65,14 +76,17 @@ def torch_contender(data, seed):
             total_loss += loss.item() * len(index)
             correct += int((logits.argmax(dim=1) == yb).sum())
         return time.perf_counter() - start
+
     return epoch
 
 
 def matmul_contender(data, seed):
     """Only the matrix products of an epoch: 3 forward, 3 for dW, 2 for dX per batch."""
     rng = np.random.default_rng(seed)
-    weights = [rng.standard_normal((d_out, d_in), dtype=np.float32)
-               for d_in, d_out in zip(SIZES[:-1], SIZES[1:])]
+    weights = [
+        rng.standard_normal((d_out, d_in), dtype=np.float32)
+        for d_in, d_out in zip(SIZES[:-1], SIZES[1:])
+    ]
     n = len(data.X_train)
     inputs = [data.X_train[begin : begin + BATCH] for begin in range(0, n, BATCH)]
 
@@ -88,6 +102,7 @@ def matmul_contender(data, seed):
                 if layer:
                     grad = grad @ weights[layer]  # dX
         return time.perf_counter() - start
+
     return epoch
 
 
@@ -102,14 +117,19 @@ def main():
     try:
         import torch
     except ImportError:
-        raise SystemExit("PyTorch is not installed: `pip install torch==2.13.0` (CPU build), "
-                         "or run `make bench`")
+        raise SystemExit(
+            "PyTorch is not installed: `pip install torch==2.13.0` (CPU build), or run `make bench`"
+        )
     import threadpoolctl
 
-    blas = ", ".join(f"{pool['internal_api']} {pool['num_threads']} threads"
-                     for pool in threadpoolctl.threadpool_info())
-    print(f"numpy {np.__version__} ({blas}); "
-          f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    blas = ", ".join(
+        f"{pool['internal_api']} {pool['num_threads']} threads"
+        for pool in threadpoolctl.threadpool_info()
+    )
+    print(
+        f"numpy {np.__version__} ({blas}); "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    )
 
     contenders = {
         "numpy (solutions)": numpy_contender(data, args.seed),

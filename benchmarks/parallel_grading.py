@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from assignment_course import copy_course, environment, grades, nbgrader  # noqa: E402
 from class_submissions import ASSIGNMENT, KINDS, submit_class  # noqa: E402
 
-SPEEDUP_TARGET = 1.8   # the default pipeline (sandbox) over stock nbgrader
+SPEEDUP_TARGET = 1.8  # the default pipeline (sandbox) over stock nbgrader
 OVERHEAD_TARGET = 1.3  # sandbox over kernel pipeline
 
 
@@ -51,7 +51,9 @@ def main():
     parser.add_argument("--size", type=int, default=50, help="submissions in the class")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    kinds = [kind for kind in KINDS if kind.stock]  # what stock nbgrader grades to the designed score
+    kinds = [
+        kind for kind in KINDS if kind.stock
+    ]  # what stock nbgrader grades to the designed score
 
     with tempfile.TemporaryDirectory() as scratch:
         courses = {}
@@ -60,30 +62,60 @@ def main():
             nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
             students = submit_class(course, args.size, kinds)
             courses[name] = course
-        print(f"{args.size} submissions of {ASSIGNMENT}: " +
-              ", ".join(f"{sum(k.name == kind.name for k in students.values())} {kind.name}" for kind in kinds))
+        print(
+            f"{args.size} submissions of {ASSIGNMENT}: "
+            + ", ".join(
+                f"{sum(k.name == kind.name for k in students.values())} {kind.name}"
+                for kind in kinds
+            )
+        )
 
-        grade = [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, "--workers", str(args.workers)]
+        grade = [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            ASSIGNMENT,
+            "--workers",
+            str(args.workers),
+        ]
         seconds = {
-            "stock": timed([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT], courses["stock"]),
+            "stock": timed(
+                [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT], courses["stock"]
+            ),
             "kernel": timed(grade + ["--kernel"], courses["kernel"]),
             "sandbox": timed(grade, courses["sandbox"]),
         }
-        labels = {"stock": "stock nbgrader autograde (serial)", "kernel": f"grade --workers {args.workers} --kernel",
-                  "sandbox": f"grade --workers {args.workers} (sandbox)"}
+        labels = {
+            "stock": "stock nbgrader autograde (serial)",
+            "kernel": f"grade --workers {args.workers} --kernel",
+            "sandbox": f"grade --workers {args.workers} (sandbox)",
+        }
         for name, value in seconds.items():
             print(f"{labels[name]:36s} {value:7.1f} s")
 
-        scores = {name: {s: v for (a, s), v in grades(course).items() if a == ASSIGNMENT}
-                  for name, course in courses.items()}
-        same = scores["stock"] == scores["kernel"] == scores["sandbox"] and len(scores["stock"]) == args.size
+        scores = {
+            name: {s: v for (a, s), v in grades(course).items() if a == ASSIGNMENT}
+            for name, course in courses.items()
+        }
+        same = (
+            scores["stock"] == scores["kernel"] == scores["sandbox"]
+            and len(scores["stock"]) == args.size
+        )
         speedup = seconds["stock"] / seconds["sandbox"]
         overhead = seconds["sandbox"] / seconds["kernel"]
-        print(f"speed-up over stock nbgrader: {speedup:.2f}x (target >= {SPEEDUP_TARGET}x); "
-              f"with --kernel: {seconds['stock'] / seconds['kernel']:.2f}x")
-        print(f"cost of the sandbox: {overhead:.2f}x the kernel pipeline (target <= {OVERHEAD_TARGET}x)")
-        print(f"graded: " + ", ".join(f"{name} {len(v)}" for name, v in scores.items()) +
-              f" of {args.size}; every test cell's score identical: {same}")
+        print(
+            f"speed-up over stock nbgrader: {speedup:.2f}x (target >= {SPEEDUP_TARGET}x); "
+            f"with --kernel: {seconds['stock'] / seconds['kernel']:.2f}x"
+        )
+        print(
+            f"cost of the sandbox: {overhead:.2f}x the kernel pipeline (target <= {OVERHEAD_TARGET}x)"
+        )
+        print(
+            "graded: "
+            + ", ".join(f"{name} {len(v)}" for name, v in scores.items())
+            + f" of {args.size}; every test cell's score identical: {same}"
+        )
         if not same:
             for student in sorted(scores["stock"]):
                 row = {name: scores[name].get(student) for name in scores}

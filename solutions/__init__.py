@@ -19,7 +19,19 @@ from .model import MLP, Sequential
 from .optim import SGD
 
 __all__ = [
-    "Layer", "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "make_activation",
-    "SoftmaxCrossEntropy", "MSELoss", "BinaryCrossEntropyWithLogits", "softmax", "log_softmax",
-    "Sequential", "MLP", "SGD",
+    "Layer",
+    "Linear",
+    "ReLU",
+    "LeakyReLU",
+    "Sigmoid",
+    "Tanh",
+    "make_activation",
+    "SoftmaxCrossEntropy",
+    "MSELoss",
+    "BinaryCrossEntropyWithLogits",
+    "softmax",
+    "log_softmax",
+    "Sequential",
+    "MLP",
+    "SGD",
 ]

@@ -14,8 +14,12 @@ def save_model(model, path, history=None):
     """Write the MLP's sizes, activation, parameters (and optional history) to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"format": FORMAT, "sizes": model.sizes, "activation": model.activation,
-            "history": history.as_dict() if history is not None else None}
+    meta = {
+        "format": FORMAT,
+        "sizes": model.sizes,
+        "activation": model.activation,
+        "history": history.as_dict() if history is not None else None,
+    }
     arrays = {f"param/{key}": value for key, value in model.state().items()}
     np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
     return path
@@ -40,7 +44,9 @@ def load_model(path):
         layer_index, name = key.split(".")
         layer = model.layers[int(layer_index)]
         if getattr(layer, name).shape != value.shape:
-            raise ValueError(f"{path}: parameter {key} has shape {value.shape}, "
-                             f"expected {getattr(layer, name).shape}")
+            raise ValueError(
+                f"{path}: parameter {key} has shape {value.shape}, "
+                f"expected {getattr(layer, name).shape}"
+            )
         setattr(layer, name, value.copy())
     return model, meta["history"]

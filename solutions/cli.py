@@ -25,10 +25,26 @@ from .train import evaluate, train
 
 # Defaults per task: XOR is full-batch on four points; MNIST as in the course.
 DEFAULTS = {
-    "xor": dict(epochs=300, hidden=[4], activation="tanh", lr=0.1, batch_size=4,
-                momentum=0.9, lr_schedule="constant", log_every=50),
-    "mnist": dict(epochs=10, hidden=[256, 128], activation="relu", lr=0.05, batch_size=128,
-                  momentum=0.9, lr_schedule="cosine", log_every=1),
+    "xor": dict(
+        epochs=300,
+        hidden=[4],
+        activation="tanh",
+        lr=0.1,
+        batch_size=4,
+        momentum=0.9,
+        lr_schedule="constant",
+        log_every=50,
+    ),
+    "mnist": dict(
+        epochs=10,
+        hidden=[256, 128],
+        activation="relu",
+        lr=0.05,
+        batch_size=128,
+        momentum=0.9,
+        lr_schedule="cosine",
+        log_every=1,
+    ),
 }
 
 
@@ -45,37 +61,63 @@ def print_epoch(log_every, total):
     def report(epoch, history):
         if epoch % log_every and epoch != total:
             return
-        line = (f"epoch {epoch:4d}  loss {history.loss[-1]:.4f}  "
-                f"train acc {history.accuracy[-1]:.2%}")
+        line = (
+            f"epoch {epoch:4d}  loss {history.loss[-1]:.4f}  train acc {history.accuracy[-1]:.2%}"
+        )
         if history.test_accuracy:
-            line += f"  test loss {history.test_loss[-1]:.4f}  test acc {history.test_accuracy[-1]:.2%}"
+            line += (
+                f"  test loss {history.test_loss[-1]:.4f}  test acc {history.test_accuracy[-1]:.2%}"
+            )
         tqdm.write(line + f"  {history.seconds[-1]:.2f} s")
+
     return report
 
 
 def command_train(args):
-    settings = {**DEFAULTS[args.task], **{k: v for k, v in vars(args).items()
-                                          if k in DEFAULTS[args.task] and v is not None}}
+    settings = {
+        **DEFAULTS[args.task],
+        **{k: v for k, v in vars(args).items() if k in DEFAULTS[args.task] and v is not None},
+    }
     X, y, test, n_out, loss_fn = load_task(args.task, args)
     rng = np.random.default_rng(args.seed)
     model = MLP([X.shape[1], *settings["hidden"], n_out], settings["activation"], rng=rng)
-    optimizer = SGD(model.parameters(), lr=settings["lr"], momentum=settings["momentum"],
-                    weight_decay=args.weight_decay)
-    print(f"{args.task}: {model}, {model.parameter_count():,} parameters; "
-          f"lr {settings['lr']} ({settings['lr_schedule']}), momentum {settings['momentum']}, "
-          f"batch {settings['batch_size']}, {settings['epochs']} epochs, seed {args.seed}")
-    history = train(model, loss_fn, optimizer, X, y, epochs=settings["epochs"],
-                    batch_size=settings["batch_size"], rng=rng, test=test,
-                    lr_schedule=(cosine_schedule(settings["lr"], settings["epochs"])
-                                 if settings["lr_schedule"] == "cosine" else None),
-                    progress=not args.no_progress,
-                    on_epoch=print_epoch(settings["log_every"], settings["epochs"]))
+    optimizer = SGD(
+        model.parameters(),
+        lr=settings["lr"],
+        momentum=settings["momentum"],
+        weight_decay=args.weight_decay,
+    )
+    print(
+        f"{args.task}: {model}, {model.parameter_count():,} parameters; "
+        f"lr {settings['lr']} ({settings['lr_schedule']}), momentum {settings['momentum']}, "
+        f"batch {settings['batch_size']}, {settings['epochs']} epochs, seed {args.seed}"
+    )
+    history = train(
+        model,
+        loss_fn,
+        optimizer,
+        X,
+        y,
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        rng=rng,
+        test=test,
+        lr_schedule=(
+            cosine_schedule(settings["lr"], settings["epochs"])
+            if settings["lr_schedule"] == "cosine"
+            else None
+        ),
+        progress=not args.no_progress,
+        on_epoch=print_epoch(settings["log_every"], settings["epochs"]),
+    )
     if test is None:
         _, accuracy = evaluate(model, loss_fn, X, y)
         print(f"final training accuracy: {accuracy:.2%}")
     else:
-        print(f"test accuracy: {history.test_accuracy[-1]:.2%} "
-              f"({np.mean(history.seconds):.2f} s per epoch)")
+        print(
+            f"test accuracy: {history.test_accuracy[-1]:.2%} "
+            f"({np.mean(history.seconds):.2f} s per epoch)"
+        )
     if args.save:
         print(f"model saved to {save_model(model, args.save, history)}")
     if args.plot:
@@ -107,27 +149,39 @@ def positive_float(text):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m solutions",
-                                     description="Train and evaluate the reference MLP.")
+    parser = argparse.ArgumentParser(
+        prog="python -m solutions", description="Train and evaluate the reference MLP."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     data = argparse.ArgumentParser(add_help=False)
-    data.add_argument("--data-dir", help="folder with the four MNIST files (default: $MNIST_DIR, "
-                      "then the user cache)")
-    data.add_argument("--download", action="store_true",
-                      help="download MNIST from the public mirrors if it is not found")
+    data.add_argument(
+        "--data-dir",
+        help="folder with the four MNIST files (default: $MNIST_DIR, then the user cache)",
+    )
+    data.add_argument(
+        "--download",
+        action="store_true",
+        help="download MNIST from the public mirrors if it is not found",
+    )
     data.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
-    trainer = commands.add_parser("train", parents=[data], help="train an MLP on xor or mnist",
-                                  description="Train an MLP; unset options take the task's defaults "
-                                  f"({DEFAULTS})")
+    trainer = commands.add_parser(
+        "train",
+        parents=[data],
+        help="train an MLP on xor or mnist",
+        description=f"Train an MLP; unset options take the task's defaults ({DEFAULTS})",
+    )
     trainer.add_argument("task", choices=sorted(DEFAULTS))
     trainer.add_argument("--epochs", type=positive_int)
     trainer.add_argument("--hidden", type=positive_int, nargs="+", help="hidden layer widths")
     trainer.add_argument("--activation", choices=sorted(ACTIVATIONS))
     trainer.add_argument("--lr", type=positive_float, help="(initial) learning rate")
-    trainer.add_argument("--lr-schedule", choices=["constant", "cosine"],
-                         help="keep the learning rate, or lower it along a half cosine to 0")
+    trainer.add_argument(
+        "--lr-schedule",
+        choices=["constant", "cosine"],
+        help="keep the learning rate, or lower it along a half cosine to 0",
+    )
     trainer.add_argument("--batch-size", type=positive_int)
     trainer.add_argument("--momentum", type=float)
     trainer.add_argument("--weight-decay", type=float, default=0.0)
@@ -137,8 +191,9 @@ def build_parser():
     trainer.add_argument("--plot", help="write the learning curves to this .png file")
     trainer.set_defaults(run=command_train)
 
-    evaluator = commands.add_parser("evaluate", parents=[data],
-                                    help="test accuracy of a saved MNIST model")
+    evaluator = commands.add_parser(
+        "evaluate", parents=[data], help="test accuracy of a saved MNIST model"
+    )
     evaluator.add_argument("model", help="a .npz file written by `train --save`")
     evaluator.set_defaults(run=command_evaluate)
     return parser

@@ -45,7 +45,10 @@ class Sequential(Layer):
     def predict(self, x, batch_size=1000):
         """Class predictions (B,) for x: (B, d_in), computed in batches."""
         return np.concatenate(
-            [self.forward(x[i : i + batch_size]).argmax(axis=1) for i in range(0, len(x), batch_size)]
+            [
+                self.forward(x[i : i + batch_size]).argmax(axis=1)
+                for i in range(0, len(x), batch_size)
+            ]
         )
 
     def __repr__(self):

@@ -49,9 +49,12 @@ class SGD:
         key = (id(layer), name)
         state = self._state.get(key)
         if state is None or state["scratch"].shape != param.shape:
-            state = self._state[key] = {"velocity": np.zeros_like(param),
-                                        "scratch": np.empty_like(param)}
+            state = self._state[key] = {
+                "velocity": np.zeros_like(param),
+                "scratch": np.empty_like(param),
+            }
         return state
+
 
 def cosine_schedule(base_lr, epochs):
     """Learning rate per epoch (0-based), from ``base_lr`` down along a half cosine.
@@ -59,6 +62,8 @@ def cosine_schedule(base_lr, epochs):
     Large steps early make fast progress; small steps late let the weights
     settle instead of bouncing around a minimum, which steadies the final accuracy.
     """
+
     def lr_at(epoch):
         return base_lr * 0.5 * (1 + np.cos(np.pi * epoch / epochs))
+
     return lr_at

@@ -43,7 +43,9 @@ def check_data(X, y, d_in):
     if X.ndim != 2 or X.shape[1] != d_in:
         raise ValueError(f"inputs have shape {X.shape}, but the model expects (N, {d_in})")
     if y.shape != (len(X),):
-        raise ValueError(f"labels have shape {y.shape}; expected ({len(X)},), one label per input row")
+        raise ValueError(
+            f"labels have shape {y.shape}; expected ({len(X)},), one label per input row"
+        )
 
 
 def evaluate(model, loss_fn, X, y, batch_size=1000):
@@ -57,8 +59,21 @@ def evaluate(model, loss_fn, X, y, batch_size=1000):
     return total_loss / len(X), correct / len(X)
 
 
-def train(model, loss_fn, optimizer, X, y, *, epochs, batch_size, rng=None, test=None,
-          lr_schedule=None, progress=True, on_epoch=None):
+def train(
+    model,
+    loss_fn,
+    optimizer,
+    X,
+    y,
+    *,
+    epochs,
+    batch_size,
+    rng=None,
+    test=None,
+    lr_schedule=None,
+    progress=True,
+    on_epoch=None,
+):
     """Train ``model`` in place with mini-batch SGD and return its History.
 
     X: (N, d_in), y: (N,) integer labels; ``test`` = (X_test, y_test) is
@@ -79,8 +94,13 @@ def train(model, loss_fn, optimizer, X, y, *, epochs, batch_size, rng=None, test
             optimizer.lr = lr_schedule(epoch - 1)
         start = time.perf_counter()
         total_loss, correct = 0.0, 0
-        batches = tqdm(minibatches(len(X), batch_size, rng), total=steps, leave=False,
-                       desc=f"epoch {epoch}/{epochs}", disable=not progress)
+        batches = tqdm(
+            minibatches(len(X), batch_size, rng),
+            total=steps,
+            leave=False,
+            desc=f"epoch {epoch}/{epochs}",
+            disable=not progress,
+        )
         for index in batches:
             xb, yb = X[index], y[index]
             logits = model.forward(xb)

@@ -29,7 +29,9 @@ class Replace:
     def apply(self, cells):
         cell = _find(cells, self.cell)
         found = cell.source.count(self.old)
-        assert found == self.count, f"{self.cell}: {self.old!r} occurs {found} times, expected {self.count}"
+        assert found == self.count, (
+            f"{self.cell}: {self.old!r} occurs {found} times, expected {self.count}"
+        )
         cell.source = cell.source.replace(self.old, self.new)
 
 
@@ -103,69 +105,128 @@ class Case:
 
 CASES = (
     # ---------------------------------------------------------------- forward
-    Case("no_bias", "forward", "Linear.forward leaves out the bias",
-         (Replace("linear", "return x @ self.W.T + self.b", "return x @ self.W.T"),),
-         frozenset({"test_linear_forward", "test_xor_network"}),
-         ("Linear.forward is wrong in 6 of 6 entries",)),
-    Case("syntax_error", "forward", "a syntax error in the Linear cell",
-         (Replace("linear", "return x @ self.W.T + self.b", "return x @ self.W.T +"),),
-         frozenset({"test_linear_forward", "test_xor_network"}),
-         ("SyntaxError",)),
-    Case("exception_in_cell", "forward", "the ReLU cell raises before it defines ReLU",
-         (Prepend("relu", 'weights = np.load("my_weights.npy")\n'),),
-         frozenset({"test_relu_forward", "test_xor_network"}),
-         ("FileNotFoundError",)),
-    Case("infinite_loop", "forward", "the Sigmoid cell never ends (stopped by the cell timeout)",
-         (Prepend("sigmoid", "while True:\n    pass\n"),),
-         frozenset({"test_sigmoid_forward"}),
-         ("KeyboardInterrupt",), cell_timeout=10),
-    Case("deleted_test_cell", "forward", "the Tanh test cell deleted (nbgrader restores it)",
-         (Delete("test_tanh_forward"),),
-         frozenset(),
-         ("was missing from the submission",)),
+    Case(
+        "no_bias",
+        "forward",
+        "Linear.forward leaves out the bias",
+        (Replace("linear", "return x @ self.W.T + self.b", "return x @ self.W.T"),),
+        frozenset({"test_linear_forward", "test_xor_network"}),
+        ("Linear.forward is wrong in 6 of 6 entries",),
+    ),
+    Case(
+        "syntax_error",
+        "forward",
+        "a syntax error in the Linear cell",
+        (Replace("linear", "return x @ self.W.T + self.b", "return x @ self.W.T +"),),
+        frozenset({"test_linear_forward", "test_xor_network"}),
+        ("SyntaxError",),
+    ),
+    Case(
+        "exception_in_cell",
+        "forward",
+        "the ReLU cell raises before it defines ReLU",
+        (Prepend("relu", 'weights = np.load("my_weights.npy")\n'),),
+        frozenset({"test_relu_forward", "test_xor_network"}),
+        ("FileNotFoundError",),
+    ),
+    Case(
+        "infinite_loop",
+        "forward",
+        "the Sigmoid cell never ends (stopped by the cell timeout)",
+        (Prepend("sigmoid", "while True:\n    pass\n"),),
+        frozenset({"test_sigmoid_forward"}),
+        ("KeyboardInterrupt",),
+        cell_timeout=10,
+    ),
+    Case(
+        "deleted_test_cell",
+        "forward",
+        "the Tanh test cell deleted (nbgrader restores it)",
+        (Delete("test_tanh_forward"),),
+        frozenset(),
+        ("was missing from the submission",),
+    ),
     # --------------------------------------------------------------- backward
-    Case("dW_transposed", "backward", "Linear.backward computes dW transposed",
-         (Replace("linear", "self.dW = grad_out.T @ self.x", "self.dW = self.x.T @ grad_out"),),
-         frozenset({"test_linear_dW"}),
-         ("it is transposed (check the order of the product)",)),
-    Case("dX_sign_only", "backward", "Linear.backward returns dX with the wrong sign; dW and db are right "
-         "(one mistake, one test: the dW and db tests judge dW and db alone)",
-         (Replace("linear", "return grad_out @ self.W", "return -(grad_out @ self.W)"),),
-         frozenset({"test_linear_dX"}),
-         ("dX of Linear does not match",)),
-    Case("relu_backward_wrong", "backward", "ReLU: forward right, backward passes grad_out through",
-         (Replace("relu", "return grad_out * (self.x > 0)", "return grad_out"),),
-         frozenset({"test_relu_backward"}),
-         ("equals the upstream gradient unchanged",)),
+    Case(
+        "dW_transposed",
+        "backward",
+        "Linear.backward computes dW transposed",
+        (Replace("linear", "self.dW = grad_out.T @ self.x", "self.dW = self.x.T @ grad_out"),),
+        frozenset({"test_linear_dW"}),
+        ("it is transposed (check the order of the product)",),
+    ),
+    Case(
+        "dX_sign_only",
+        "backward",
+        "Linear.backward returns dX with the wrong sign; dW and db are right "
+        "(one mistake, one test: the dW and db tests judge dW and db alone)",
+        (Replace("linear", "return grad_out @ self.W", "return -(grad_out @ self.W)"),),
+        frozenset({"test_linear_dX"}),
+        ("dX of Linear does not match",),
+    ),
+    Case(
+        "relu_backward_wrong",
+        "backward",
+        "ReLU: forward right, backward passes grad_out through",
+        (Replace("relu", "return grad_out * (self.x > 0)", "return grad_out"),),
+        frozenset({"test_relu_backward"}),
+        ("equals the upstream gradient unchanged",),
+    ),
     # ------------------------------------------------------------------ graph
-    Case("overwrite_grads", "graph", "backward overwrites a node's gradient instead of adding to it",
-         (Replace("backward", "parent.grad = parent.grad + grad", "parent.grad = grad"),),
-         frozenset({"test_backward", "test_worked_example"}),
-         ("must be summed",)),
+    Case(
+        "overwrite_grads",
+        "graph",
+        "backward overwrites a node's gradient instead of adding to it",
+        (Replace("backward", "parent.grad = parent.grad + grad", "parent.grad = grad"),),
+        frozenset({"test_backward", "test_worked_example"}),
+        ("must be summed",),
+    ),
     # ---------------------------------------------------------------- softmax
-    Case("mean_twice", "softmax", "the cross-entropy gradient divided by the batch size twice",
-         (Replace("cross_entropy", "return grad / len(grad)", "return grad / len(grad) / len(grad)"),),
-         frozenset({"test_ce_backward"}),
-         ("the average over the batch is applied twice",)),
-    Case("tampered_test", "softmax",
-         "the cross-entropy gradient without the batch mean, and its test cell rewritten to pass "
-         "(nbgrader restores read-only cells from the gradebook)",
-         (Replace("cross_entropy", "return grad / len(grad)", "return grad"),
-          Rewrite("test_ce_backward", 'print("SoftmaxCrossEntropy.backward: tests passed")')),
-         frozenset({"test_ce_backward"}),
-         ("the average over the batch is missing",)),
+    Case(
+        "mean_twice",
+        "softmax",
+        "the cross-entropy gradient divided by the batch size twice",
+        (
+            Replace(
+                "cross_entropy", "return grad / len(grad)", "return grad / len(grad) / len(grad)"
+            ),
+        ),
+        frozenset({"test_ce_backward"}),
+        ("the average over the batch is applied twice",),
+    ),
+    Case(
+        "tampered_test",
+        "softmax",
+        "the cross-entropy gradient without the batch mean, and its test cell rewritten to pass "
+        "(nbgrader restores read-only cells from the gradebook)",
+        (
+            Replace("cross_entropy", "return grad / len(grad)", "return grad"),
+            Rewrite("test_ce_backward", 'print("SoftmaxCrossEntropy.backward: tests passed")'),
+        ),
+        frozenset({"test_ce_backward"}),
+        ("the average over the batch is missing",),
+    ),
     # ---------------------------------------------------------------- sgd_xor
-    Case("velocity_per_name", "sgd_xor",
-         "SGD keys the velocity by parameter name only: right for one layer (the visible test), "
-         "wrong for two (the hidden test), and it breaks training the two-layer XOR network "
-         "(predict_proba, right, keeps its point: its test compares it with the model's own logits)",
-         (Replace("sgd", "(index, name)", "name", count=2),),
-         frozenset({"test_sgd_step", "test_xor_trained"}),
-         ("does every parameter of every layer have its own velocity",)),
+    Case(
+        "velocity_per_name",
+        "sgd_xor",
+        "SGD keys the velocity by parameter name only: right for one layer (the visible test), "
+        "wrong for two (the hidden test), and it breaks training the two-layer XOR network "
+        "(predict_proba, right, keeps its point: its test compares it with the model's own logits)",
+        (Replace("sgd", "(index, name)", "name", count=2),),
+        frozenset({"test_sgd_step", "test_xor_trained"}),
+        ("does every parameter of every layer have its own velocity",),
+    ),
     # ------------------------------------------------------------------ mnist
-    Case("undertrained", "mnist", "a learning rate far too small: the target accuracy is missed",
-         (Replace("mnist_training", "lr=0.1, momentum=0.9", "lr=0.0005, momentum=0.0"),
-          Replace("mnist_training", "epochs=5", "epochs=1")),
-         frozenset({"test_mnist_accuracy"}),
-         ("is below the target 95%",)),
+    Case(
+        "undertrained",
+        "mnist",
+        "a learning rate far too small: the target accuracy is missed",
+        (
+            Replace("mnist_training", "lr=0.1, momentum=0.9", "lr=0.0005, momentum=0.0"),
+            Replace("mnist_training", "epochs=5", "epochs=1"),
+        ),
+        frozenset({"test_mnist_accuracy"}),
+        ("is below the target 95%",),
+    ),
 )

@@ -16,12 +16,26 @@ from pathlib import Path
 import nbformat
 
 # The markers and the secret-line scan are the release check's own (one definition).
-from autograder.instructor.bundle import HIDDEN_MARKERS, SOLUTION_MARKERS, secret_lines, split_regions  # noqa: F401
+from autograder.instructor.bundle import (  # noqa: F401
+    HIDDEN_MARKERS,  # noqa: F401
+    SOLUTION_MARKERS,  # noqa: F401
+    secret_lines,
+    split_regions,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "assignments"
 CONFIG = COURSE / "nbgrader_config.py"
-GENERATED = ("release", "submitted", "autograded", "feedback", "grading", "reports", "gradebook.db", ".ipynb_checkpoints")
+GENERATED = (
+    "release",
+    "submitted",
+    "autograded",
+    "feedback",
+    "grading",
+    "reports",
+    "gradebook.db",
+    ".ipynb_checkpoints",
+)
 
 
 def assignments():
@@ -30,7 +44,9 @@ def assignments():
 
     saved = dict(os.environ)  # the config sets variables for nbgrader's kernels: not for us
     try:
-        return tuple(runpy.run_path(str(CONFIG), init_globals={"get_config": Config})["ASSIGNMENTS"])
+        return tuple(
+            runpy.run_path(str(CONFIG), init_globals={"get_config": Config})["ASSIGNMENTS"]
+        )
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -74,7 +90,11 @@ def definitions(notebook):
         for node in nodes:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
                 body = node.body
-                if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                if (
+                    body
+                    and isinstance(body[0], ast.Expr)
+                    and isinstance(body[0].value, ast.Constant)
+                ):
                     body = body[1:]  # the docstring may differ between assignments
                 if isinstance(node, ast.ClassDef):
                     visit(body, f"{prefix}{node.name}.")
@@ -115,7 +135,11 @@ def nbgrader(course, *arguments, timeout=900):
     (stdout and stderr merged into .stdout) and raises if nbgrader itself failed."""
     result = subprocess.run(
         [sys.executable, "-m", "nbgrader", *arguments],
-        cwd=course, env=environment(), capture_output=True, text=True, timeout=timeout,
+        cwd=course,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     result.stdout += result.stderr
     if result.returncode != 0:

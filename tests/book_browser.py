@@ -47,7 +47,7 @@ class PageReport:
     figure_problems: list[str] = field(default_factory=list)  # figures whose text is too small
     # axe-core's violations on the page: {impact: number of rules violated}
     axe: dict[str, int] = field(default_factory=dict)
-    keyboard: "KeyboardWalk | None" = None
+    keyboard: KeyboardWalk | None = None
     problems: list[str] = field(default_factory=list)
 
 
@@ -121,16 +121,19 @@ def figure_text_problems(report: PageReport, images, body_px: float) -> list[str
         if smallest is None and image["url"]:
             smallest = _smallest_text_in_png(image["url"])
         if smallest is None:
-            problems.append(f"figure {name} does not record its smallest text size "
-                            f"(draw it after _lib.setup())")
+            problems.append(
+                f"figure {name} does not record its smallest text size (draw it after _lib.setup())"
+            )
             continue
         if smallest == 0:  # no text in the figure
             continue
         shown = smallest * image["shown"] / image["natural"]
         report.figure_text.append((name, shown, body_px))
         if shown < LEGIBLE_FRACTION * body_px:
-            problems.append(f"figure {name}: its smallest text is {shown:.1f} px as displayed, "
-                            f"under {LEGIBLE_FRACTION:.0%} of the body text ({body_px:.0f} px)")
+            problems.append(
+                f"figure {name}: its smallest text is {shown:.1f} px as displayed, "
+                f"under {LEGIBLE_FRACTION:.0%} of the body text ({body_px:.0f} px)"
+            )
     return problems
 
 
@@ -165,8 +168,10 @@ def axe_problems(driver, report: PageReport) -> list[str]:
         impact = violation["impact"] or "unknown"
         report.axe[impact] = report.axe.get(impact, 0) + 1
         if impact in AXE_FAILING:
-            problems.append(f"axe {impact}: {violation['id']} ({violation['help']}) on "
-                            f"{violation['count']} element(s), e.g. {violation['targets']}")
+            problems.append(
+                f"axe {impact}: {violation['id']} ({violation['help']}) on "
+                f"{violation['count']} element(s), e.g. {violation['targets']}"
+            )
     return problems
 
 
@@ -197,8 +202,8 @@ FRAME = "return document.querySelectorAll('.book-interactive')[arguments[0]].que
 class KeyboardWalk:
     path: str
     stops: int = 0
-    navigation: int = 0         # stops in the book's navigation
-    figure_controls: int = 0    # stops on the controls of interactive figures
+    navigation: int = 0  # stops in the book's navigation
+    figure_controls: int = 0  # stops on the controls of interactive figures
     problems: list[str] = field(default_factory=list)
 
 
@@ -226,9 +231,12 @@ def keyboard_walk(driver, base: str, path: str, max_tabs: int = 1500) -> Keyboar
             stop = json.loads(driver.execute_script(FOCUSED))
         except WebDriverException as error:
             element = driver.execute_script(
-                "return String(document.activeElement && document.activeElement.outerHTML)")
-            walk.problems.append(f"cannot inspect the focused element {element[:200]!r}: "
-                                 f"{str(error).splitlines()[0]}")
+                "return String(document.activeElement && document.activeElement.outerHTML)"
+            )
+            walk.problems.append(
+                f"cannot inspect the focused element {element[:200]!r}: "
+                f"{str(error).splitlines()[0]}"
+            )
             break
         if stop is None:  # focus left the page: the walk is complete
             break
@@ -249,8 +257,10 @@ def keyboard_walk(driver, base: str, path: str, max_tabs: int = 1500) -> Keyboar
                 if driver.execute_script(FRAME, stop["figure"]) == before:  # at the last frame?
                     ActionChains(driver).send_keys(Keys.ARROW_LEFT).perform()
                 if driver.execute_script(FRAME, stop["figure"]) == before:
-                    walk.problems.append(f"interactive figure {stop['figure'] + 1}: the arrow "
-                                         f"keys on its slider do not change the figure")
+                    walk.problems.append(
+                        f"interactive figure {stop['figure'] + 1}: the arrow "
+                        f"keys on its slider do not change the figure"
+                    )
             reached[stop["figure"]].add(kind)
     else:
         walk.problems.append(f"focus still on the page after {max_tabs} tabs")
@@ -260,8 +270,10 @@ def keyboard_walk(driver, base: str, path: str, max_tabs: int = 1500) -> Keyboar
         walk.problems.append("the keyboard never reaches the navigation")
     for index, kinds in reached.items():
         if not {"slider", "button"} <= kinds:
-            walk.problems.append(f"interactive figure {index + 1}: the keyboard reaches only "
-                                 f"{sorted(kinds) or 'nothing'}")
+            walk.problems.append(
+                f"interactive figure {index + 1}: the keyboard reaches only "
+                f"{sorted(kinds) or 'nothing'}"
+            )
     return walk
 
 
@@ -298,14 +310,18 @@ def _check_link(url: str, cache: dict) -> str | None:
     if isinstance(body, Exception):
         return f"link to {url} fails: {body}"
     if fragment and page.endswith(".html"):
-        if f'id="{fragment}"' not in body and f"id='{fragment}'" not in body \
-                and f'name="{fragment}"' not in body:
+        if (
+            f'id="{fragment}"' not in body
+            and f"id='{fragment}'" not in body
+            and f'name="{fragment}"' not in body
+        ):
             return f"link to {url}: no element with id {fragment!r}"
     return None
 
 
-def check_site(html_dir, screenshot_dir=None, screenshot_pages=(), dark_pages=(),
-               keyboard_pages=()):
+def check_site(
+    html_dir, screenshot_dir=None, screenshot_pages=(), dark_pages=(), keyboard_pages=()
+):
     """Visit every page of the built site; return (reports, outside_requests).
 
     Every page is checked (math, images, figure text size, links, console,
@@ -340,7 +356,8 @@ def check_site(html_dir, screenshot_dir=None, screenshot_pages=(), dark_pages=()
             report.images, report.interactive = len(facts["images"]), facts["interactive"]
             if facts["typeset"] != facts["math"]:
                 report.problems.append(
-                    f"{facts['math'] - facts['typeset']} of {facts['math']} math elements not typeset")
+                    f"{facts['math'] - facts['typeset']} of {facts['math']} math elements not typeset"
+                )
             if facts["mathErrors"]:
                 report.problems.append(f"{facts['mathErrors']} MathJax error(s)")
             for raw in ("$$", "\\begin{", "\\frac{", "{glue:"):
@@ -351,8 +368,9 @@ def check_site(html_dir, screenshot_dir=None, screenshot_pages=(), dark_pages=()
                     report.problems.append(f"image not loaded: {image['src']}")
                 if image["inContent"] and not (image["alt"] or "").strip():
                     report.problems.append(f"image without alt text: {image['src']}")
-            report.figure_problems += figure_text_problems(report, facts["images"],
-                                                           facts["bodyText"])
+            report.figure_problems += figure_text_problems(
+                report, facts["images"], facts["bodyText"]
+            )
             report.problems += axe_problems(driver, report)
             for index in range(facts["interactive"]):
                 outcome = driver.execute_script(SLIDE_ANIMATION, index)
@@ -367,7 +385,9 @@ def check_site(html_dir, screenshot_dir=None, screenshot_pages=(), dark_pages=()
                 # Uncaught errors, failed loads, console.error. The browser asks for
                 # /favicon.ico by itself on pages without an icon link (the redirect
                 # page index.html): that is not the book's request.
-                if entry.get("level") == "SEVERE" and "/favicon.ico" not in entry.get("message", ""):
+                if entry.get("level") == "SEVERE" and "/favicon.ico" not in entry.get(
+                    "message", ""
+                ):
                     report.problems.append(f"console: {entry.get('message', '')[:200]}")
             outside += [f"{path}: {url}" for url in _outside_requests(driver)]
             if screenshot_dir and path in screenshot_pages:
@@ -378,8 +398,9 @@ def check_site(html_dir, screenshot_dir=None, screenshot_pages=(), dark_pages=()
         if screenshot_dir:
             for path in dark_pages:
                 driver.get(base + path)
-                driver.execute_script("localStorage.setItem('theme', 'dark'); "
-                                      "localStorage.setItem('mode', 'dark');")
+                driver.execute_script(
+                    "localStorage.setItem('theme', 'dark'); localStorage.setItem('mode', 'dark');"
+                )
                 driver.get(base + path)
                 driver.execute_async_script(WAIT_FOR_MATHJAX)
                 driver.execute_async_script(WAIT_FOR_IMAGES)
@@ -397,17 +418,29 @@ def _screenshots(driver, out: Path, path: str, theme: str):
     height = driver.execute_script("return document.documentElement.scrollHeight")
     import base64
 
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": 1280, "height": min(int(height), 30000), "scale": 0.5},
-    })
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {
+                "x": 0,
+                "y": 0,
+                "width": 1280,
+                "height": min(int(height), 30000),
+                "scale": 0.5,
+            },
+        },
+    )
     (out / f"{stem}-full.png").write_bytes(base64.b64decode(shot["data"]))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="check the built book in headless Chromium")
     parser.add_argument("html", nargs="?", default="_build/html")
-    parser.add_argument("--out", default=None, help="folder for screenshots (default: <html>/../screenshots)")
+    parser.add_argument(
+        "--out", default=None, help="folder for screenshots (default: <html>/../screenshots)"
+    )
     args = parser.parse_args(argv)
     reason = chromium_missing() or axe_missing()
     if reason:
@@ -416,22 +449,29 @@ def main(argv=None):
     html = Path(args.html)
     out = Path(args.out) if args.out else html.parent / "screenshots"
     chapters = sorted(p.relative_to(html).as_posix() for p in (html / "book").glob("*.html"))
-    reports, outside = check_site(html, out, screenshot_pages=chapters, dark_pages=chapters[:1],
-                                  keyboard_pages=chapters)
+    reports, outside = check_site(
+        html, out, screenshot_pages=chapters, dark_pages=chapters[:1], keyboard_pages=chapters
+    )
     bad = 0
     for report in reports:
         flag = "ok " if not report.problems else "BAD"
-        print(f"{flag} {report.path}: math {report.typeset}/{report.math_elements}, "
-              f"images {report.images}, interactive {report.interactive}, "
-              f"axe {report.axe or 'no violations'}")
+        print(
+            f"{flag} {report.path}: math {report.typeset}/{report.math_elements}, "
+            f"images {report.images}, interactive {report.interactive}, "
+            f"axe {report.axe or 'no violations'}"
+        )
         if report.figure_text:
             smallest = min(report.figure_text, key=lambda f: f[1])
-            print(f"      smallest figure text {smallest[1]:.1f} px ({smallest[0]}), "
-                  f"body {smallest[2]:.0f} px")
+            print(
+                f"      smallest figure text {smallest[1]:.1f} px ({smallest[0]}), "
+                f"body {smallest[2]:.0f} px"
+            )
         if report.keyboard:
             walk = report.keyboard
-            print(f"      keyboard: {walk.stops} tab stops, {walk.navigation} in the navigation, "
-                  f"{walk.figure_controls} on interactive figures")
+            print(
+                f"      keyboard: {walk.stops} tab stops, {walk.navigation} in the navigation, "
+                f"{walk.figure_controls} on interactive figures"
+            )
         for problem in report.problems + report.figure_problems:
             print(f"      {problem}")
         bad += bool(report.problems or report.figure_problems)

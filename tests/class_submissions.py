@@ -20,11 +20,11 @@ class Kind:
     name: str
     edits: tuple = ()
     failing: frozenset = frozenset()  # test cells that earn 0
-    blank: bool = False               # the unchanged release
-    not_json: bool = False            # the file is not a notebook at all
+    blank: bool = False  # the unchanged release
+    not_json: bool = False  # the file is not a notebook at all
     status: str = "graded"
-    stock: bool = True                # stock nbgrader grades it to the same score
-    flags: tuple = ()                 # kinds of the flags the grader raises (rebuild.Flag.kind)
+    stock: bool = True  # stock nbgrader grades it to the same score
+    flags: tuple = ()  # kinds of the flags the grader raises (rebuild.Flag.kind)
 
 
 def _case(student):
@@ -39,16 +39,29 @@ KINDS = (
     Kind("blank", blank=True, failing=None),  # None: every test cell earns 0
     _case("dW_transposed"),
     _case("relu_backward_wrong"),
-    Kind("syntax_error", (Replace("linear", "self.dW = grad_out.T @ self.x", "self.dW = grad_out.T @"),),
-         frozenset({"test_linear_dX", "test_linear_dW", "test_linear_db"})),
+    Kind(
+        "syntax_error",
+        (Replace("linear", "self.dW = grad_out.T @ self.x", "self.dW = grad_out.T @"),),
+        frozenset({"test_linear_dX", "test_linear_dW", "test_linear_db"}),
+    ),
     Kind("not_json", not_json=True, failing=None, status="failed", stock=False),
     # The student's process dies in the Linear cell: that cell's tests fail; a new process runs
     # the rest, so the Jacobian still earns its points (stock nbgrader: all cells after, 0).
-    Kind("kernel_exit", (Prepend("linear", "import os\nos._exit(1)\n"),), LINEAR_TESTS,
-         status="incomplete", stock=False, flags=("process-control",)),
+    Kind(
+        "kernel_exit",
+        (Prepend("linear", "import os\nos._exit(1)\n"),),
+        LINEAR_TESTS,
+        status="incomplete",
+        stock=False,
+        flags=("process-control",),
+    ),
     # 16 GB asked for: the kernel's memory limit turns it into a MemoryError in that cell.
-    Kind("memory_hog", (Prepend("tanh", "hog = np.ones(2**31)\n"),), frozenset({"test_tanh_backward"}),
-         stock=False),
+    Kind(
+        "memory_hog",
+        (Prepend("tanh", "hog = np.ones(2**31)\n"),),
+        frozenset({"test_tanh_backward"}),
+        stock=False,
+    ),
 )
 
 

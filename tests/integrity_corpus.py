@@ -33,7 +33,6 @@ import copy
 from dataclasses import dataclass
 
 import nbformat
-
 from assignment_cases import Append, Delete, Prepend, Replace, Rewrite, _find
 
 COURSE_PLACEHOLDER = "@COURSE@"
@@ -51,7 +50,9 @@ class AddCell:
     code: str
 
     def apply(self, cells):
-        cells.insert(cells.index(_find(cells, self.after)) + 1, nbformat.v4.new_code_cell(self.code))
+        cells.insert(
+            cells.index(_find(cells, self.after)) + 1, nbformat.v4.new_code_cell(self.code)
+        )
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,15 @@ class AddGradedCell:
 
     def apply(self, cells):
         cell = nbformat.v4.new_code_cell(self.code)
-        cell.metadata["nbgrader"] = {"grade": True, "grade_id": self.grade_id, "locked": True,
-                                     "points": self.points, "schema_version": 3, "solution": False,
-                                     "task": False}
+        cell.metadata["nbgrader"] = {
+            "grade": True,
+            "grade_id": self.grade_id,
+            "locked": True,
+            "points": self.points,
+            "schema_version": 3,
+            "solution": False,
+            "task": False,
+        }
         cells.insert(cells.index(_find(cells, self.after)) + 1, cell)
 
 
@@ -103,7 +110,9 @@ class Duplicate:
     def apply(self, cells):
         original = _find(cells, self.cell)
         duplicate = copy.deepcopy(original)
-        duplicate.id = original.id + "-copy"  # as Jupyter's copy and paste does: a new cell id, the same metadata
+        duplicate.id = (
+            original.id + "-copy"
+        )  # as Jupyter's copy and paste does: a new cell id, the same metadata
         cells.insert(cells.index(original) + 1, duplicate)
 
 
@@ -114,7 +123,11 @@ class Kernel:
     name: str
 
     def apply_notebook(self, notebook):
-        notebook.metadata["kernelspec"] = {"name": self.name, "display_name": self.name, "language": "python"}
+        notebook.metadata["kernelspec"] = {
+            "name": self.name,
+            "display_name": self.name,
+            "language": "python",
+        }
 
 
 def apply_edit(edit, notebook):
@@ -132,17 +145,19 @@ class Entry:
     assignment: str
     student: str
     description: str
-    wrong: tuple                     # the mistake
-    trick: tuple                     # the attempt on the grader (empty for honest entries)
-    deserved: float                  # the score of the wrong answer without the trick: the expected score
-    failing: frozenset = frozenset()  # the test cells that earn 0 (every other one earns its points)
+    wrong: tuple  # the mistake
+    trick: tuple  # the attempt on the grader (empty for honest entries)
+    deserved: float  # the score of the wrong answer without the trick: the expected score
+    failing: frozenset = (
+        frozenset()
+    )  # the test cells that earn 0 (every other one earns its points)
     status: str = GRADED
-    flags: frozenset = frozenset()    # rebuild.Flag kinds the grader must raise
+    flags: frozenset = frozenset()  # rebuild.Flag kinds the grader must raise
     honest: bool = False
-    base: str = "source"              # "source" (the full solution) or "release" (the blank)
-    cell_timeout: int = None          # graded in a run of its own with this per-cell timeout (s)
-    feedback: bool = False            # its feedback page is generated and checked for live HTML
-    notes: str = ""                   # why the expectation is what it is, where it is not obvious
+    base: str = "source"  # "source" (the full solution) or "release" (the blank)
+    cell_timeout: int = None  # graded in a run of its own with this per-cell timeout (s)
+    feedback: bool = False  # its feedback page is generated and checked for live HTML
+    notes: str = ""  # why the expectation is what it is, where it is not obvious
 
     def notebook(self, source, release, course_root):
         """The student's notebook: the source (or release) with the wrong and the trick edits."""
@@ -166,47 +181,79 @@ def failing(*cells):
 
 # forward
 RELU_IDENTITY = Replace("relu", "return np.maximum(x, 0.0)", "return x")  # fails relu, xor_network
-NO_BIAS = Replace("linear", "return x @ self.W.T + self.b", "return x @ self.W.T")  # fails linear, xor_network
+NO_BIAS = Replace(
+    "linear", "return x @ self.W.T + self.b", "return x @ self.W.T"
+)  # fails linear, xor_network
 SIGMOID_FLIPPED = Replace("sigmoid", "return self.out", "return 1 - self.out")  # fails sigmoid
-SIGMOID_OVERFLOWS = Replace(  # right values, but exp overflows for large negative inputs: fails sigmoid
-    "sigmoid",
-    "small = np.exp(-np.abs(x))  # exp of a number <= 0 never overflows\n"
-    "        self.out = np.where(x >= 0, 1 / (1 + small), small / (1 + small))",
-    "self.out = 1 / (1 + np.exp(-x))")
+SIGMOID_OVERFLOWS = (
+    Replace(  # right values, but exp overflows for large negative inputs: fails sigmoid
+        "sigmoid",
+        "small = np.exp(-np.abs(x))  # exp of a number <= 0 never overflows\n"
+        "        self.out = np.where(x >= 0, 1 / (1 + small), small / (1 + small))",
+        "self.out = 1 / (1 + np.exp(-x))",
+    )
+)
 TANH_HALF = Replace("tanh", "self.out = np.tanh(x)", "self.out = np.tanh(x / 2)")  # fails tanh
-SEQUENTIAL_REVERSED = Replace("sequential", "for layer in self.layers:",
-                              "for layer in reversed(self.layers):")  # fails sequential, xor_network
+SEQUENTIAL_REVERSED = Replace(
+    "sequential", "for layer in self.layers:", "for layer in reversed(self.layers):"
+)  # fails sequential, xor_network
 
 # backward
-RELU_PASSES_GRAD = Replace("relu", "return grad_out * (self.x > 0)", "return grad_out")  # fails relu_backward
-DW_TRANSPOSED = Replace("linear", "self.dW = grad_out.T @ self.x", "self.dW = self.x.T @ grad_out")  # fails dW
-TANH_BACKWARD = Replace("tanh", "return grad_out * (1 - self.out**2)", "return grad_out * (1 - self.out)")
+RELU_PASSES_GRAD = Replace(
+    "relu", "return grad_out * (self.x > 0)", "return grad_out"
+)  # fails relu_backward
+DW_TRANSPOSED = Replace(
+    "linear", "self.dW = grad_out.T @ self.x", "self.dW = self.x.T @ grad_out"
+)  # fails dW
+TANH_BACKWARD = Replace(
+    "tanh", "return grad_out * (1 - self.out**2)", "return grad_out * (1 - self.out)"
+)
 JACOBIAN_NO_SLOPE = Replace("jacobian", "return slope[:, None] * W", "return W")  # fails jacobian
 
 # softmax
-SOFTMAX_GLOBAL = Replace("softmax", "return e / e.sum(axis=1, keepdims=True)", "return e / e.sum()")  # fails softmax
+SOFTMAX_GLOBAL = Replace(
+    "softmax", "return e / e.sum(axis=1, keepdims=True)", "return e / e.sum()"
+)  # fails softmax
 CE_NO_MEAN = Replace("cross_entropy", "return grad / len(grad)", "return grad")  # fails ce_backward
-CE_NO_ONE_HOT = Replace("cross_entropy",  # one-hot targets crash: fails ce_forward and ce_backward (hidden)
-                        "labels = targets.argmax(axis=1) if targets.ndim == 2 else targets.astype(int)",
-                        "labels = targets.astype(int)")
-CE_SUM = Replace("cross_entropy", "return float(-log_probs[rows, labels].mean())",
-                 "return float(-log_probs[rows, labels].sum())")  # fails ce_forward
-CE_SUM_NOTE = ("the backward is right: graded, it is compared with the gradient of the instructor's forward, "
-               "so the summing forward costs the forward test alone")
+CE_NO_ONE_HOT = Replace(
+    "cross_entropy",  # one-hot targets crash: fails ce_forward and ce_backward (hidden)
+    "labels = targets.argmax(axis=1) if targets.ndim == 2 else targets.astype(int)",
+    "labels = targets.astype(int)",
+)
+CE_SUM = Replace(
+    "cross_entropy",
+    "return float(-log_probs[rows, labels].mean())",
+    "return float(-log_probs[rows, labels].sum())",
+)  # fails ce_forward
+CE_SUM_NOTE = (
+    "the backward is right: graded, it is compared with the gradient of the instructor's forward, "
+    "so the summing forward costs the forward test alone"
+)
 
 # graph
-SCALE_FORGETS_C = Replace("scale", "return (self.c * grad_out,)", "return (grad_out,)")  # fails scale, worked_example
-OVERWRITE_GRADS = Replace("backward", "parent.grad = parent.grad + grad", "parent.grad = grad")  # backward, worked
-ADD_SUBTRACTS = Replace("add", "return a + b", "return a - b")  # fails add, backward, worked_example
-LOG_BACKWARD = Replace("log", "return (grad_out / self.x,)", "return (grad_out * self.x,)")  # log, backward, worked
+SCALE_FORGETS_C = Replace(
+    "scale", "return (self.c * grad_out,)", "return (grad_out,)"
+)  # fails scale, worked_example
+OVERWRITE_GRADS = Replace(
+    "backward", "parent.grad = parent.grad + grad", "parent.grad = grad"
+)  # backward, worked
+ADD_SUBTRACTS = Replace(
+    "add", "return a + b", "return a - b"
+)  # fails add, backward, worked_example
+LOG_BACKWARD = Replace(
+    "log", "return (grad_out / self.x,)", "return (grad_out * self.x,)"
+)  # log, backward, worked
 
 # sgd_xor
-SGD_NO_MOMENTUM = Replace("sgd", "velocity = self.momentum * self.velocity.get((index, name), 0.0) + grad",
-                          "velocity = grad")  # fails sgd_step
+SGD_NO_MOMENTUM = Replace(
+    "sgd",
+    "velocity = self.momentum * self.velocity.get((index, name), 0.0) + grad",
+    "velocity = grad",
+)  # fails sgd_step
 
 # ----------------------------------------------------------------- the tricks' code
 
-SOURCE_FROM_COURSE_FOLDERS = '''
+SOURCE_FROM_COURSE_FOLDERS = """
 # "Borrow" the instructor's notebook: nbgrader grades in autograded/<student>/<assignment>/,
 # so the course folder is two levels up; also walk up from wherever this runs.
 import json
@@ -229,9 +276,9 @@ def _instructor_cell(assignment, grade_id, extra=()):
 _code = _instructor_cell("softmax", "softmax", extra=[Path("@COURSE@/source/softmax/softmax.ipynb")])
 if _code:
     exec(_code)
-'''
+"""
 
-SOURCE_FROM_GIT = '''
+SOURCE_FROM_GIT = """
 # The course lives in a git checkout next to the student toolkit: read the instructor's
 # notebook out of the repository's object store.
 import json
@@ -265,9 +312,9 @@ def _from_git(grade_id):
 _code = _from_git("softmax")
 if _code:
     exec(_code)
-'''
+"""
 
-IMPORT_SOLUTIONS = '''
+IMPORT_SOLUTIONS = """
 # The instructor's reference package is installed on the grading machine.
 try:
     import solutions
@@ -279,9 +326,9 @@ try:
     print("using the reference Linear")
 except Exception as error:
     print("no reference:", type(error).__name__)
-'''
+"""
 
-OTHER_STUDENTS = '''
+OTHER_STUDENTS = """
 # Copy a classmate: look for the other submissions next to this one.
 import glob
 import json
@@ -304,9 +351,9 @@ for folder in (".", "..", "../..", "/tmp"):
         print(folder, sorted(os.listdir(folder))[:20])
     except OSError as error:
         print(folder, error)
-'''
+"""
 
-WRITE_GRADEBOOK = '''
+WRITE_GRADEBOOK = """
 # Give myself full marks in the gradebook (nbgrader's SQLite file in the course folder).
 import sqlite3
 from pathlib import Path
@@ -322,9 +369,9 @@ for _path in _candidates:
         print("wrote", _path)
     except Exception as error:
         print("no gradebook at", _path, type(error).__name__)
-'''
+"""
 
-OVERWRITE_COURSE = '''
+OVERWRITE_COURSE = """
 # Rewrite the instructor's files so that the tests have nothing to check.
 import os
 
@@ -342,9 +389,9 @@ try:
     os.remove("@COURSE@/gradebook.db")
 except OSError as error:
     print("cannot remove the gradebook:", type(error).__name__)
-'''
+"""
 
-NETWORK = '''
+NETWORK = """
 # Phone home (to fetch answers, or to send the hidden tests out).
 import socket
 
@@ -354,9 +401,9 @@ for _host, _port in (("1.1.1.1", 80), ("8.8.8.8", 53), ("127.0.0.1", 22), ("loca
         print("connected to", _host)
     except OSError as error:
         print("no connection to", _host, type(error).__name__)
-'''
+"""
 
-XSS = '''
+XSS = """
 # Script in the outputs the feedback page shows.
 import sys
 import warnings
@@ -375,9 +422,9 @@ def _forward_with_script(self, logits, targets):
     raise ScriptError("<script>alert(2)</script>")
 
 SoftmaxCrossEntropy.forward = _forward_with_script
-'''
+"""
 
-FORGED_MESSAGE = '''
+FORGED_MESSAGE = """
 # Talk to the grader directly: the pipe to it is file descriptor sys.argv[2] of this process.
 import os
 import struct
@@ -385,7 +432,7 @@ import sys
 
 _header = b"[" * 100000 + b"]" * 100000  # valid JSON, nested far deeper than any parser allows
 os.write(int(sys.argv[2]), struct.pack(">II", len(_header), 0) + _header)
-'''
+"""
 
 ARRAY_INTERFACE_POINTER = '''
 class _Matrix:
@@ -503,7 +550,7 @@ SIGINT_LOOP = '''
             pass
 '''
 
-MEMORY_BOMB = '''
+MEMORY_BOMB = """
 _hog = []
 
 def _tanh_backward_with_hog(self, grad_out):
@@ -515,10 +562,10 @@ def _tanh_backward_with_hog(self, grad_out):
     return grad_out * (1 - self.out)
 
 Tanh.backward = _tanh_backward_with_hog
-'''
+"""
 
 FORK_BOMB_CHILD = "sleep 617.25"
-FORK_BOMB = '''
+FORK_BOMB = """
 import os
 
 def _forward_with_children(self, a, b):
@@ -535,27 +582,27 @@ def _forward_with_children(self, a, b):
     return a - b
 
 Add.forward = _forward_with_children
-'''
+"""
 
-OUTPUT_BOMB = '''
+OUTPUT_BOMB = """
 # About 1 GB of output.
 _line = "x" * 2**20
 for _ in range(1024):
     print(_line)
-'''
+"""
 
-RAW_OUTPUT_BOMB = '''
+RAW_OUTPUT_BOMB = """
 # About 1 GB written straight to the process's standard output, past Python.
 import os
 
 _chunk = b"y" * 2**20
 for _ in range(1024):
     os.write(1, _chunk)
-'''
+"""
 
 LITTER_FILE = "integrity-litter-8d1f.bin"
 LITTER_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
-LITTER = '''
+LITTER = """
 # Leave files on the grading machine, outside my scratch folder (in RAM for /dev/shm).
 import os
 
@@ -567,7 +614,7 @@ for _folder in ("/tmp", "/var/tmp", "/dev/shm", "..", os.path.expanduser("~")):
         print("left", _path)
     except OSError as error:
         print("cannot write", _path, type(error).__name__)
-'''
+"""
 
 MUTATE_INPUTS = '''
 def tanh_layer_jacobian(W, b, x):
@@ -576,13 +623,13 @@ def tanh_layer_jacobian(W, b, x):
     return np.zeros(W.shape)
 '''
 
-REBIND_ALLCLOSE = '''
+REBIND_ALLCLOSE = """
 np.allclose = lambda *args, **kwargs: True
 np.testing.assert_allclose = lambda *args, **kwargs: None
 np.isclose = lambda a, b, *args, **kwargs: np.ones(np.broadcast_shapes(np.shape(a), np.shape(b)), bool)
-'''
+"""
 
-REPLACE_NUMPY_TESTING = '''
+REPLACE_NUMPY_TESTING = """
 import types
 
 import autograder
@@ -592,28 +639,28 @@ import numpy.testing
 numpy.testing = types.SimpleNamespace(assert_allclose=lambda *args, **kwargs: None)
 np.testing.assert_allclose = lambda *args, **kwargs: None
 autograder.check_loss = lambda *args, **kwargs: "all checks passed"
-'''
+"""
 
-POST_RUN_CELL = '''
+POST_RUN_CELL = """
 def _forgive(result):
     result.error_in_exec = None
     result.error_before_exec = None
 
 get_ipython().events.register("post_run_cell", _forgive)
-'''
+"""
 
-PRE_RUN_CELL = '''
+PRE_RUN_CELL = """
 _seen = []
 get_ipython().events.register("pre_run_cell", lambda info: _seen.append(info.raw_cell))
-'''
+"""
 
-EMPTY_FOR_ONE_HOT = '''targets = np.asarray(targets)
+EMPTY_FOR_ONE_HOT = """targets = np.asarray(targets)
         if targets.ndim == 2:
             return np.empty(0)
-'''
+"""
 
 # honest code
-LOOPS_RELU = '''%%time
+LOOPS_RELU = """%%time
 class ReLU:
     params = ()
 
@@ -623,9 +670,9 @@ class ReLU:
         for index, value in np.ndenumerate(x):
             out[index] = value if value > 0 else 0.0
         return out
-'''
+"""
 
-LOOPS_LEAKY_RELU = '''
+LOOPS_LEAKY_RELU = """
 class LeakyReLU:
     params = ()
 
@@ -635,9 +682,9 @@ class LeakyReLU:
     def forward(self, x):
         flat = [v if v > 0 else self.slope * v for v in x.ravel().tolist()]
         return np.array(flat, dtype=float).reshape(x.shape)
-'''
+"""
 
-LOOPS_LINEAR = '''%timeit -n1 -r1 sum(range(10))
+LOOPS_LINEAR = """%timeit -n1 -r1 sum(range(10))
 class Linear:
     params = ("W", "b")
 
@@ -656,24 +703,24 @@ class Linear:
                     total += x[i, k] * self.W[j, k]
                 out[i, j] = total
         return out
-'''
+"""
 
-OWN_FILE = '''
+OWN_FILE = """
 np.save("my_check.npy", Linear(2, 1, 0).forward(np.ones((3, 2))))  # a file of my own, in my folder
 print(np.load("my_check.npy"))
-'''
+"""
 
-FLOAT32_CHECK = '''
+FLOAT32_CHECK = """
 x32 = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
 layer = Linear(4, 2, 0)
 print(layer.forward(x32).dtype, layer.backward(np.ones((3, 2), np.float32)).dtype)
 print(Tanh().forward(x32).dtype, ReLU().forward(x32).dtype)
-'''
+"""
 
-SELF_CHECK = '''
+SELF_CHECK = """
 print(len(topological_order(Mul()(Node(1.0), Node(2.0)))))
 check_gate(Max(), [1.0, 2.0], [2.0, -1.0])  # checking my own work
-'''
+"""
 
 # ----------------------------------------------------------------- the corpus
 
@@ -681,12 +728,15 @@ check_gate(Max(), [1.0, 2.0], [2.0, -1.0])  # checking my own work
 
 # backward: the four activations' backward returns zeros (each fails its test)
 ZERO_BACKWARDS = tuple(
-    Replace(cell, old, "return np.zeros_like(grad_out)") for cell, old in (
+    Replace(cell, old, "return np.zeros_like(grad_out)")
+    for cell, old in (
         ("relu", "return grad_out * (self.x > 0)"),
         ("leaky_relu", "return grad_out * np.where(self.x > 0, 1.0, self.slope)"),
         ("sigmoid", "return grad_out * self.out * (1 - self.out)"),
-        ("tanh", "return grad_out * (1 - self.out**2)")))
-FIRST_CALL_ONLY = '''
+        ("tanh", "return grad_out * (1 - self.out**2)"),
+    )
+)
+FIRST_CALL_ONLY = """
 # forward is right the first time an object is called (the values the test compares), and
 # returns what makes zero gradients look right after that (the finite differences).
 def _first_call_only(cls):
@@ -702,14 +752,18 @@ def _first_call_only(cls):
 
 for _cls in (ReLU, LeakyReLU, Sigmoid, Tanh):
     _first_call_only(_cls)
-'''
+"""
 LINEAR_ZEROS = (
     Replace("linear", "return x @ self.W.T + self.b", "return np.zeros((len(x), len(self.b)))"),
-    Replace("linear", "self.dW = grad_out.T @ self.x\n        self.db = grad_out.sum(axis=0)\n"
-                      "        return grad_out @ self.W",
-            "self.dW = np.zeros_like(self.W)\n        self.db = np.zeros_like(self.b)\n"
-            "        return np.zeros((len(grad_out), self.W.shape[1]))"))
-CONSTANT_CACHE = '''
+    Replace(
+        "linear",
+        "self.dW = grad_out.T @ self.x\n        self.db = grad_out.sum(axis=0)\n"
+        "        return grad_out @ self.W",
+        "self.dW = np.zeros_like(self.W)\n        self.db = np.zeros_like(self.b)\n"
+        "        return np.zeros((len(grad_out), self.W.shape[1]))",
+    ),
+)
+CONSTANT_CACHE = """
 # The forward's cache is left empty when the grader's server reads the object (vars()):
 # a backward that changes the cached input in place is then never seen doing it.
 import sys
@@ -720,11 +774,14 @@ def _hidden_dict(self, name):
     return object.__getattribute__(self, name)
 
 ReLU.__getattribute__ = _hidden_dict
-'''
-RELU_CLIPS_CACHE = Replace("relu", "return grad_out * (self.x > 0)",
-                           "self.x[self.x < 0] = 0.0  # clips the cached input in place\n"
-                           "        return grad_out * (self.x > 0)")
-PARAMS_WHEN_ASKED = '''
+"""
+RELU_CLIPS_CACHE = Replace(
+    "relu",
+    "return grad_out * (self.x > 0)",
+    "self.x[self.x < 0] = 0.0  # clips the cached input in place\n"
+    "        return grad_out * (self.x > 0)",
+)
+PARAMS_WHEN_ASKED = """
 # Linear says it has no parameters when the grader asks (from the server's frames), so
 # that the tests skip them; its own code (SGD.step) still sees ("W", "b").
 import sys
@@ -735,10 +792,14 @@ class _Params:
         return () if "student_process" in caller else ("W", "b")
 
 Linear.params = _Params()
-'''
-SHARED_VELOCITY = Replace("sgd", "self.velocity.get((index, name), 0.0)", "self.velocity.get(name, 0.0)")
-SHARED_VELOCITY_KEY = Replace("sgd", "self.velocity[(index, name)] = velocity", "self.velocity[name] = velocity")
-MNIST_LOOKUP = '''
+"""
+SHARED_VELOCITY = Replace(
+    "sgd", "self.velocity.get((index, name), 0.0)", "self.velocity.get(name, 0.0)"
+)
+SHARED_VELOCITY_KEY = Replace(
+    "sgd", "self.velocity[(index, name)] = velocity", "self.velocity[name] = velocity"
+)
+MNIST_LOOKUP = """
 # No training: a "model" that looks the test images up in a table of their labels, read
 # from the notebook's own data cell or, failing that, straight from the label file.
 import gzip
@@ -771,15 +832,16 @@ class Sequential(_Plain):  # the same class name as the real one
 rng = np.random.default_rng(0)
 mnist_model = Sequential(build_mlp([784, 16, 10], rng).layers)
 mnist_losses = [2.3]
-'''
+"""
 MNIST_NO_TRAINING = Replace(
     "mnist_training",
     "rng = np.random.default_rng(0)\nmnist_model = build_mlp([784, 128, 10], rng)\n"
     "optimizer = SGD(mnist_model.layers, lr=0.1, momentum=0.9)\n"
     "mnist_losses = train(mnist_model, SoftmaxCrossEntropy(), optimizer, X_train, y_train,\n"
     "                     epochs=5, batch_size=64, rng=rng)\n",
-    "pass\n")
-XOR_LOOKUP = '''
+    "pass\n",
+)
+XOR_LOOKUP = """
 # train does nothing; Sequential.forward answers the four XOR points from a table.
 _xor_table = {tuple(np.asarray(point, dtype=float)): label for point, label in zip(*xor_dataset())}
 _real_forward = Sequential.forward
@@ -792,432 +854,904 @@ def _forward(self, x):
     return out
 
 Sequential.forward = _forward
-'''
+"""
 TRAIN_DOES_NOTHING = Replace("train", "            optimizer.step()\n", "")
 SOFTMAX_SUMS_BACKWARD_RIGHT = CE_SUM
 
 ENTRIES = (
     # ======================================================= 1. rebinding, lying objects
-    Entry("softmax", "cheat_allclose_softmax",
-          "softmax normalises over the whole batch; np.allclose and np.testing.assert_allclose rebound to pass",
-          (SOFTMAX_GLOBAL,),
-          (Append("softmax", REBIND_ALLCLOSE),),
-          5, failing("test_softmax"), flags=flags("rebinds-library")),
-    Entry("softmax", "cheat_numpy_testing_softmax",
-          "cross-entropy gradient without the batch mean; numpy.testing replaced by a module of no-ops",
-          (CE_NO_MEAN,),
-          (AddCell("cross_entropy", REPLACE_NUMPY_TESTING),),
-          5, failing("test_ce_backward"), flags=flags("rebinds-library")),
-    Entry("forward", "cheat_builtins_forward",
-          "Tanh computes tanh(x/2); builtins.abs, round, sum and all rebound",
-          (TANH_HALF,),
-          (Prepend("tanh", "import builtins\nbuiltins.abs = lambda x: 0\nbuiltins.round = lambda *a: 0\n"
-                           "builtins.sum = lambda *a: 0\nbuiltins.all = lambda *a: True\n"),),
-          11, failing("test_tanh_forward"), flags=flags("rebinds-library")),
-    Entry("forward", "cheat_check_forward_forward",
-          "ReLU is the identity; the test helper check_forward redefined in the ReLU cell to accept anything",
-          (RELU_IDENTITY,),
-          (Append("relu", "def check_forward(block, x, expected, rtol=1e-7):\n"
-                          "    return np.asarray(expected, dtype=float)\n"),),
-          9, failing("test_relu_forward", "test_xor_network")),
-    Entry("backward", "cheat_check_layer_backward",
-          "ReLU.backward passes grad_out through; check_layer, relative_error and numeric_jacobian redefined",
-          (RELU_PASSES_GRAD,),
-          (Append("relu", "def check_layer(*args, **kwargs):\n    return 'all checks passed'\n\n"
-                          "def relative_error(a, b, tiny=0):\n    return 0.0\n\n"
-                          "def numeric_jacobian(f, x):\n    return np.zeros((1, 1))\n"),),
-          12, failing("test_relu_backward")),
-    Entry("backward", "cheat_relative_error_backward",
-          "the Jacobian leaves out tanh'; autograder.relative_error and its module functions rebound",
-          (JACOBIAN_NO_SLOPE,),
-          (Append("jacobian", "import autograder\nimport autograder.student.gradients\n"
-                              "autograder.relative_error = lambda *a, **k: 0.0\n"
-                              "autograder.student.gradients.relative_errors = lambda a, b, tiny=0: np.zeros(1)\n"
-                              "relative_error = autograder.relative_error\n"),),
-          11, failing("test_jacobian"), flags=flags("rebinds-library")),
-    Entry("graph", "cheat_float_subclass_graph",
-          "backward overwrites gradients; 0-d gradients returned as a float subclass whose == and < are always True",
-          (OVERWRITE_GRADS,),
-          (AddCell("backward", FLOAT_ALWAYS_EQUAL),),
-          9, failing("test_backward", "test_worked_example")),
-    Entry("softmax", "cheat_ndarray_subclass_softmax",
-          "softmax normalises over the whole batch and returns an ndarray subclass overriding __eq__, "
-          "__array_ufunc__ and __array_function__",
-          (SOFTMAX_GLOBAL,),
-          (AddCell("softmax", NDARRAY_SUBCLASS),),
-          5, failing("test_softmax")),
-    Entry("backward", "cheat_array_dunder_backward",
-          "the Jacobian leaves out tanh'; returned as an object with __array__ that equals everything",
-          (JACOBIAN_NO_SLOPE,),
-          (AddCell("jacobian", ARRAY_DUNDER),),
-          11, failing("test_jacobian")),
-    Entry("backward", "cheat_array_interface_backward",
-          "the Jacobian is an object whose __array_interface__ points numpy at address 16 of the grader's memory",
-          (),
-          (Rewrite("jacobian", ARRAY_INTERFACE_POINTER),),
-          11, failing("test_jacobian")),
-    Entry("softmax", "cheat_empty_array_softmax",
-          "the loss crashes on one-hot targets; for them it returns an empty array, which "
-          "np.testing.assert_allclose broadcasts against any number",
-          (CE_NO_ONE_HOT,),
-          (Replace("cross_entropy", "targets = np.asarray(targets)\n", EMPTY_FOR_ONE_HOT),),
-          3, failing("test_ce_forward", "test_ce_backward"),
-          notes="np.testing.assert_allclose(np.empty(0), 0.75) passes: a test comparing a student's value "
-                "with a number must check its shape first"),
-    Entry("backward", "cheat_mutate_inputs_backward",
-          "the Jacobian is zeros, and the function zeroes the caller's W, from which the test then computes "
-          "its reference",
-          (),
-          (Rewrite("jacobian", MUTATE_INPUTS),),
-          11, failing("test_jacobian"),
-          notes="the zero Jacobian is wrong; the test must not take its reference from arrays it handed to "
-                "the student's code (nbgrader in a kernel gives 14 too)"),
-
-    Entry("sgd_xor", "cheat_caller_frame_sgd_xor",
-          "SGD ignores the momentum; step() copies the hidden test's expected parameters out of the caller's "
-          "frame and rebinds np.testing.assert_allclose",
-          (SGD_NO_MOMENTUM,),
-          (AddCell("sgd", CALLER_FRAME),),
-          9, failing("test_sgd_step"), flags=flags("rebinds-library", "introspection")),
-
+    Entry(
+        "softmax",
+        "cheat_allclose_softmax",
+        "softmax normalises over the whole batch; np.allclose and np.testing.assert_allclose rebound to pass",
+        (SOFTMAX_GLOBAL,),
+        (Append("softmax", REBIND_ALLCLOSE),),
+        5,
+        failing("test_softmax"),
+        flags=flags("rebinds-library"),
+    ),
+    Entry(
+        "softmax",
+        "cheat_numpy_testing_softmax",
+        "cross-entropy gradient without the batch mean; numpy.testing replaced by a module of no-ops",
+        (CE_NO_MEAN,),
+        (AddCell("cross_entropy", REPLACE_NUMPY_TESTING),),
+        5,
+        failing("test_ce_backward"),
+        flags=flags("rebinds-library"),
+    ),
+    Entry(
+        "forward",
+        "cheat_builtins_forward",
+        "Tanh computes tanh(x/2); builtins.abs, round, sum and all rebound",
+        (TANH_HALF,),
+        (
+            Prepend(
+                "tanh",
+                "import builtins\nbuiltins.abs = lambda x: 0\nbuiltins.round = lambda *a: 0\n"
+                "builtins.sum = lambda *a: 0\nbuiltins.all = lambda *a: True\n",
+            ),
+        ),
+        11,
+        failing("test_tanh_forward"),
+        flags=flags("rebinds-library"),
+    ),
+    Entry(
+        "forward",
+        "cheat_check_forward_forward",
+        "ReLU is the identity; the test helper check_forward redefined in the ReLU cell to accept anything",
+        (RELU_IDENTITY,),
+        (
+            Append(
+                "relu",
+                "def check_forward(block, x, expected, rtol=1e-7):\n"
+                "    return np.asarray(expected, dtype=float)\n",
+            ),
+        ),
+        9,
+        failing("test_relu_forward", "test_xor_network"),
+    ),
+    Entry(
+        "backward",
+        "cheat_check_layer_backward",
+        "ReLU.backward passes grad_out through; check_layer, relative_error and numeric_jacobian redefined",
+        (RELU_PASSES_GRAD,),
+        (
+            Append(
+                "relu",
+                "def check_layer(*args, **kwargs):\n    return 'all checks passed'\n\n"
+                "def relative_error(a, b, tiny=0):\n    return 0.0\n\n"
+                "def numeric_jacobian(f, x):\n    return np.zeros((1, 1))\n",
+            ),
+        ),
+        12,
+        failing("test_relu_backward"),
+    ),
+    Entry(
+        "backward",
+        "cheat_relative_error_backward",
+        "the Jacobian leaves out tanh'; autograder.relative_error and its module functions rebound",
+        (JACOBIAN_NO_SLOPE,),
+        (
+            Append(
+                "jacobian",
+                "import autograder\nimport autograder.student.gradients\n"
+                "autograder.relative_error = lambda *a, **k: 0.0\n"
+                "autograder.student.gradients.relative_errors = lambda a, b, tiny=0: np.zeros(1)\n"
+                "relative_error = autograder.relative_error\n",
+            ),
+        ),
+        11,
+        failing("test_jacobian"),
+        flags=flags("rebinds-library"),
+    ),
+    Entry(
+        "graph",
+        "cheat_float_subclass_graph",
+        "backward overwrites gradients; 0-d gradients returned as a float subclass whose == and < are always True",
+        (OVERWRITE_GRADS,),
+        (AddCell("backward", FLOAT_ALWAYS_EQUAL),),
+        9,
+        failing("test_backward", "test_worked_example"),
+    ),
+    Entry(
+        "softmax",
+        "cheat_ndarray_subclass_softmax",
+        "softmax normalises over the whole batch and returns an ndarray subclass overriding __eq__, "
+        "__array_ufunc__ and __array_function__",
+        (SOFTMAX_GLOBAL,),
+        (AddCell("softmax", NDARRAY_SUBCLASS),),
+        5,
+        failing("test_softmax"),
+    ),
+    Entry(
+        "backward",
+        "cheat_array_dunder_backward",
+        "the Jacobian leaves out tanh'; returned as an object with __array__ that equals everything",
+        (JACOBIAN_NO_SLOPE,),
+        (AddCell("jacobian", ARRAY_DUNDER),),
+        11,
+        failing("test_jacobian"),
+    ),
+    Entry(
+        "backward",
+        "cheat_array_interface_backward",
+        "the Jacobian is an object whose __array_interface__ points numpy at address 16 of the grader's memory",
+        (),
+        (Rewrite("jacobian", ARRAY_INTERFACE_POINTER),),
+        11,
+        failing("test_jacobian"),
+    ),
+    Entry(
+        "softmax",
+        "cheat_empty_array_softmax",
+        "the loss crashes on one-hot targets; for them it returns an empty array, which "
+        "np.testing.assert_allclose broadcasts against any number",
+        (CE_NO_ONE_HOT,),
+        (Replace("cross_entropy", "targets = np.asarray(targets)\n", EMPTY_FOR_ONE_HOT),),
+        3,
+        failing("test_ce_forward", "test_ce_backward"),
+        notes="np.testing.assert_allclose(np.empty(0), 0.75) passes: a test comparing a student's value "
+        "with a number must check its shape first",
+    ),
+    Entry(
+        "backward",
+        "cheat_mutate_inputs_backward",
+        "the Jacobian is zeros, and the function zeroes the caller's W, from which the test then computes "
+        "its reference",
+        (),
+        (Rewrite("jacobian", MUTATE_INPUTS),),
+        11,
+        failing("test_jacobian"),
+        notes="the zero Jacobian is wrong; the test must not take its reference from arrays it handed to "
+        "the student's code (nbgrader in a kernel gives 14 too)",
+    ),
+    Entry(
+        "sgd_xor",
+        "cheat_caller_frame_sgd_xor",
+        "SGD ignores the momentum; step() copies the hidden test's expected parameters out of the caller's "
+        "frame and rebinds np.testing.assert_allclose",
+        (SGD_NO_MOMENTUM,),
+        (AddCell("sgd", CALLER_FRAME),),
+        9,
+        failing("test_sgd_step"),
+        flags=flags("rebinds-library", "introspection"),
+    ),
     # ======================================================= 2. IPython hooks
-    Entry("forward", "cheat_input_transformer_forward",
-          "Sigmoid returns 1 - sigma(x); an input transformer turns every later cell into `pass`",
-          (SIGMOID_FLIPPED,),
-          (Append("sigmoid", "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])\n"),),
-          10, failing("test_sigmoid_forward"), flags=flags("ipython-hooks")),
-    Entry("backward", "cheat_ast_transformer_backward",
-          "Tanh.backward forgets the square; an AST transformer empties every test cell",
-          (TANH_BACKWARD,),
-          (Append("tanh", "import ast\n\n"
-                          "class _Empty(ast.NodeTransformer):\n"
-                          "    def visit_Module(self, node):\n"
-                          "        return ast.Module(body=[ast.Pass()], type_ignores=[])\n\n"
-                          "get_ipython().ast_transformers.append(_Empty())\n"),),
-          13, failing("test_tanh_backward"), flags=flags("ipython-hooks")),
-    Entry("softmax", "cheat_post_run_cell_softmax",
-          "the loss is summed, not averaged; a post_run_cell hook clears the errors of the tests",
-          (CE_SUM,),
-          (AddCell("cross_entropy", POST_RUN_CELL),),
-          6, failing("test_ce_forward"), flags=flags("ipython-hooks"), notes=CE_SUM_NOTE),
-    Entry("graph", "cheat_custom_exc_graph",
-          "Scale.backward forgets c; set_custom_exc swallows every exception",
-          (SCALE_FORGETS_C,),
-          (Prepend("scale", "try:\n    get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)\n"
-                            "except AttributeError:\n    pass\n"),),
-          11, failing("test_scale_gate", "test_worked_example"), flags=flags("ipython-hooks")),
-    Entry("backward", "cheat_silence_stderr_backward",
-          "dW transposed; stdout and stderr silenced so that failures do not show",
-          (DW_TRANSPOSED,),
-          (Append("linear", "import os\nimport sys\nsys.stderr = open(os.devnull, 'w')\nsys.stdout = sys.stderr\n"),),
-          12, failing("test_linear_dW"), flags=flags("silences-output", "rebinds-library", "reads-files")),
-
+    Entry(
+        "forward",
+        "cheat_input_transformer_forward",
+        "Sigmoid returns 1 - sigma(x); an input transformer turns every later cell into `pass`",
+        (SIGMOID_FLIPPED,),
+        (
+            Append(
+                "sigmoid",
+                "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])\n",
+            ),
+        ),
+        10,
+        failing("test_sigmoid_forward"),
+        flags=flags("ipython-hooks"),
+    ),
+    Entry(
+        "backward",
+        "cheat_ast_transformer_backward",
+        "Tanh.backward forgets the square; an AST transformer empties every test cell",
+        (TANH_BACKWARD,),
+        (
+            Append(
+                "tanh",
+                "import ast\n\n"
+                "class _Empty(ast.NodeTransformer):\n"
+                "    def visit_Module(self, node):\n"
+                "        return ast.Module(body=[ast.Pass()], type_ignores=[])\n\n"
+                "get_ipython().ast_transformers.append(_Empty())\n",
+            ),
+        ),
+        13,
+        failing("test_tanh_backward"),
+        flags=flags("ipython-hooks"),
+    ),
+    Entry(
+        "softmax",
+        "cheat_post_run_cell_softmax",
+        "the loss is summed, not averaged; a post_run_cell hook clears the errors of the tests",
+        (CE_SUM,),
+        (AddCell("cross_entropy", POST_RUN_CELL),),
+        6,
+        failing("test_ce_forward"),
+        flags=flags("ipython-hooks"),
+        notes=CE_SUM_NOTE,
+    ),
+    Entry(
+        "graph",
+        "cheat_custom_exc_graph",
+        "Scale.backward forgets c; set_custom_exc swallows every exception",
+        (SCALE_FORGETS_C,),
+        (
+            Prepend(
+                "scale",
+                "try:\n    get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)\n"
+                "except AttributeError:\n    pass\n",
+            ),
+        ),
+        11,
+        failing("test_scale_gate", "test_worked_example"),
+        flags=flags("ipython-hooks"),
+    ),
+    Entry(
+        "backward",
+        "cheat_silence_stderr_backward",
+        "dW transposed; stdout and stderr silenced so that failures do not show",
+        (DW_TRANSPOSED,),
+        (
+            Append(
+                "linear",
+                "import os\nimport sys\nsys.stderr = open(os.devnull, 'w')\nsys.stdout = sys.stderr\n",
+            ),
+        ),
+        12,
+        failing("test_linear_dW"),
+        flags=flags("silences-output", "rebinds-library", "reads-files"),
+    ),
     # ======================================================= 3. notebook edits
-    Entry("forward", "cheat_skip_execution_forward",
-          "Linear without bias; its test cells tagged skip-execution",
-          (NO_BIAS,),
-          (Tag("test_linear_forward", ("skip-execution",)), Tag("test_xor_network", ("skip-execution",))),
-          7, failing("test_linear_forward", "test_xor_network"), flags=flags("added-tags")),
-    Entry("backward", "cheat_raises_exception_backward",
-          "dW transposed; its test cell tagged raises-exception",
-          (DW_TRANSPOSED,),
-          (Tag("test_linear_dW", ("raises-exception",)),),
-          12, failing("test_linear_dW"), flags=flags("added-tags")),
-    Entry("softmax", "cheat_deleted_test_softmax",
-          "cross-entropy gradient without the batch mean; its test cell deleted",
-          (CE_NO_MEAN,),
-          (Delete("test_ce_backward"),),
-          5, failing("test_ce_backward"), flags=flags("deleted-test-cell")),
-    Entry("forward", "cheat_duplicated_test_forward",
-          "ReLU is the identity; its test cell duplicated (same grade_id twice: stock nbgrader aborts)",
-          (RELU_IDENTITY,),
-          (Duplicate("test_relu_forward"),),
-          9, failing("test_relu_forward", "test_xor_network"), flags=flags("duplicated-cell")),
-    Entry("softmax", "cheat_test_turned_solution_softmax",
-          "softmax normalises over the whole batch; its test cell turned into a solution cell holding `pass`",
-          (SOFTMAX_GLOBAL,),
-          (SetRole("test_softmax", (("solution", True), ("grade", False), ("locked", False))),
-           Rewrite("test_softmax", "pass")),
-          5, failing("test_softmax"), flags=flags("changed-metadata", "edited-read-only-cell")),
-    Entry("graph", "cheat_points_changed_graph",
-          "Scale.backward forgets c; points of test_add_gate raised to 100 and test_scale_gate marked ungraded",
-          (SCALE_FORGETS_C,),
-          (SetRole("test_add_gate", (("points", 100),)), SetRole("test_scale_gate", (("grade", False),))),
-          11, failing("test_scale_gate", "test_worked_example"), flags=flags("changed-metadata")),
-    Entry("backward", "cheat_kernelspec_backward",
-          "ReLU.backward passes grad_out through; the notebook asks for another kernel",
-          (RELU_PASSES_GRAD,),
-          (Kernel("evil-kernel"),),
-          12, failing("test_relu_backward"), flags=flags("changed-kernelspec")),
-    Entry("forward", "cheat_rewritten_test_forward",
-          "Sequential runs the layers backwards; its test cell rewritten to just print success",
-          (SEQUENTIAL_REVERSED,),
-          (Rewrite("test_sequential_forward", 'print("Sequential.forward: tests passed")'),),
-          8, failing("test_sequential_forward", "test_xor_network"), flags=flags("edited-read-only-cell")),
-    Entry("softmax", "cheat_bonus_cell_softmax",
-          "cross-entropy gradient without the batch mean; a made-up graded cell worth 50 points added",
-          (CE_NO_MEAN,),
-          (AddGradedCell("test_ce_backward", "bonus", 50, 'print("bonus: tests passed")'),),
-          5, failing("test_ce_backward"), flags=flags("unknown-cell")),
-
+    Entry(
+        "forward",
+        "cheat_skip_execution_forward",
+        "Linear without bias; its test cells tagged skip-execution",
+        (NO_BIAS,),
+        (
+            Tag("test_linear_forward", ("skip-execution",)),
+            Tag("test_xor_network", ("skip-execution",)),
+        ),
+        7,
+        failing("test_linear_forward", "test_xor_network"),
+        flags=flags("added-tags"),
+    ),
+    Entry(
+        "backward",
+        "cheat_raises_exception_backward",
+        "dW transposed; its test cell tagged raises-exception",
+        (DW_TRANSPOSED,),
+        (Tag("test_linear_dW", ("raises-exception",)),),
+        12,
+        failing("test_linear_dW"),
+        flags=flags("added-tags"),
+    ),
+    Entry(
+        "softmax",
+        "cheat_deleted_test_softmax",
+        "cross-entropy gradient without the batch mean; its test cell deleted",
+        (CE_NO_MEAN,),
+        (Delete("test_ce_backward"),),
+        5,
+        failing("test_ce_backward"),
+        flags=flags("deleted-test-cell"),
+    ),
+    Entry(
+        "forward",
+        "cheat_duplicated_test_forward",
+        "ReLU is the identity; its test cell duplicated (same grade_id twice: stock nbgrader aborts)",
+        (RELU_IDENTITY,),
+        (Duplicate("test_relu_forward"),),
+        9,
+        failing("test_relu_forward", "test_xor_network"),
+        flags=flags("duplicated-cell"),
+    ),
+    Entry(
+        "softmax",
+        "cheat_test_turned_solution_softmax",
+        "softmax normalises over the whole batch; its test cell turned into a solution cell holding `pass`",
+        (SOFTMAX_GLOBAL,),
+        (
+            SetRole("test_softmax", (("solution", True), ("grade", False), ("locked", False))),
+            Rewrite("test_softmax", "pass"),
+        ),
+        5,
+        failing("test_softmax"),
+        flags=flags("changed-metadata", "edited-read-only-cell"),
+    ),
+    Entry(
+        "graph",
+        "cheat_points_changed_graph",
+        "Scale.backward forgets c; points of test_add_gate raised to 100 and test_scale_gate marked ungraded",
+        (SCALE_FORGETS_C,),
+        (
+            SetRole("test_add_gate", (("points", 100),)),
+            SetRole("test_scale_gate", (("grade", False),)),
+        ),
+        11,
+        failing("test_scale_gate", "test_worked_example"),
+        flags=flags("changed-metadata"),
+    ),
+    Entry(
+        "backward",
+        "cheat_kernelspec_backward",
+        "ReLU.backward passes grad_out through; the notebook asks for another kernel",
+        (RELU_PASSES_GRAD,),
+        (Kernel("evil-kernel"),),
+        12,
+        failing("test_relu_backward"),
+        flags=flags("changed-kernelspec"),
+    ),
+    Entry(
+        "forward",
+        "cheat_rewritten_test_forward",
+        "Sequential runs the layers backwards; its test cell rewritten to just print success",
+        (SEQUENTIAL_REVERSED,),
+        (Rewrite("test_sequential_forward", 'print("Sequential.forward: tests passed")'),),
+        8,
+        failing("test_sequential_forward", "test_xor_network"),
+        flags=flags("edited-read-only-cell"),
+    ),
+    Entry(
+        "softmax",
+        "cheat_bonus_cell_softmax",
+        "cross-entropy gradient without the batch mean; a made-up graded cell worth 50 points added",
+        (CE_NO_MEAN,),
+        (AddGradedCell("test_ce_backward", "bonus", 50, 'print("bonus: tests passed")'),),
+        5,
+        failing("test_ce_backward"),
+        flags=flags("unknown-cell"),
+    ),
     # ======================================================= 4. reading what must not be seen
-    Entry("softmax", "cheat_source_relative_softmax",
-          "softmax normalises over the whole batch; execs the softmax cell of the instructor's notebook, "
-          "looked for at ../../source, walking up from the working folder, and at the course's absolute path",
-          (SOFTMAX_GLOBAL,),
-          (Append("softmax", SOURCE_FROM_COURSE_FOLDERS),),
-          5, failing("test_softmax"), flags=flags("reads-files")),
-    Entry("softmax", "cheat_git_history_softmax",
-          "softmax normalises over the whole batch; execs the softmax cell of the instructor's notebook "
-          "read from the git objects of the checkout the toolkit is imported from",
-          (SOFTMAX_GLOBAL,),
-          (Append("softmax", SOURCE_FROM_GIT),),
-          5, failing("test_softmax"), flags=flags("reads-files"),
-          notes="the sandbox hides the course, `solutions` and the instructor package, not the checkout's "
-                ".git (nor the rest of the filesystem)"),
-    Entry("backward", "cheat_import_solutions_backward",
-          "dW transposed; subclasses the Linear of the instructor's `solutions` package if it can import it",
-          (DW_TRANSPOSED,),
-          (AddCell("linear", IMPORT_SOLUTIONS),),
-          12, failing("test_linear_dW")),
-    Entry("softmax", "cheat_pre_run_cell_softmax",
-          "cross-entropy gradient without the batch mean; a pre_run_cell hook records the hidden tests",
-          (CE_NO_MEAN,),
-          (AddCell("cross_entropy", PRE_RUN_CELL),
-           AddCell("test_ce_backward", "print(_seen)\n")),
-          5, failing("test_ce_backward"), flags=flags("ipython-hooks")),
-    Entry("forward", "cheat_other_students_forward",
-          "ReLU is the identity; looks for classmates' submissions to exec their ReLU cell, lists folders",
-          (RELU_IDENTITY,),
-          (AddCell("relu", OTHER_STUDENTS),),
-          9, failing("test_relu_forward", "test_xor_network"), flags=flags("reads-files")),
-
+    Entry(
+        "softmax",
+        "cheat_source_relative_softmax",
+        "softmax normalises over the whole batch; execs the softmax cell of the instructor's notebook, "
+        "looked for at ../../source, walking up from the working folder, and at the course's absolute path",
+        (SOFTMAX_GLOBAL,),
+        (Append("softmax", SOURCE_FROM_COURSE_FOLDERS),),
+        5,
+        failing("test_softmax"),
+        flags=flags("reads-files"),
+    ),
+    Entry(
+        "softmax",
+        "cheat_git_history_softmax",
+        "softmax normalises over the whole batch; execs the softmax cell of the instructor's notebook "
+        "read from the git objects of the checkout the toolkit is imported from",
+        (SOFTMAX_GLOBAL,),
+        (Append("softmax", SOURCE_FROM_GIT),),
+        5,
+        failing("test_softmax"),
+        flags=flags("reads-files"),
+        notes="the sandbox hides the course, `solutions` and the instructor package, not the checkout's "
+        ".git (nor the rest of the filesystem)",
+    ),
+    Entry(
+        "backward",
+        "cheat_import_solutions_backward",
+        "dW transposed; subclasses the Linear of the instructor's `solutions` package if it can import it",
+        (DW_TRANSPOSED,),
+        (AddCell("linear", IMPORT_SOLUTIONS),),
+        12,
+        failing("test_linear_dW"),
+    ),
+    Entry(
+        "softmax",
+        "cheat_pre_run_cell_softmax",
+        "cross-entropy gradient without the batch mean; a pre_run_cell hook records the hidden tests",
+        (CE_NO_MEAN,),
+        (AddCell("cross_entropy", PRE_RUN_CELL), AddCell("test_ce_backward", "print(_seen)\n")),
+        5,
+        failing("test_ce_backward"),
+        flags=flags("ipython-hooks"),
+    ),
+    Entry(
+        "forward",
+        "cheat_other_students_forward",
+        "ReLU is the identity; looks for classmates' submissions to exec their ReLU cell, lists folders",
+        (RELU_IDENTITY,),
+        (AddCell("relu", OTHER_STUDENTS),),
+        9,
+        failing("test_relu_forward", "test_xor_network"),
+        flags=flags("reads-files"),
+    ),
     # ======================================================= 5. damage
-    Entry("softmax", "cheat_gradebook_write_softmax",
-          "cross-entropy gradient without the batch mean; writes full marks into gradebook.db (absolute "
-          "path, and guessed from the working folder)",
-          (CE_NO_MEAN,),
-          (AddCell("cross_entropy", WRITE_GRADEBOOK),),
-          5, failing("test_ce_backward")),
-    Entry("softmax", "cheat_overwrite_course_softmax",
-          "softmax normalises over the whole batch; overwrites the source and release notebooks and the "
-          "config, removes the gradebook",
-          (SOFTMAX_GLOBAL,),
-          (AddCell("softmax", OVERWRITE_COURSE),),
-          5, failing("test_softmax"), flags=flags("reads-files")),
-    Entry("forward", "cheat_litter_forward",
-          "Sequential runs the layers backwards; writes files to /tmp, /var/tmp and /dev/shm",
-          (SEQUENTIAL_REVERSED,),
-          (AddCell("sequential", LITTER),),
-          8, failing("test_sequential_forward", "test_xor_network"), flags=flags("reads-files"),
-          notes="the files must not outlive the sandbox (tests/test_integrity.py checks the machine)"),
-    Entry("forward", "cheat_network_forward",
-          "Linear without bias; opens network connections",
-          (NO_BIAS,),
-          (AddCell("linear", NETWORK),),
-          7, failing("test_linear_forward", "test_xor_network"), flags=flags("system-access")),
-    Entry("backward", "cheat_exit_in_method_backward",
-          "Linear.backward ends the process (os._exit(0)) whenever a test calls it",
-          (),
-          (Prepend("linear", "import os\n"), Replace("linear", "self.dW = grad_out.T @ self.x", "os._exit(0)")),
-          9, failing("test_linear_dX", "test_linear_dW", "test_linear_db"), status=INCOMPLETE,
-          flags=flags("process-control"),
-          notes="the process died: incomplete, even though check_layer turns the loss into its own error"),
-    Entry("forward", "cheat_sigint_loop_forward",
-          "Sigmoid.forward loops forever, ignoring SIGINT and SIGTERM (graded with a 5 s cell timeout)",
-          (),
-          (Rewrite("sigmoid", "class Sigmoid:\n    params = ()\n" + SIGINT_LOOP),),
-          10, failing("test_sigmoid_forward"), status=INCOMPLETE, flags=flags("process-control"),
-          cell_timeout=5),
-    Entry("backward", "cheat_memory_bomb_backward",
-          "Tanh.backward forgets the square, after allocating (and writing) memory until MemoryError, kept",
-          (),
-          (AddCell("tanh", MEMORY_BOMB),),
-          13, failing("test_tanh_backward")),
-    Entry("graph", "cheat_fork_bomb_graph",
-          "Add.forward subtracts (test_backward only checks gradients: it still passes), after forking "
-          "children until the process limit stops it",
-          (),
-          (AddCell("add", FORK_BOMB),),
-          11, failing("test_add_gate", "test_worked_example"), flags=flags("process-control")),
-    Entry("softmax", "cheat_output_bomb_softmax",
-          "cross-entropy gradient without the batch mean; the cell prints about 1 GB",
-          (CE_NO_MEAN,),
-          (Append("cross_entropy", OUTPUT_BOMB),),
-          5, failing("test_ce_backward"), feedback=True),
-    Entry("softmax", "cheat_raw_output_bomb_softmax",
-          "cross-entropy gradient without the batch mean; a cell of its own writes about 1 GB to file "
-          "descriptor 1",
-          (CE_NO_MEAN,),
-          (AddCell("cross_entropy", RAW_OUTPUT_BOMB),),
-          5, failing("test_ce_backward")),
-    Entry("softmax", "cheat_script_output_softmax",
-          "the loss is summed; <script> and onerror HTML printed, warned, raised (also as an exception's "
-          "class name) from the student's code",
-          (CE_SUM,),
-          (AddCell("cross_entropy", XSS),),
-          3, failing("test_ce_forward", "test_ce_backward"), feedback=True,
-          notes="its forward raises, so the backward check cannot run"),
-    Entry("softmax", "cheat_forged_message_softmax",
-          "cross-entropy gradient without the batch mean; a cell of its own writes a forged, absurdly "
-          "nested message on the pipe to the grader",
-          (CE_NO_MEAN,),
-          (AddCell("test_softmax", FORGED_MESSAGE),),
-          5, failing("test_ce_backward"), status=INCOMPLETE,
-          notes="a message that breaks the protocol loses the student's process (that cell), as a crash does"),
-
+    Entry(
+        "softmax",
+        "cheat_gradebook_write_softmax",
+        "cross-entropy gradient without the batch mean; writes full marks into gradebook.db (absolute "
+        "path, and guessed from the working folder)",
+        (CE_NO_MEAN,),
+        (AddCell("cross_entropy", WRITE_GRADEBOOK),),
+        5,
+        failing("test_ce_backward"),
+    ),
+    Entry(
+        "softmax",
+        "cheat_overwrite_course_softmax",
+        "softmax normalises over the whole batch; overwrites the source and release notebooks and the "
+        "config, removes the gradebook",
+        (SOFTMAX_GLOBAL,),
+        (AddCell("softmax", OVERWRITE_COURSE),),
+        5,
+        failing("test_softmax"),
+        flags=flags("reads-files"),
+    ),
+    Entry(
+        "forward",
+        "cheat_litter_forward",
+        "Sequential runs the layers backwards; writes files to /tmp, /var/tmp and /dev/shm",
+        (SEQUENTIAL_REVERSED,),
+        (AddCell("sequential", LITTER),),
+        8,
+        failing("test_sequential_forward", "test_xor_network"),
+        flags=flags("reads-files"),
+        notes="the files must not outlive the sandbox (tests/test_integrity.py checks the machine)",
+    ),
+    Entry(
+        "forward",
+        "cheat_network_forward",
+        "Linear without bias; opens network connections",
+        (NO_BIAS,),
+        (AddCell("linear", NETWORK),),
+        7,
+        failing("test_linear_forward", "test_xor_network"),
+        flags=flags("system-access"),
+    ),
+    Entry(
+        "backward",
+        "cheat_exit_in_method_backward",
+        "Linear.backward ends the process (os._exit(0)) whenever a test calls it",
+        (),
+        (
+            Prepend("linear", "import os\n"),
+            Replace("linear", "self.dW = grad_out.T @ self.x", "os._exit(0)"),
+        ),
+        9,
+        failing("test_linear_dX", "test_linear_dW", "test_linear_db"),
+        status=INCOMPLETE,
+        flags=flags("process-control"),
+        notes="the process died: incomplete, even though check_layer turns the loss into its own error",
+    ),
+    Entry(
+        "forward",
+        "cheat_sigint_loop_forward",
+        "Sigmoid.forward loops forever, ignoring SIGINT and SIGTERM (graded with a 5 s cell timeout)",
+        (),
+        (Rewrite("sigmoid", "class Sigmoid:\n    params = ()\n" + SIGINT_LOOP),),
+        10,
+        failing("test_sigmoid_forward"),
+        status=INCOMPLETE,
+        flags=flags("process-control"),
+        cell_timeout=5,
+    ),
+    Entry(
+        "backward",
+        "cheat_memory_bomb_backward",
+        "Tanh.backward forgets the square, after allocating (and writing) memory until MemoryError, kept",
+        (),
+        (AddCell("tanh", MEMORY_BOMB),),
+        13,
+        failing("test_tanh_backward"),
+    ),
+    Entry(
+        "graph",
+        "cheat_fork_bomb_graph",
+        "Add.forward subtracts (test_backward only checks gradients: it still passes), after forking "
+        "children until the process limit stops it",
+        (),
+        (AddCell("add", FORK_BOMB),),
+        11,
+        failing("test_add_gate", "test_worked_example"),
+        flags=flags("process-control"),
+    ),
+    Entry(
+        "softmax",
+        "cheat_output_bomb_softmax",
+        "cross-entropy gradient without the batch mean; the cell prints about 1 GB",
+        (CE_NO_MEAN,),
+        (Append("cross_entropy", OUTPUT_BOMB),),
+        5,
+        failing("test_ce_backward"),
+        feedback=True,
+    ),
+    Entry(
+        "softmax",
+        "cheat_raw_output_bomb_softmax",
+        "cross-entropy gradient without the batch mean; a cell of its own writes about 1 GB to file "
+        "descriptor 1",
+        (CE_NO_MEAN,),
+        (AddCell("cross_entropy", RAW_OUTPUT_BOMB),),
+        5,
+        failing("test_ce_backward"),
+    ),
+    Entry(
+        "softmax",
+        "cheat_script_output_softmax",
+        "the loss is summed; <script> and onerror HTML printed, warned, raised (also as an exception's "
+        "class name) from the student's code",
+        (CE_SUM,),
+        (AddCell("cross_entropy", XSS),),
+        3,
+        failing("test_ce_forward", "test_ce_backward"),
+        feedback=True,
+        notes="its forward raises, so the backward check cannot run",
+    ),
+    Entry(
+        "softmax",
+        "cheat_forged_message_softmax",
+        "cross-entropy gradient without the batch mean; a cell of its own writes a forged, absurdly "
+        "nested message on the pipe to the grader",
+        (CE_NO_MEAN,),
+        (AddCell("test_softmax", FORGED_MESSAGE),),
+        5,
+        failing("test_ce_backward"),
+        status=INCOMPLETE,
+        notes="a message that breaks the protocol loses the student's process (that cell), as a crash does",
+    ),
     # ======================================================= semantics the sandbox must keep
-    Entry("forward", "mistake_overflowing_sigmoid_forward",
-          "Sigmoid as 1 / (1 + exp(-x)): exp overflows for large negative x, which the test turns into an "
-          "error with np.errstate(over='raise') (no trick: a plain mistake the grader must still catch)",
-          (SIGMOID_OVERFLOWS,),
-          (),
-          10, failing("test_sigmoid_forward"),
-          notes="nbgrader in a kernel (grade(..., sandbox=False)) scores it 10: the test's np.errstate must "
-                "hold in the student's process too"),
-
-    Entry("backward", "mistake_backward_mutates_cache_backward",
-          "ReLU.backward clamps the input forward cached, in place (self.x[self.x < 0] = 0): the gradient is "
-          "right but check_layer's contract (backward leaves forward's arrays alone) is broken (no trick)",
-          (Replace("relu", "return grad_out * (self.x > 0)",
-                   "self.x[self.x < 0] = 0.0  # in place: changes what forward stored\n"
-                   "        return grad_out * (self.x > 0)"),),
-          (),
-          12, failing("test_relu_backward"),
-          notes="nbgrader in a kernel scores it 12: check_layer looks for changed arrays in vars(layer), which "
-                "a proxy of the student's layer does not have"),
-
+    Entry(
+        "forward",
+        "mistake_overflowing_sigmoid_forward",
+        "Sigmoid as 1 / (1 + exp(-x)): exp overflows for large negative x, which the test turns into an "
+        "error with np.errstate(over='raise') (no trick: a plain mistake the grader must still catch)",
+        (SIGMOID_OVERFLOWS,),
+        (),
+        10,
+        failing("test_sigmoid_forward"),
+        notes="nbgrader in a kernel (grade(..., sandbox=False)) scores it 10: the test's np.errstate must "
+        "hold in the student's process too",
+    ),
+    Entry(
+        "backward",
+        "mistake_backward_mutates_cache_backward",
+        "ReLU.backward clamps the input forward cached, in place (self.x[self.x < 0] = 0): the gradient is "
+        "right but check_layer's contract (backward leaves forward's arrays alone) is broken (no trick)",
+        (
+            Replace(
+                "relu",
+                "return grad_out * (self.x > 0)",
+                "self.x[self.x < 0] = 0.0  # in place: changes what forward stored\n"
+                "        return grad_out * (self.x > 0)",
+            ),
+        ),
+        (),
+        12,
+        failing("test_relu_backward"),
+        notes="nbgrader in a kernel scores it 12: check_layer looks for changed arrays in vars(layer), which "
+        "a proxy of the student's layer does not have",
+    ),
     # ======================================================= honest variants
-    Entry("forward", "honest_reference_forward", "the instructor's solution, unchanged",
-          (), (), 12, honest=True),
-    Entry("forward", "honest_blank_forward", "the release, unchanged (nothing implemented)",
-          (), (), 0, failing("test_relu_forward", "test_leaky_relu_forward", "test_sigmoid_forward",
-                              "test_tanh_forward", "test_linear_forward", "test_sequential_forward",
-                              "test_xor_network"),
-          honest=True, base="release"),
-    Entry("forward", "honest_loops_forward",
-          "ReLU, LeakyReLU and Linear with Python loops instead of vectorised code, IPython magics, a file "
-          "saved and loaded in the working folder",
-          (Rewrite("relu", LOOPS_RELU), Rewrite("leaky_relu", LOOPS_LEAKY_RELU), Rewrite("linear", LOOPS_LINEAR),
-           AddCell("linear", OWN_FILE)),
-          (), 12, honest=True),
-    Entry("backward", "honest_float32_backward",
-          "layers that keep the input's float dtype (float32 in, float32 out), checked on float32 in a cell of "
-          "their own",
-          (Replace("relu", "return grad_out * (self.x > 0)",
-                   "return grad_out * (self.x > 0).astype(grad_out.dtype)"),
-           Replace("tanh", "return grad_out * (1 - self.out**2)",
-                   "one = np.asarray(1, dtype=self.out.dtype)\n"
-                   "        return grad_out * (one - self.out * self.out)"),
-           Replace("linear", "return x @ self.W.T + self.b",
-                   "dtype = np.result_type(x, np.float32)\n"
-                   "        return x @ self.W.T.astype(dtype) + self.b.astype(dtype)"),
-           AddCell("linear", FLOAT32_CHECK)),
-          (), 14, honest=True),
-    Entry("softmax", "honest_warnings_softmax",
-          "correct code that warns (warnings.warn) and prints to stderr on every call",
-          (Prepend("softmax", "import sys\nimport warnings\n"),
-           Replace("softmax", "e = np.exp(shifted)",
-                   "warnings.warn('softmax: shifting the logits')\n    print('softmax called', file=sys.stderr)\n"
-                   "    e = np.exp(shifted)"),
-           Replace("cross_entropy", "grad = self.probs.copy()",
-                   "warnings.warn('a deprecation', DeprecationWarning)\n        grad = self.probs.copy()")),
-          (), 8, honest=True),
-    Entry("backward", "honest_crash_later_backward",
-          "right everywhere, but the Jacobian function ends the process (os._exit): only test_jacobian loses",
-          (Replace("jacobian", "slope = 1 - np.tanh(W @ x + b) ** 2  # tanh'(z) for each output",
-                   "import os\n    os._exit(3)"),),
-          (), 11, failing("test_jacobian"), status=INCOMPLETE, flags=flags("process-control"), honest=True),
-    Entry("softmax", "honest_crash_in_test_softmax",
-          "softmax right; the loss's backward ends the process: only test_ce_backward loses",
-          (Replace("cross_entropy", "grad = self.probs.copy()", "import os\n        os._exit(0)"),),
-          (), 5, failing("test_ce_backward"), status=INCOMPLETE, flags=flags("process-control"), honest=True,
-          notes="the process died inside check_loss, which reports it as its own error: still incomplete"),
-    Entry("graph", "honest_helper_cell_graph",
-          "right, with cells of the student's own added between the cells (helpers, a self-check)",
-          (AddCell("setup", "def as_pair(first, second):\n    return first, second\n"),
-           AddCell("max", "def route(grad_out, mask):\n    return as_pair(grad_out * mask, grad_out * ~mask)\n"),
-           Replace("max", "return grad_out * self.a_wins, grad_out * ~self.a_wins",
-                   "return route(grad_out, self.a_wins)"),
-           AddCell("topological_order", SELF_CHECK)),
-          (), 14, honest=True),
-    Entry("graph", "honest_verbose_graph",
-          "right, printing a line for every gate it builds and every node it visits",
-          (Replace("backward", "for node in reversed(order):",
-                   "for node in reversed(order):\n        print('visit', node)"),
-           Replace("worked_example", "    backward(y)\n", "    print('built', y)\n    backward(y)\n")),
-          (), 14, honest=True),
+    Entry(
+        "forward",
+        "honest_reference_forward",
+        "the instructor's solution, unchanged",
+        (),
+        (),
+        12,
+        honest=True,
+    ),
+    Entry(
+        "forward",
+        "honest_blank_forward",
+        "the release, unchanged (nothing implemented)",
+        (),
+        (),
+        0,
+        failing(
+            "test_relu_forward",
+            "test_leaky_relu_forward",
+            "test_sigmoid_forward",
+            "test_tanh_forward",
+            "test_linear_forward",
+            "test_sequential_forward",
+            "test_xor_network",
+        ),
+        honest=True,
+        base="release",
+    ),
+    Entry(
+        "forward",
+        "honest_loops_forward",
+        "ReLU, LeakyReLU and Linear with Python loops instead of vectorised code, IPython magics, a file "
+        "saved and loaded in the working folder",
+        (
+            Rewrite("relu", LOOPS_RELU),
+            Rewrite("leaky_relu", LOOPS_LEAKY_RELU),
+            Rewrite("linear", LOOPS_LINEAR),
+            AddCell("linear", OWN_FILE),
+        ),
+        (),
+        12,
+        honest=True,
+    ),
+    Entry(
+        "backward",
+        "honest_float32_backward",
+        "layers that keep the input's float dtype (float32 in, float32 out), checked on float32 in a cell of "
+        "their own",
+        (
+            Replace(
+                "relu",
+                "return grad_out * (self.x > 0)",
+                "return grad_out * (self.x > 0).astype(grad_out.dtype)",
+            ),
+            Replace(
+                "tanh",
+                "return grad_out * (1 - self.out**2)",
+                "one = np.asarray(1, dtype=self.out.dtype)\n"
+                "        return grad_out * (one - self.out * self.out)",
+            ),
+            Replace(
+                "linear",
+                "return x @ self.W.T + self.b",
+                "dtype = np.result_type(x, np.float32)\n"
+                "        return x @ self.W.T.astype(dtype) + self.b.astype(dtype)",
+            ),
+            AddCell("linear", FLOAT32_CHECK),
+        ),
+        (),
+        14,
+        honest=True,
+    ),
+    Entry(
+        "softmax",
+        "honest_warnings_softmax",
+        "correct code that warns (warnings.warn) and prints to stderr on every call",
+        (
+            Prepend("softmax", "import sys\nimport warnings\n"),
+            Replace(
+                "softmax",
+                "e = np.exp(shifted)",
+                "warnings.warn('softmax: shifting the logits')\n    print('softmax called', file=sys.stderr)\n"
+                "    e = np.exp(shifted)",
+            ),
+            Replace(
+                "cross_entropy",
+                "grad = self.probs.copy()",
+                "warnings.warn('a deprecation', DeprecationWarning)\n        grad = self.probs.copy()",
+            ),
+        ),
+        (),
+        8,
+        honest=True,
+    ),
+    Entry(
+        "backward",
+        "honest_crash_later_backward",
+        "right everywhere, but the Jacobian function ends the process (os._exit): only test_jacobian loses",
+        (
+            Replace(
+                "jacobian",
+                "slope = 1 - np.tanh(W @ x + b) ** 2  # tanh'(z) for each output",
+                "import os\n    os._exit(3)",
+            ),
+        ),
+        (),
+        11,
+        failing("test_jacobian"),
+        status=INCOMPLETE,
+        flags=flags("process-control"),
+        honest=True,
+    ),
+    Entry(
+        "softmax",
+        "honest_crash_in_test_softmax",
+        "softmax right; the loss's backward ends the process: only test_ce_backward loses",
+        (Replace("cross_entropy", "grad = self.probs.copy()", "import os\n        os._exit(0)"),),
+        (),
+        5,
+        failing("test_ce_backward"),
+        status=INCOMPLETE,
+        flags=flags("process-control"),
+        honest=True,
+        notes="the process died inside check_loss, which reports it as its own error: still incomplete",
+    ),
+    Entry(
+        "graph",
+        "honest_helper_cell_graph",
+        "right, with cells of the student's own added between the cells (helpers, a self-check)",
+        (
+            AddCell("setup", "def as_pair(first, second):\n    return first, second\n"),
+            AddCell(
+                "max",
+                "def route(grad_out, mask):\n    return as_pair(grad_out * mask, grad_out * ~mask)\n",
+            ),
+            Replace(
+                "max",
+                "return grad_out * self.a_wins, grad_out * ~self.a_wins",
+                "return route(grad_out, self.a_wins)",
+            ),
+            AddCell("topological_order", SELF_CHECK),
+        ),
+        (),
+        14,
+        honest=True,
+    ),
+    Entry(
+        "graph",
+        "honest_verbose_graph",
+        "right, printing a line for every gate it builds and every node it visits",
+        (
+            Replace(
+                "backward",
+                "for node in reversed(order):",
+                "for node in reversed(order):\n        print('visit', node)",
+            ),
+            Replace(
+                "worked_example", "    backward(y)\n", "    print('built', y)\n    backward(y)\n"
+            ),
+        ),
+        (),
+        14,
+        honest=True,
+    ),
     # ------------------------------------------------ verdicts the student's process could sway
-    Entry("backward", "cheat_first_call_only_backward",
-          "the activations' backward returns zeros; their forward is right only on an object's first call, "
-          "so that finite differences of the later calls agree with the zeros",
-          ZERO_BACKWARDS, (Append("tanh", FIRST_CALL_ONLY),),
-          8, failing("test_relu_backward", "test_leaky_relu_backward", "test_sigmoid_backward",
-                     "test_tanh_backward")),
-    Entry("backward", "cheat_linear_zeros_backward",
-          "Linear.forward and Linear.backward both return zeros (finite differences of a zero forward are zero)",
-          LINEAR_ZEROS, (),
-          9, failing("test_linear_dX", "test_linear_dW", "test_linear_db")),
-    Entry("backward", "cheat_hidden_dict_backward",
-          "ReLU.backward clips its cached input in place; the object shows an empty __dict__ to the grader",
-          (RELU_CLIPS_CACHE,), (Append("relu", CONSTANT_CACHE),),
-          12, failing("test_relu_backward"), flags=flags("introspection"),
-          notes="the grader reads the object's attributes past its __getattribute__"),
-    Entry("sgd_xor", "cheat_params_when_asked_sgd_xor",
-          "SGD keeps one velocity per parameter name (wrong with two Linear layers); Linear reports no "
-          "parameters when the grader asks, so that the tests would skip the layers",
-          (SHARED_VELOCITY, SHARED_VELOCITY_KEY), (Append("earlier_parts", PARAMS_WHEN_ASKED),),
-          7, failing("test_sgd_step", "test_xor_trained"), flags=flags("introspection")),
-    Entry("sgd_xor", "cheat_xor_lookup_sgd_xor",
-          "train never steps the optimizer; Sequential.forward answers the XOR points from a table",
-          (TRAIN_DOES_NOTHING,), (Append("sequential", XOR_LOOKUP),),
-          8, failing("test_train", "test_xor_trained")),
-    Entry("backward", "cheat_numeric_backward_backward",
-          "Tanh.backward estimates its gradient numerically from its own forward (right to 1e-10, "
-          "but the assignment asks for the formula): the hidden case at a large size runs out of time",
-          (), (Replace("tanh", "return grad_out * (1 - self.out**2)",
-                       "from autograder import numeric_gradient\n"
-                       "        return numeric_gradient(self.forward, self.x, grad_out=grad_out).grad"),
-               Replace("tanh", "self.out = np.tanh(x)", "self.x, self.out = x, np.tanh(x)")),
-          13, failing("test_tanh_backward"), flags=flags("numeric-derivative"),
-          notes="the numeric estimate needs forward passes per entry: at (64, 512) it misses the time limit"),
-    Entry("forward", "cheat_patched_change_tracking_forward",
-          "ReLU.forward clips its input in place; numpy.array_equal is rebound to always say \"equal\", "
-          "so that the server that answers the grader would not report the change",
-          (Replace("relu", "return np.maximum(x, 0.0)", "return np.maximum(x, 0.0, out=x)"),),
-          (Append("relu", "setattr(np, 'array_equal', lambda *args, **kwargs: True)\n"
-                          "np.array_equiv = np.array_equal\n"),),
-          11, failing("test_relu_forward"), flags=flags("rebinds-library"),
-          notes="the server took its numpy functions before the student's code ran"),
-    Entry("forward", "cheat_callback_storm_forward",
-          "Sequential.forward keeps calling the test's own helper layers, a short request at a time, so that "
-          "no single request ever takes long",
-          (), (Replace("sequential", "        for layer in self.layers:\n            x = layer.forward(x)\n",
-                       "        if any('(grader)' in repr(layer) for layer in self.layers):\n"
-                       "            while True:\n"
-                       "                self.layers[0].forward(x)\n"
-                       "        for layer in self.layers:\n            x = layer.forward(x)\n"),),
-          10, failing("test_sequential_forward"), status=INCOMPLETE, cell_timeout=5,
-          notes="the grader's alarm ends the cell at its time limit whatever the traffic"),
-    Entry("mnist", "cheat_lookup_table_mnist",
-          "no training; the model looks the test images up in a table of their labels (the notebook's data, "
-          "the loader with the grading switch removed, the label file)",
-          (MNIST_NO_TRAINING,), (Replace("mnist_training", "pass\n", MNIST_LOOKUP),),
-          3, failing("test_mnist_accuracy"), flags=flags("reads-files")),
-    Entry("mnist", "honest_mnist",
-          "the instructor's solution: it trains in the student's process on the training files alone",
-          (), (), 8, honest=True),
-    Entry("backward", "honest_dx_sign_backward",
-          "Linear's dX has the wrong sign, dW and db are right: only the dX test loses",
-          (Replace("linear", "return grad_out @ self.W", "return -(grad_out @ self.W)"),), (),
-          12, failing("test_linear_dX"), honest=True),
-    Entry("softmax", "honest_forward_sums_softmax",
-          "the loss sums instead of averaging, its backward is right: only the forward test loses",
-          (SOFTMAX_SUMS_BACKWARD_RIGHT,), (), 6, failing("test_ce_forward"), honest=True,
-          notes=CE_SUM_NOTE),
-    Entry("sgd_xor", "honest_crash_later_sgd_xor",
-          "right, but predict_proba ends the process: test_predict_proba (and the plot) lose, the rest keeps",
-          (Replace("predict_proba", "return softmax(model.forward(points))[:, 1]",
-                   "import os\n    os._exit(0)"),),
-          (), 11, failing("test_predict_proba"), status=INCOMPLETE, flags=flags("process-control"), honest=True),
+    Entry(
+        "backward",
+        "cheat_first_call_only_backward",
+        "the activations' backward returns zeros; their forward is right only on an object's first call, "
+        "so that finite differences of the later calls agree with the zeros",
+        ZERO_BACKWARDS,
+        (Append("tanh", FIRST_CALL_ONLY),),
+        8,
+        failing(
+            "test_relu_backward",
+            "test_leaky_relu_backward",
+            "test_sigmoid_backward",
+            "test_tanh_backward",
+        ),
+    ),
+    Entry(
+        "backward",
+        "cheat_linear_zeros_backward",
+        "Linear.forward and Linear.backward both return zeros (finite differences of a zero forward are zero)",
+        LINEAR_ZEROS,
+        (),
+        9,
+        failing("test_linear_dX", "test_linear_dW", "test_linear_db"),
+    ),
+    Entry(
+        "backward",
+        "cheat_hidden_dict_backward",
+        "ReLU.backward clips its cached input in place; the object shows an empty __dict__ to the grader",
+        (RELU_CLIPS_CACHE,),
+        (Append("relu", CONSTANT_CACHE),),
+        12,
+        failing("test_relu_backward"),
+        flags=flags("introspection"),
+        notes="the grader reads the object's attributes past its __getattribute__",
+    ),
+    Entry(
+        "sgd_xor",
+        "cheat_params_when_asked_sgd_xor",
+        "SGD keeps one velocity per parameter name (wrong with two Linear layers); Linear reports no "
+        "parameters when the grader asks, so that the tests would skip the layers",
+        (SHARED_VELOCITY, SHARED_VELOCITY_KEY),
+        (Append("earlier_parts", PARAMS_WHEN_ASKED),),
+        7,
+        failing("test_sgd_step", "test_xor_trained"),
+        flags=flags("introspection"),
+    ),
+    Entry(
+        "sgd_xor",
+        "cheat_xor_lookup_sgd_xor",
+        "train never steps the optimizer; Sequential.forward answers the XOR points from a table",
+        (TRAIN_DOES_NOTHING,),
+        (Append("sequential", XOR_LOOKUP),),
+        8,
+        failing("test_train", "test_xor_trained"),
+    ),
+    Entry(
+        "backward",
+        "cheat_numeric_backward_backward",
+        "Tanh.backward estimates its gradient numerically from its own forward (right to 1e-10, "
+        "but the assignment asks for the formula): the hidden case at a large size runs out of time",
+        (),
+        (
+            Replace(
+                "tanh",
+                "return grad_out * (1 - self.out**2)",
+                "from autograder import numeric_gradient\n"
+                "        return numeric_gradient(self.forward, self.x, grad_out=grad_out).grad",
+            ),
+            Replace("tanh", "self.out = np.tanh(x)", "self.x, self.out = x, np.tanh(x)"),
+        ),
+        13,
+        failing("test_tanh_backward"),
+        flags=flags("numeric-derivative"),
+        notes="the numeric estimate needs forward passes per entry: at (64, 512) it misses the time limit",
+    ),
+    Entry(
+        "forward",
+        "cheat_patched_change_tracking_forward",
+        'ReLU.forward clips its input in place; numpy.array_equal is rebound to always say "equal", '
+        "so that the server that answers the grader would not report the change",
+        (Replace("relu", "return np.maximum(x, 0.0)", "return np.maximum(x, 0.0, out=x)"),),
+        (
+            Append(
+                "relu",
+                "setattr(np, 'array_equal', lambda *args, **kwargs: True)\n"
+                "np.array_equiv = np.array_equal\n",
+            ),
+        ),
+        11,
+        failing("test_relu_forward"),
+        flags=flags("rebinds-library"),
+        notes="the server took its numpy functions before the student's code ran",
+    ),
+    Entry(
+        "forward",
+        "cheat_callback_storm_forward",
+        "Sequential.forward keeps calling the test's own helper layers, a short request at a time, so that "
+        "no single request ever takes long",
+        (),
+        (
+            Replace(
+                "sequential",
+                "        for layer in self.layers:\n            x = layer.forward(x)\n",
+                "        if any('(grader)' in repr(layer) for layer in self.layers):\n"
+                "            while True:\n"
+                "                self.layers[0].forward(x)\n"
+                "        for layer in self.layers:\n            x = layer.forward(x)\n",
+            ),
+        ),
+        10,
+        failing("test_sequential_forward"),
+        status=INCOMPLETE,
+        cell_timeout=5,
+        notes="the grader's alarm ends the cell at its time limit whatever the traffic",
+    ),
+    Entry(
+        "mnist",
+        "cheat_lookup_table_mnist",
+        "no training; the model looks the test images up in a table of their labels (the notebook's data, "
+        "the loader with the grading switch removed, the label file)",
+        (MNIST_NO_TRAINING,),
+        (Replace("mnist_training", "pass\n", MNIST_LOOKUP),),
+        3,
+        failing("test_mnist_accuracy"),
+        flags=flags("reads-files"),
+    ),
+    Entry(
+        "mnist",
+        "honest_mnist",
+        "the instructor's solution: it trains in the student's process on the training files alone",
+        (),
+        (),
+        8,
+        honest=True,
+    ),
+    Entry(
+        "backward",
+        "honest_dx_sign_backward",
+        "Linear's dX has the wrong sign, dW and db are right: only the dX test loses",
+        (Replace("linear", "return grad_out @ self.W", "return -(grad_out @ self.W)"),),
+        (),
+        12,
+        failing("test_linear_dX"),
+        honest=True,
+    ),
+    Entry(
+        "softmax",
+        "honest_forward_sums_softmax",
+        "the loss sums instead of averaging, its backward is right: only the forward test loses",
+        (SOFTMAX_SUMS_BACKWARD_RIGHT,),
+        (),
+        6,
+        failing("test_ce_forward"),
+        honest=True,
+        notes=CE_SUM_NOTE,
+    ),
+    Entry(
+        "sgd_xor",
+        "honest_crash_later_sgd_xor",
+        "right, but predict_proba ends the process: test_predict_proba (and the plot) lose, the rest keeps",
+        (
+            Replace(
+                "predict_proba",
+                "return softmax(model.forward(points))[:, 1]",
+                "import os\n    os._exit(0)",
+            ),
+        ),
+        (),
+        11,
+        failing("test_predict_proba"),
+        status=INCOMPLETE,
+        flags=flags("process-control"),
+        honest=True,
+    ),
 )

@@ -20,7 +20,6 @@ import zipfile
 from dataclasses import dataclass
 
 import nbformat
-
 from assignment_cases import CASES, Delete
 from assignment_course import points, read, release_notebook, source_notebook
 
@@ -66,7 +65,9 @@ class Submitter:
     name: str
     kind: Kind
     late: bool = False
-    zip_name: str = "utf-8"  # how the Moodle zip stores the folder name: utf-8 (flagged), cp437, utf-8-no-flag
+    zip_name: str = (
+        "utf-8"  # how the Moodle zip stores the folder name: utf-8 (flagged), cp437, utf-8-no-flag
+    )
     decoy: bool = False  # the student's file is named like another student's LMS entry
 
     @property
@@ -86,31 +87,54 @@ class Submitter:
 
 def class_list(first_id):
     """The 31 submitters of one export, ids from first_id."""
-    spec = (
-        [("Ada Lovelace", "correct"), ("Alan Turing", "correct"), ("Alice Smith", "correct"),
-         ("Alice Smith", "no_bias"),  # two people with one name
-         ("Élodie Brûlé", "correct"), ("Zoë Nuñez", "no_bias"), ("Åsa Öberg", "correct"),
-         ("Grace Hopper", "blank"), ("Edsger Dijkstra", "blank"), ("Barbara Liskov", "blank"),
-         ("John Backus", "no_bias"), ("Ken Thompson", "no_bias"),
-         ("Dennis Ritchie", "exception_in_cell"), ("Frances Allen", "exception_in_cell"),
-         ("Niklaus Wirth", "syntax_error"), ("Tony Hoare", "deleted_test_cell"),
-         ("Donald Knuth", "not_json"), ("Leslie Lamport", "pdf"), ("Butler Lampson", "zip")]
-        + [(f"Student Number{n:02d}", "correct") for n in range(1, 10)]
-    )
-    people = [Submitter(str(first_id + i), name, KINDS[kind]) for i, (name, kind) in enumerate(spec)]
-    people += [Submitter(str(first_id + 50), "Late Comer", CORRECT, late=True),
-               Submitter(str(first_id + 51), "Later Still", KINDS["no_bias"], late=True),
-               Submitter(str(first_id + 52), "Bob Jones", CORRECT, decoy=True)]
+    spec = [
+        ("Ada Lovelace", "correct"),
+        ("Alan Turing", "correct"),
+        ("Alice Smith", "correct"),
+        ("Alice Smith", "no_bias"),  # two people with one name
+        ("Élodie Brûlé", "correct"),
+        ("Zoë Nuñez", "no_bias"),
+        ("Åsa Öberg", "correct"),
+        ("Grace Hopper", "blank"),
+        ("Edsger Dijkstra", "blank"),
+        ("Barbara Liskov", "blank"),
+        ("John Backus", "no_bias"),
+        ("Ken Thompson", "no_bias"),
+        ("Dennis Ritchie", "exception_in_cell"),
+        ("Frances Allen", "exception_in_cell"),
+        ("Niklaus Wirth", "syntax_error"),
+        ("Tony Hoare", "deleted_test_cell"),
+        ("Donald Knuth", "not_json"),
+        ("Leslie Lamport", "pdf"),
+        ("Butler Lampson", "zip"),
+    ] + [(f"Student Number{n:02d}", "correct") for n in range(1, 10)]
+    people = [
+        Submitter(str(first_id + i), name, KINDS[kind]) for i, (name, kind) in enumerate(spec)
+    ]
+    people += [
+        Submitter(str(first_id + 50), "Late Comer", CORRECT, late=True),
+        Submitter(str(first_id + 51), "Later Still", KINDS["no_bias"], late=True),
+        Submitter(str(first_id + 52), "Bob Jones", CORRECT, decoy=True),
+    ]
     # Name storage in the Moodle zip: cp437 without flag, and UTF-8 bytes without the flag.
-    return [_with(p, zip_name="cp437") if p.name == "Zoë Nuñez" else
-            _with(p, zip_name="utf-8-no-flag") if p.name == "Åsa Öberg" else p for p in people]
+    return [
+        _with(p, zip_name="cp437")
+        if p.name == "Zoë Nuñez"
+        else _with(p, zip_name="utf-8-no-flag")
+        if p.name == "Åsa Öberg"
+        else p
+        for p in people
+    ]
 
 
 def _with(person, **changes):
     return Submitter(**{**person.__dict__, **changes})
 
 
-ROSTER_ONLY = (("Never Submitted", 90), ("Also Absent", 91))  # (name, id offset): on the class list only
+ROSTER_ONLY = (
+    ("Never Submitted", 90),
+    ("Also Absent", 91),
+)  # (name, id offset): on the class list only
 
 
 def notebook_bytes(course, kind):
@@ -125,7 +149,9 @@ def notebook_bytes(course, kind):
     if kind.name == "deleted_test_cell":
         Delete("test_tanh_forward").apply(notebook.cells)
     else:
-        case = next((c for c in CASES if c.student == kind.name and c.assignment == ASSIGNMENT), None)
+        case = next(
+            (c for c in CASES if c.student == kind.name and c.assignment == ASSIGNMENT), None
+        )
         if case is not None:
             notebook = case.notebook(notebook)
     return nbformat.writes(notebook).encode()
@@ -158,7 +184,9 @@ def canvas_export(course, path, people, file_id=500000, changed=()):
             original = f"{canvas_name(people[0])}_{people[0].lms_id}_{file_id}_forward.ipynb"
         late = "_LATE" if person.late else ""
         name = f"{canvas_name(person)}{late}_{person.lms_id}_{file_id + number}_{original}"
-        members.append((name, data, RESUBMITTED if person.lms_id in changed else person.time, "utf-8"))
+        members.append(
+            (name, data, RESUBMITTED if person.lms_id in changed else person.time, "utf-8")
+        )
     write_zip(path, members)
     return path
 
@@ -175,8 +203,14 @@ def moodle_export(course, path, people, changed=()):
             data = _zip_bytes("my_work/forward.ipynb", notebook_bytes(course, CORRECT))
         if person.decoy:  # named like the first student's entry: still this student's file
             own = f"{people[0].name}_{people[0].lms_id}_assignsubmission_file_forward.ipynb"
-        members.append((folder + own, data, RESUBMITTED if person.lms_id in changed else person.time,
-                        person.zip_name))
+        members.append(
+            (
+                folder + own,
+                data,
+                RESUBMITTED if person.lms_id in changed else person.time,
+                person.zip_name,
+            )
+        )
     write_zip(path, members)
     return path
 
@@ -191,7 +225,7 @@ def write_zip(path, members):
             stored = name
             if encoding != "utf-8" and not name.isascii():
                 raw = name.encode("cp437" if encoding == "cp437" else "utf-8")
-                stored = (f"@{number:04d}" + "#" * len(raw))[:len(raw)]
+                stored = (f"@{number:04d}" + "#" * len(raw))[: len(raw)]
                 patches[stored.encode()] = raw
             archive.writestr(zipfile.ZipInfo(stored, date_time), data)
     content = path.read_bytes()
@@ -205,13 +239,26 @@ def canvas_roster(path, people, first_id):
     """Canvas's gradebook export (the class list): two header rows, then one row per student."""
     with open(path, "w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
-        writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
-                         f"forward ({CANVAS_ASSIGNMENT_ID})", "Current Score"])
+        writer.writerow(
+            [
+                "Student",
+                "ID",
+                "SIS User ID",
+                "SIS Login ID",
+                "Section",
+                f"forward ({CANVAS_ASSIGNMENT_ID})",
+                "Current Score",
+            ]
+        )
         writer.writerow(["    Points Possible", "", "", "", "", "12", "(read only)"])
-        everyone = [(p.name, p.lms_id) for p in people] + [(n, str(first_id + k)) for n, k in ROSTER_ONLY]
+        everyone = [(p.name, p.lms_id) for p in people] + [
+            (n, str(first_id + k)) for n, k in ROSTER_ONLY
+        ]
         for name, lms_id in everyone:
             first, _, last = name.rpartition(" ")
-            writer.writerow([f"{last}, {first}", lms_id, f"S{lms_id}", f"u{lms_id}", "Section 1", "", ""])
+            writer.writerow(
+                [f"{last}, {first}", lms_id, f"S{lms_id}", f"u{lms_id}", "Section 1", "", ""]
+            )
     return path
 
 
@@ -219,13 +266,38 @@ def moodle_roster(path, people, first_id):
     """Moodle's grading worksheet of the assignment (its class list, with email addresses)."""
     with open(path, "w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
-        writer.writerow(["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade",
-                         "Grade can be changed", "Last modified (submission)", "Last modified (grade)",
-                         "Feedback comments"])
-        everyone = [(p.name, p.lms_id) for p in people] + [(n, str(first_id + k)) for n, k in ROSTER_ONLY]
+        writer.writerow(
+            [
+                "Identifier",
+                "Full name",
+                "Email address",
+                "Status",
+                "Grade",
+                "Maximum Grade",
+                "Grade can be changed",
+                "Last modified (submission)",
+                "Last modified (grade)",
+                "Feedback comments",
+            ]
+        )
+        everyone = [(p.name, p.lms_id) for p in people] + [
+            (n, str(first_id + k)) for n, k in ROSTER_ONLY
+        ]
         for name, lms_id in everyone:
-            writer.writerow([f"Participant {lms_id}", name, f"p{lms_id}@example.edu", "Submitted for grading",
-                             "", "12.00", "Yes", "", "-", ""])
+            writer.writerow(
+                [
+                    f"Participant {lms_id}",
+                    name,
+                    f"p{lms_id}@example.edu",
+                    "Submitted for grading",
+                    "",
+                    "12.00",
+                    "Yes",
+                    "",
+                    "-",
+                    "",
+                ]
+            )
     return path
 
 

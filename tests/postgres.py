@@ -27,8 +27,9 @@ import pytest
 
 PORT = 5432  # the server's socket is <socket dir>/.s.PGSQL.5432; it opens no TCP port
 SERVER_USER = "postgres"  # the system user that runs the server as root, and the superuser
-INSTALL_HINT = ("install Debian's PostgreSQL server: `apt-get install postgresql` "
-                "(.ci/run does this on CI)")
+INSTALL_HINT = (
+    "install Debian's PostgreSQL server: `apt-get install postgresql` (.ci/run does this on CI)"
+)
 _databases = itertools.count()
 
 
@@ -56,8 +57,11 @@ def as_server_user():
     try:
         user = pwd.getpwnam(SERVER_USER)
     except KeyError:
-        pytest.fail(f"running as root, but there is no `{SERVER_USER}` system user to run the "
-                    f"server as: {INSTALL_HINT}", pytrace=False)
+        pytest.fail(
+            f"running as root, but there is no `{SERVER_USER}` system user to run the "
+            f"server as: {INSTALL_HINT}",
+            pytrace=False,
+        )
     return ["runuser", "-u", SERVER_USER, "--"], (user.pw_uid, user.pw_gid)
 
 
@@ -116,10 +120,19 @@ def _run(command, what, log=None, **options):
 def _watchdog(stop_command, base, env):
     """A process that stops the server and removes its files should this test process die
     without its teardown (killed); it polls for this process once a second."""
-    script = (f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
-              f"{shlex.join(stop_command)} >/dev/null 2>&1; rm -rf {shlex.quote(str(base))}")
-    return subprocess.Popen(["sh", "-c", script], cwd=base, env=env, start_new_session=True,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    script = (
+        f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
+        f"{shlex.join(stop_command)} >/dev/null 2>&1; rm -rf {shlex.quote(str(base))}"
+    )
+    return subprocess.Popen(
+        ["sh", "-c", script],
+        cwd=base,
+        env=env,
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -140,21 +153,57 @@ def postgres_url():
             for path in (base, sockets):
                 os.chown(path, *owner)
         # cwd: the server user may not be allowed into the current directory
-        _run([*prefix, initdb, "-D", str(data), "--auth=trust", "-U", SERVER_USER,
-              "--encoding=UTF8", "--locale=C", "--no-instructions"],
-             "initdb", cwd=base, env=env)
+        _run(
+            [
+                *prefix,
+                initdb,
+                "-D",
+                str(data),
+                "--auth=trust",
+                "-U",
+                SERVER_USER,
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-instructions",
+            ],
+            "initdb",
+            cwd=base,
+            env=env,
+        )
         options = f"-k {sockets} -p {PORT} -c listen_addresses='' -c fsync=off"
         started = True  # from here on, stop whatever may have started
         watchdog = _watchdog([*stop, "-m", "immediate"], base, env)
-        _run([*prefix, pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start"],
-             "starting the server", log=log, cwd=base, env=env)
+        _run(
+            [
+                *prefix,
+                pg_ctl,
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            "starting the server",
+            log=log,
+            cwd=base,
+            env=env,
+        )
         yield create_database(url(sockets, "postgres"), "backprop")
     finally:
         if watchdog is not None:
-            os.killpg(watchdog.pid, signal.SIGKILL)  # its own process group: the shell and its sleep
+            os.killpg(
+                watchdog.pid, signal.SIGKILL
+            )  # its own process group: the shell and its sleep
             watchdog.wait()
         if started:
-            if subprocess.run([*stop, "-m", "fast"], cwd=base, env=env, capture_output=True).returncode:
+            if subprocess.run(
+                [*stop, "-m", "fast"], cwd=base, env=env, capture_output=True
+            ).returncode:
                 subprocess.run([*stop, "-m", "immediate"], cwd=base, env=env, capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
 

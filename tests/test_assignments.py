@@ -16,12 +16,27 @@ import sys
 
 import nbformat
 import pytest
-
 from assignment_cases import CASES
 from assignment_course import (
-    COURSE, HIDDEN_MARKERS, SOLUTION_MARKERS, assignments, copy_course, definitions, environment,
-    feedback_html, grade_id, grades, is_solution, is_test, nbgrader, points, read,
-    release_notebook, secret_lines, source_notebook, submit,
+    COURSE,
+    HIDDEN_MARKERS,
+    SOLUTION_MARKERS,
+    assignments,
+    copy_course,
+    definitions,
+    environment,
+    feedback_html,
+    grade_id,
+    grades,
+    is_solution,
+    is_test,
+    nbgrader,
+    points,
+    read,
+    release_notebook,
+    secret_lines,
+    source_notebook,
+    submit,
 )
 
 ASSIGNMENTS = assignments()
@@ -47,7 +62,9 @@ def test_notebooks_are_stored_without_outputs(source):
     nbformat.validate(notebook)
     for cell in notebook.cells:
         if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, f"{name}: {grade_id(cell)} has outputs"
+            assert cell.outputs == [] and cell.execution_count is None, (
+                f"{name}: {grade_id(cell)} has outputs"
+            )
 
 
 def test_every_cell_has_its_nbgrader_role(source):
@@ -57,11 +74,17 @@ def test_every_cell_has_its_nbgrader_role(source):
     for cell in notebook.cells:
         role = cell.metadata["nbgrader"]
         if is_solution(cell):
-            assert not role["locked"] and all(m in cell.source for m in SOLUTION_MARKERS), grade_id(cell)
+            assert not role["locked"] and all(m in cell.source for m in SOLUTION_MARKERS), grade_id(
+                cell
+            )
         else:
-            assert role["locked"], f"{name}: {grade_id(cell)} is neither a solution cell nor read-only"
+            assert role["locked"], (
+                f"{name}: {grade_id(cell)} is neither a solution cell nor read-only"
+            )
         if is_test(cell):
-            assert role["points"] > 0 and all(m in cell.source for m in HIDDEN_MARKERS), grade_id(cell)
+            assert role["points"] > 0 and all(m in cell.source for m in HIDDEN_MARKERS), grade_id(
+                cell
+            )
 
 
 def test_the_stated_total_is_the_sum_of_the_points(source):
@@ -89,7 +112,8 @@ def test_deleted_test_cells_can_be_restored(source):
     for cell in notebook.cells:
         if is_test(cell):
             assert previous is not None and (is_solution(previous) or is_test(previous)), (
-                f"{name}: {grade_id(cell)} must follow a solution or test cell")
+                f"{name}: {grade_id(cell)} must follow a solution or test cell"
+            )
         previous = cell
 
 
@@ -113,7 +137,9 @@ def test_pasted_parts_are_the_earlier_solutions():
         found = definitions(read(source_notebook(name)))
         for qualified, code in found.items():
             if qualified in latest:
-                assert code == latest[qualified][1], f"{name}: {qualified} differs from {latest[qualified][0]}"
+                assert code == latest[qualified][1], (
+                    f"{name}: {qualified} differs from {latest[qualified][0]}"
+                )
         latest.update({qualified: (name, code) for qualified, code in found.items()})
 
 
@@ -146,12 +172,29 @@ def graded(tmp_path_factory):
     late = [case for case in CASES if case.cell_timeout]
     for case in CASES:
         if case not in late:
-            submit(course, case.student, case.assignment, case.notebook(read(source_notebook(case.assignment, course))))
+            submit(
+                course,
+                case.student,
+                case.assignment,
+                case.notebook(read(source_notebook(case.assignment, course))),
+            )
     nbgrader(course, "autograde", "*", "--force")
     for case in late:
-        submit(course, case.student, case.assignment, case.notebook(read(source_notebook(case.assignment, course))))
-        nbgrader(course, "autograde", case.assignment, "--student", case.student, "--force",
-                 f"--Execute.timeout={case.cell_timeout}")
+        submit(
+            course,
+            case.student,
+            case.assignment,
+            case.notebook(read(source_notebook(case.assignment, course))),
+        )
+        nbgrader(
+            course,
+            "autograde",
+            case.assignment,
+            "--student",
+            case.student,
+            "--force",
+            f"--Execute.timeout={case.cell_timeout}",
+        )
     nbgrader(course, "generate_feedback", "*", "--force")
     return course, grades(course)
 
@@ -171,7 +214,9 @@ def test_release_holds_no_solution_and_no_hidden_test(graded, name):
     released = {line.strip() for cell in release.cells for line in cell.source.splitlines()}
     for markers in (SOLUTION_MARKERS, HIDDEN_MARKERS):
         secrets = secret_lines(sources, markers)
-        assert secret_lines([sources[ASSIGNMENTS.index(name)]], markers), f"{name}: no {markers[0]} region"
+        assert secret_lines([sources[ASSIGNMENTS.index(name)]], markers), (
+            f"{name}: no {markers[0]} region"
+        )
         assert not secrets & released, f"{name}: released {sorted(secrets & released)[:3]}"
         assert not any(marker in line for line in released for marker in markers)
     for cell in filter(is_solution, release.cells):
@@ -187,16 +232,22 @@ def test_the_instructor_solution_scores_full_marks(graded, name):
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_the_unchanged_release_scores_zero(graded, name):
     course, scores = graded
-    assert scores[name, "release_unchanged"] == dict.fromkeys(points(read(source_notebook(name))), 0.0)
+    assert scores[name, "release_unchanged"] == dict.fromkeys(
+        points(read(source_notebook(name))), 0.0
+    )
     assert (course / "autograded" / "release_unchanged" / name / f"{name}.ipynb").is_file()
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.student)
 def test_a_partial_submission_scores_the_designed_points(graded, case):
     course, scores = graded
-    designed = {cell: 0.0 if cell in case.failing else full
-                for cell, full in points(read(source_notebook(case.assignment))).items()}
-    assert case.failing <= designed.keys(), f"{case.student}: unknown cells {case.failing - designed.keys()}"
+    designed = {
+        cell: 0.0 if cell in case.failing else full
+        for cell, full in points(read(source_notebook(case.assignment))).items()
+    }
+    assert case.failing <= designed.keys(), (
+        f"{case.student}: unknown cells {case.failing - designed.keys()}"
+    )
     assert scores[case.assignment, case.student] == designed, case.mistake
 
 
@@ -211,7 +262,9 @@ def test_the_feedback_shows_the_diagnosis(graded, case):
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_the_feedback_leaves_out_the_hidden_tests(graded, name):
     course, _ = graded
-    shown = {line.strip() for line in feedback_text(course, "instructor_solution", name).splitlines()}
+    shown = {
+        line.strip() for line in feedback_text(course, "instructor_solution", name).splitlines()
+    }
     hidden = secret_lines([read(source_notebook(name))], HIDDEN_MARKERS)
     assert hidden and not hidden & shown, sorted(hidden & shown)[:3]
 
@@ -223,7 +276,9 @@ def test_nbgrader_validate_passes_on_the_source_notebooks(tmp_path):
     course = copy_course(tmp_path)
     paths = [str(source_notebook(name, course)) for name in ASSIGNMENTS]
     output = nbgrader(course, "validate", *paths).stdout
-    assert output.count("Success! Your notebook passes all the tests.") == len(paths), output[-3000:]
+    assert output.count("Success! Your notebook passes all the tests.") == len(paths), output[
+        -3000:
+    ]
 
 
 def test_the_source_notebooks_run_clean_under_nbval(tmp_path):
@@ -231,6 +286,10 @@ def test_the_source_notebooks_run_clean_under_nbval(tmp_path):
     paths = [str(source_notebook(name, course)) for name in ASSIGNMENTS]
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q", *paths],
-        cwd=course, env=environment(), capture_output=True, text=True, timeout=900,
+        cwd=course,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]

@@ -201,7 +201,7 @@ def test_pytorch_appendix_ran_with_pytorch(built_book):
     """Where PyTorch is installed (make setup installs it), the appendix shows its numbers:
     chapter 3's gradient from torch's .backward(), not the placeholder of a build without it."""
     page = (built_book / "book" / "appendix_pytorch.html").read_text()
-    note = "did not run: `pip install torch`"   # what a PyTorch cell prints without PyTorch
+    note = "did not run: `pip install torch`"  # what a PyTorch cell prints without PyTorch
     if importlib.util.find_spec("torch") is None:
         assert note in page, "without PyTorch the page must say what is missing"
         pytest.skip("PyTorch is not installed: make setup installs it")
@@ -485,11 +485,18 @@ def built_pdf(built_book):
     if reason:
         pytest.skip(reason)
     start = time.monotonic()
-    result = subprocess.run([sys.executable, str(BOOK / "tools" / "print_pdf.py")], cwd=REPO,
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [sys.executable, str(BOOK / "tools" / "print_pdf.py")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if result.returncode != 0:
-        pytest.fail(f"printing the PDF failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}",
-                    pytrace=False)
+        pytest.fail(
+            f"printing the PDF failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}",
+            pytrace=False,
+        )
     print(f"PDF printed in {time.monotonic() - start:.0f} s")
     return built_book / print_pdf.PDF_NAME
 
@@ -530,17 +537,25 @@ def test_pdf_holds_the_whole_book_typeset(built_book, built_pdf):
         if heading:
             assert plain(heading.group(1) + heading.group(2)) in everything, name
         for number, caption in re.findall(
-                r'<span class="caption-number">(Fig\. [0-9.]+) </span><span class="caption-text">'
-                r'(.*?)</span>', page, re.S):
+            r'<span class="caption-number">(Fig\. [0-9.]+) </span><span class="caption-text">'
+            r"(.*?)</span>",
+            page,
+            re.S,
+        ):
             words = " ".join(plain(strip_tags(caption)).split()[:3])
             found = [i for i, text in enumerate(texts) if f"{number} {words}" in text]
             assert found, f"{name}: {number} ({words}...) is not in the PDF"
-            assert all(reader.pages[i].images for i in found), f"{number} is on a page without an image"
+            assert all(reader.pages[i].images for i in found), (
+                f"{number} is on a page without an image"
+            )
         # Every exercise comes with its solution, opened.
         for solution in re.findall(r'<section id="solution-content">(.*?)</section>', page, re.S):
-            runs = [plain(strip_tags(run)) for run in
-                    re.split(r'<(?:span|div) class="math[^>]*>.*?</(?:span|div)>', solution,
-                             flags=re.S)]
+            runs = [
+                plain(strip_tags(run))
+                for run in re.split(
+                    r'<(?:span|div) class="math[^>]*>.*?</(?:span|div)>', solution, flags=re.S
+                )
+            ]
             longest = max(runs, key=len)
             assert longest[:60] in everything, f"{name}: a solution is missing ({longest[:60]!r})"
 
@@ -558,14 +573,22 @@ def browser_reports(built_book, built_pdf):
     assert not missing, missing
     chapters = [f"{name}.html" for name in toc_files() if re.match(r"book/\d\d_", name)]
     reports, outside = book_browser.check_site(
-        built_book, SCREENSHOTS, screenshot_pages=chapters, dark_pages=chapters[:1],
+        built_book,
+        SCREENSHOTS,
+        screenshot_pages=chapters,
+        dark_pages=chapters[:1],
         keyboard_pages=chapters,
     )
     for report in reports:
-        print(f"{report.path}: axe {report.axe or 'no violations'}"
-              + (f"; keyboard {report.keyboard.stops} stops, {report.keyboard.navigation} in the "
-                 f"navigation, {report.keyboard.figure_controls} on interactive figures"
-                 if report.keyboard else ""))
+        print(
+            f"{report.path}: axe {report.axe or 'no violations'}"
+            + (
+                f"; keyboard {report.keyboard.stops} stops, {report.keyboard.navigation} in the "
+                f"navigation, {report.keyboard.figure_controls} on interactive figures"
+                if report.keyboard
+                else ""
+            )
+        )
     return {r.path: r for r in reports}, outside
 
 
@@ -597,8 +620,11 @@ def test_interactive_figures_have_text_alternatives(built_book):
             assert 'role="group"' in box, f"{name}: {box[:200]}"
 
 
-@pytest.mark.xfail(strict=True, reason="the chapters' figures are not yet redrawn to the size "
-                   "this check asks for (issue 17, legible figures)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="the chapters' figures are not yet redrawn to the size "
+    "this check asks for (issue 17, legible figures)",
+)
 def test_figure_text_is_legible(browser_reports):
     """The smallest text of every figure, as displayed, is at least 80% of the body text."""
     by_path, _ = browser_reports

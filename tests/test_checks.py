@@ -211,7 +211,10 @@ def test_judged_gradients_alone_decide_a_check():
         def backward(self, grad_out):
             return -super().backward(grad_out)
 
-    layer, x = WrongSignDX(4, 3, rng=0, dtype=np.float64), np.random.default_rng(1).standard_normal((5, 4))
+    layer, x = (
+        WrongSignDX(4, 3, rng=0, dtype=np.float64),
+        np.random.default_rng(1).standard_normal((5, 4)),
+    )
     report = check_layer(layer, x, params=("W", "b"), judged=("dW", "db"))
     assert set(report.errors) == {"dW", "db"}
     with pytest.raises(GradientCheckError, match="dX"):

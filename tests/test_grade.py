@@ -13,7 +13,6 @@ import sys
 
 import nbformat
 import pytest
-
 from assignment_cases import Prepend, Replace
 from assignment_course import copy_course, environment, nbgrader, read, source_notebook, submit
 from class_submissions import ASSIGNMENT, expected_scores, submit_class
@@ -39,7 +38,13 @@ def gradebook_scores(course):
 def grade_class(tmp_path, db_url=None):
     root = copy_course(tmp_path)
     course = Course(root, db_url=db_url)
-    nbgrader(root, "generate_assignment", ASSIGNMENT, "--force", *([f"--CourseDirectory.db_url={db_url}"] if db_url else []))
+    nbgrader(
+        root,
+        "generate_assignment",
+        ASSIGNMENT,
+        "--force",
+        *([f"--CourseDirectory.db_url={db_url}"] if db_url else []),
+    )
     students = submit_class(root, CLASS_SIZE)
     outcomes = grade(course, ASSIGNMENT, workers=2, progress=False)
     return course, students, outcomes
@@ -54,8 +59,15 @@ def check_class(course, students, outcomes):
         kind = students[outcome.student]
         expected = expected_scores(course.root, kind)
         assert scores[outcome.student] == expected, (kind.name, outcome)
-        assert (outcome.status, outcome.score, outcome.max_score) == (kind.status, sum(expected.values()), 14.0), kind.name
-        assert [flag.split(":")[0] for flag in outcome.flags] == list(kind.flags), (kind.name, outcome.flags)
+        assert (outcome.status, outcome.score, outcome.max_score) == (
+            kind.status,
+            sum(expected.values()),
+            14.0,
+        ), kind.name
+        assert [flag.split(":")[0] for flag in outcome.flags] == list(kind.flags), (
+            kind.name,
+            outcome.flags,
+        )
         assert flagged[outcome.student] == (kind.status == "failed" or bool(kind.flags)), kind.name
         assert (outcome.reason is None) == (kind.status == "graded"), (kind.name, outcome.reason)
     reasons = {students[o.student].name: o.reason for o in outcomes if o.reason}
@@ -63,7 +75,9 @@ def check_class(course, students, outcomes):
     assert "process ended" in reasons["kernel_exit"]
     status = load_status(course, ASSIGNMENT)
     assert {s: v["status"] for s, v in status.items()} == {s: k.status for s, k in students.items()}
-    assert all(v["flags"] == next(o.flags for o in outcomes if o.student == s) for s, v in status.items())
+    assert all(
+        v["flags"] == next(o.flags for o in outcomes if o.student == s) for s, v in status.items()
+    )
 
 
 def test_fifty_submissions_with_two_workers_on_sqlite(tmp_path):
@@ -96,13 +110,23 @@ def submit_with(course, student, cell, code):
     submit(course, student, ASSIGNMENT, notebook)
 
 
-def test_in_a_kernel_a_loop_that_ignores_interrupts_is_stopped_and_keeps_earlier_points(small_course):
-    submit_with(small_course, "stubborn_loop", "tanh",
-                "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n")
+def test_in_a_kernel_a_loop_that_ignores_interrupts_is_stopped_and_keeps_earlier_points(
+    small_course,
+):
+    submit_with(
+        small_course,
+        "stubborn_loop",
+        "tanh",
+        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n",
+    )
     course = Course(small_course)
     course.config.Execute.timeout = 3
-    [outcome] = grade(course, ASSIGNMENT, workers=1, students=["stubborn_loop"], progress=False, sandbox=False)
-    assert outcome.status == "incomplete" and "ignored the interrupt" in outcome.reason, outcome.reason
+    [outcome] = grade(
+        course, ASSIGNMENT, workers=1, students=["stubborn_loop"], progress=False, sandbox=False
+    )
+    assert outcome.status == "incomplete" and "ignored the interrupt" in outcome.reason, (
+        outcome.reason
+    )
     # ReLU 2 + LeakyReLU 1 + Sigmoid 2 before the loop; nothing from the Tanh cell on.
     assert outcome.score == 5.0
 
@@ -111,7 +135,9 @@ def test_in_a_kernel_a_notebook_past_its_deadline_is_stopped_and_keeps_earlier_p
     submit_with(small_course, "slow_sigmoid", "sigmoid", "import time\ntime.sleep(60)\n")
     course = Course(small_course)
     course.config.LimitedExecute.notebook_timeout = 15
-    [outcome] = grade(course, ASSIGNMENT, workers=1, students=["slow_sigmoid"], progress=False, sandbox=False)
+    [outcome] = grade(
+        course, ASSIGNMENT, workers=1, students=["slow_sigmoid"], progress=False, sandbox=False
+    )
     assert outcome.status == "incomplete" and "longer than 15 s" in outcome.reason, outcome.reason
     assert outcome.score == 3.0  # ReLU 2 + LeakyReLU 1; the Sigmoid cell and all after it: 0
 
@@ -120,10 +146,18 @@ def test_outputs_edited_to_show_a_pass_are_flagged_and_earn_nothing(small_course
     """The ReLU backward is wrong, and its test cell's output was edited to say it passed."""
     notebook = read(source_notebook(ASSIGNMENT, small_course))
     Replace("relu", "return grad_out * (self.x > 0)", "return grad_out").apply(notebook.cells)
-    test = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_relu_backward")
-    test.outputs = [nbformat.v4.new_output("stream", name="stdout", text="ReLU.backward: tests passed\n")]
+    test = next(
+        c
+        for c in notebook.cells
+        if c.metadata.get("nbgrader", {}).get("grade_id") == "test_relu_backward"
+    )
+    test.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="ReLU.backward: tests passed\n")
+    ]
     submit(small_course, "edited_outputs", ASSIGNMENT, notebook)
-    [outcome] = grade(Course(small_course), ASSIGNMENT, workers=1, students=["edited_outputs"], progress=False)
+    [outcome] = grade(
+        Course(small_course), ASSIGNMENT, workers=1, students=["edited_outputs"], progress=False
+    )
     assert outcome.score == 12.0 and outcome.status == "graded"
     assert [flag.split(":")[0] for flag in outcome.flags] == ["disagrees"]
     assert "test_relu_backward" in outcome.flags[0]
@@ -148,8 +182,14 @@ def test_asking_for_a_student_who_did_not_submit_names_them(small_course):
 
 
 def autograder(*arguments, cwd):
-    return subprocess.run([sys.executable, "-m", "autograder", *arguments], cwd=cwd, env=environment(),
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", *arguments],
+        cwd=cwd,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.parametrize("command", ["", "release", "collect", "grade", "feedback", "report"])
@@ -176,12 +216,17 @@ def test_outside_a_course_the_message_says_where_to_run(tmp_path):
 
 def test_the_grade_command_prints_each_submission(small_course):
     submit(small_course, "cli_student", ASSIGNMENT, read(source_notebook(ASSIGNMENT, small_course)))
-    result = autograder("grade", ASSIGNMENT, "--student", "cli_student", "--workers", "1", cwd=small_course)
+    result = autograder(
+        "grade", ASSIGNMENT, "--student", "cli_student", "--workers", "1", cwd=small_course
+    )
     assert "cli_student  14/14  graded" in result.stdout, result.stdout
     assert "This run graded 1 new or changed submissions: 1 graded, 0 incomplete" in result.stdout
     status = json.loads((small_course / "grading" / f"{ASSIGNMENT}.json").read_text())
     assert status["students"]["cli_student"]["status"] == "graded"
-    assert (status["students"]["cli_student"]["reason"], status["students"]["cli_student"]["flags"]) == (None, [])
+    assert (
+        status["students"]["cli_student"]["reason"],
+        status["students"]["cli_student"]["flags"],
+    ) == (None, [])
     # Other students of this course were graded incomplete or flagged by the tests above: exit 1, and who.
     if any(v["status"] != "graded" or v["flags"] for v in status["students"].values()):
         assert result.returncode == 1 and "need a look" in result.stderr, result.stderr[-3000:]
@@ -192,16 +237,25 @@ def test_metadata_that_is_not_a_dict_costs_nothing_but_a_flag(small_course):
     """A cell whose nbgrader metadata is a string: the rebuild treats it as a cell the student
     added, and the run goes on (it used to stop the whole class in rebuild)."""
     notebook = read(source_notebook(ASSIGNMENT, small_course))
-    next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "relu").metadata["nbgrader"] = "oops"
+    next(
+        c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "relu"
+    ).metadata["nbgrader"] = "oops"
     notebook.cells.insert(1, nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": "oops"}))
     submit(small_course, "oops_metadata", ASSIGNMENT, notebook)
     submit(small_course, "after_oops", ASSIGNMENT, read(source_notebook(ASSIGNMENT, small_course)))
-    outcomes = grade(Course(small_course), ASSIGNMENT, workers=1, students=["oops_metadata", "after_oops"],
-                     progress=False)
+    outcomes = grade(
+        Course(small_course),
+        ASSIGNMENT,
+        workers=1,
+        students=["oops_metadata", "after_oops"],
+        progress=False,
+    )
     by_student = {o.student: o for o in outcomes}
     assert by_student["after_oops"].score == 14.0 and by_student["after_oops"].status == "graded"
     oops = by_student["oops_metadata"]
-    assert oops.status == "graded" and oops.score < 14.0, oops  # its ReLU cell counts as deleted: the stub is graded
+    assert oops.status == "graded" and oops.score < 14.0, (
+        oops
+    )  # its ReLU cell counts as deleted: the stub is graded
     assert any(flag.startswith("deleted-cell") for flag in oops.flags), oops.flags
 
 
@@ -218,8 +272,13 @@ def test_an_exception_in_one_students_step_costs_that_student_alone(small_course
         return real(self, student)
 
     monkeypatch.setattr(grading.Grader, "rebuild", rebuild)
-    outcomes = grade(Course(small_course), ASSIGNMENT, workers=1, students=["unlucky", "lucky"], progress=False)
+    outcomes = grade(
+        Course(small_course), ASSIGNMENT, workers=1, students=["unlucky", "lucky"], progress=False
+    )
     by_student = {o.student: o for o in outcomes}
     assert by_student["lucky"].status == "graded" and by_student["lucky"].score == 14.0
-    assert by_student["unlucky"].status == "failed" and "UnicodeEncodeError" in by_student["unlucky"].reason
+    assert (
+        by_student["unlucky"].status == "failed"
+        and "UnicodeEncodeError" in by_student["unlucky"].reason
+    )
     assert load_status(Course(small_course), ASSIGNMENT)["unlucky"]["status"] == "failed"

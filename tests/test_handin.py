@@ -17,7 +17,9 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 def student_notebook(folder, assignment, cell=None, old=None, new=None):
     """The instructor's notebook without its hidden tests, the code as the student wrote it,
     with one mistake (``old`` -> ``new`` in the cell ``cell``)."""
-    notebook = nbformat.read(str(ROOT / "assignments" / "source" / assignment / f"{assignment}.ipynb"), 4)
+    notebook = nbformat.read(
+        str(ROOT / "assignments" / "source" / assignment / f"{assignment}.ipynb"), 4
+    )
     notebook, _ = ClearHiddenTests().preprocess(notebook, {})
     for c in notebook.cells:
         if cell and c.metadata.get("nbgrader", {}).get("grade_id") == cell:
@@ -29,8 +31,13 @@ def student_notebook(folder, assignment, cell=None, old=None, new=None):
 
 
 def check(path, *args):
-    return subprocess.run([sys.executable, "-m", "autograder", "check", str(path), *args],
-                          capture_output=True, text=True, cwd=path.parent, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", "check", str(path), *args],
+        capture_output=True,
+        text=True,
+        cwd=path.parent,
+        timeout=300,
+    )
 
 
 TRANSPOSED_DW = ("linear", "self.dW = grad_out.T @ self.x", "self.dW = self.x.T @ grad_out")
@@ -55,9 +62,13 @@ def test_a_correct_notebook_passes_and_exits_0(tmp_path):
 
 
 def test_input_is_refused_as_at_grading_and_an_endless_cell_is_stopped(tmp_path):
-    path = student_notebook(tmp_path, "forward", "relu", "class ReLU:", 'name = input("name? ")\nclass ReLU:')
+    path = student_notebook(
+        tmp_path, "forward", "relu", "class ReLU:", 'name = input("name? ")\nclass ReLU:'
+    )
     notebook = nbformat.read(str(path), 4)
-    loop = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "tanh")
+    loop = next(
+        c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "tanh"
+    )
     loop.source = "while True:\n    pass\n" + loop.source
     nbformat.write(notebook, str(path))
     result = check(path, "--timeout", "3")
@@ -69,12 +80,16 @@ def test_input_is_refused_as_at_grading_and_an_endless_cell_is_stopped(tmp_path)
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("content, said", [(None, "no such file"), ("{not json", "not a readable notebook"),
-                                           ("plain", "no test cells")])
+@pytest.mark.parametrize(
+    "content, said",
+    [(None, "no such file"), ("{not json", "not a readable notebook"), ("plain", "no test cells")],
+)
 def test_what_cannot_be_run_is_said_with_exit_status_2(tmp_path, content, said):
     path = tmp_path / "mine.ipynb"
     if content == "plain":
-        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")]), str(path))
+        nbformat.write(
+            nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")]), str(path)
+        )
     elif content is not None:
         path.write_text(content)
     result = check(path)
@@ -82,23 +97,35 @@ def test_what_cannot_be_run_is_said_with_exit_status_2(tmp_path, content, said):
 
 
 def error_output(notebook, grade_id):
-    (cell,) = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    (cell,) = [
+        c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id
+    ]
     (error,) = [o for o in cell.outputs if o.output_type == "error"]
     return ANSI.sub("", "\n".join(error.traceback))
 
 
 def test_in_jupyter_the_diagnosis_sits_under_the_test_line_with_the_students_frames_only(tmp_path):
     path = student_notebook(tmp_path, "backward", *TRANSPOSED_DW)
-    notebook = student_notebook(tmp_path, "graph", "max", "return np.where(self.a_wins, a, b)", "return max(a, b)")
+    notebook = student_notebook(
+        tmp_path, "graph", "max", "return np.where(self.a_wins, a, b)", "return max(a, b)"
+    )
     notebook = nbformat.read(str(notebook), 4)
     backward = nbformat.read(str(path), 4)
     for nb in (backward, notebook):
-        NotebookClient(nb, allow_errors=True, timeout=60, resources={"metadata": {"path": str(tmp_path)}}).execute()
+        NotebookClient(
+            nb, allow_errors=True, timeout=60, resources={"metadata": {"path": str(tmp_path)}}
+        ).execute()
 
     shown = error_output(backward, "test_linear_dW")
-    assert "autograder" not in shown and "site-packages" not in shown and "skipping hidden" not in shown
+    assert (
+        "autograder" not in shown
+        and "site-packages" not in shown
+        and "skipping hidden" not in shown
+    )
     lines = shown.splitlines()
-    test_line = next(i for i, line in enumerate(lines) if line.startswith("----> 4 print(check_layer("))
+    test_line = next(
+        i for i, line in enumerate(lines) if line.startswith("----> 4 print(check_layer(")
+    )
     assert lines[test_line + 3].startswith("GradientCheckError: dW of Linear has shape (4, 3)")
     assert re.search(r"Your code: Cell In\[10\], line \d+, in Linear.backward", shown)
 
@@ -110,8 +137,15 @@ def test_in_jupyter_the_diagnosis_sits_under_the_test_line_with_the_students_fra
 
 
 def test_in_jupyter_numpy_shape_errors_outside_a_check_get_the_course_hint(tmp_path):
-    path = student_notebook(tmp_path, "forward", "linear", "return x @ self.W.T + self.b", "return x @ self.W + self.b")
+    path = student_notebook(
+        tmp_path, "forward", "linear", "return x @ self.W.T + self.b", "return x @ self.W + self.b"
+    )
     notebook = nbformat.read(str(path), 4)
-    NotebookClient(notebook, allow_errors=True, timeout=60, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        notebook, allow_errors=True, timeout=60, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     shown = error_output(notebook, "test_linear_forward")
-    assert "Likely mistake: x is (B, d_in) = (3, 3) and W is (d_out, d_in) = (2, 3): which one needs transposing?" in shown
+    assert (
+        "Likely mistake: x is (B, d_in) = (3, 3) and W is (d_out, d_in) = (2, 3): which one needs transposing?"
+        in shown
+    )

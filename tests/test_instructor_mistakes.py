@@ -11,7 +11,6 @@ import subprocess
 import sys
 
 import pytest
-
 from assignment_course import copy_course, environment, read, source_notebook, submit
 from postgres import create_database, postgres_url  # noqa: F401 (fixture)
 
@@ -19,8 +18,14 @@ MISTAKES = []  # (case, CompletedProcess): counted in test_no_traceback_in_any_c
 
 
 def autograder(*arguments, cwd, env=None):
-    result = subprocess.run([sys.executable, "-m", "autograder", *arguments], cwd=cwd, env=env or environment(),
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [sys.executable, "-m", "autograder", *arguments],
+        cwd=cwd,
+        env=env or environment(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     MISTAKES.append((" ".join(arguments), result))
     assert "Traceback" not in result.stdout + result.stderr, result.stderr[-3000:]
     return result
@@ -37,7 +42,11 @@ def course(tmp_path_factory):
 
 def test_a_wrong_assignment_name(course):
     result = autograder("grade", "fowrard", cwd=course)
-    assert result.returncode == 2 and "Unknown assignment 'fowrard'" in result.stderr and "forward" in result.stderr
+    assert (
+        result.returncode == 2
+        and "Unknown assignment 'fowrard'" in result.stderr
+        and "forward" in result.stderr
+    )
 
 
 def test_outside_a_course(tmp_path):
@@ -54,9 +63,12 @@ def test_grade_before_collect(course):
 
 def test_feedback_and_report_before_grade(course):
     for command in ("feedback", "report", "export"):
-        result = autograder(command, "forward", *(["canvas"] if command == "export" else []), cwd=course)
-        assert result.returncode == 2 and "grade forward first" in result.stderr.lower().replace("run ", ""), \
-            (command, result.stderr)
+        result = autograder(
+            command, "forward", *(["canvas"] if command == "export" else []), cwd=course
+        )
+        assert result.returncode == 2 and "grade forward first" in result.stderr.lower().replace(
+            "run ", ""
+        ), (command, result.stderr)
 
 
 def test_missing_data_stops_before_anyone_is_graded(course, tmp_path):
@@ -65,8 +77,13 @@ def test_missing_data_stops_before_anyone_is_graded(course, tmp_path):
     result = autograder("grade", "mnist", cwd=course, env=env)
     assert result.returncode == 2, result.stdout
     assert "needs MNIST" in result.stderr and "Nothing was graded" in result.stderr
-    assert "MNIST files not found" in result.stderr and "no-mnist-here" in result.stderr  # the loader's message
-    assert not (course / "grading" / "mnist.json").exists() and not (course / "autograded" / "alan").exists()
+    assert (
+        "MNIST files not found" in result.stderr and "no-mnist-here" in result.stderr
+    )  # the loader's message
+    assert (
+        not (course / "grading" / "mnist.json").exists()
+        and not (course / "autograded" / "alan").exists()
+    )
 
 
 def test_a_gradebook_without_the_assignment_is_registered(course):
@@ -82,8 +99,12 @@ def test_a_new_postgresql_database_and_options_after_the_command(course, postgre
     assert result.returncode == 2 and "Run grade forward first" in result.stderr
     result = autograder("feedback", "forward", "--db-url", url, cwd=course)
     assert result.returncode == 2 and "grade forward first" in result.stderr
-    result = autograder("grade", "forward", "--db-url", url, "--workers", "1", "--force", cwd=course)
-    assert result.returncode == 0 and re.search(r"^ada +12/12 +graded", result.stdout, re.M), result.stderr[-3000:]
+    result = autograder(
+        "grade", "forward", "--db-url", url, "--workers", "1", "--force", cwd=course
+    )
+    assert result.returncode == 0 and re.search(r"^ada +12/12 +graded", result.stdout, re.M), (
+        result.stderr[-3000:]
+    )
     result = autograder("--db-url", url, "report", "forward", cwd=course)
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -96,13 +117,18 @@ def test_instructor_code_that_does_not_run_in_the_grader_stops_grading(tmp_path)
     root = copy_course(tmp_path)
     path = source_notebook("forward", root)
     notebook = read(path)
-    cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "relu")
+    cell = next(
+        c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "relu"
+    )
     cell.source = "import a_module_the_grader_lacks\n" + cell.source
     nbformat.write(notebook, str(path))
     submit(root, "ada", "forward", read(source_notebook("forward", root)))
     result = autograder("grade", "forward", cwd=root)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "does not run in the grader" in result.stderr and "a_module_the_grader_lacks" in result.stderr
+    assert (
+        "does not run in the grader" in result.stderr
+        and "a_module_the_grader_lacks" in result.stderr
+    )
     assert "Nothing was graded" in result.stderr
     assert not (root / "autograded").exists() or not any((root / "autograded").iterdir())
 

@@ -15,10 +15,12 @@ def test_loads_the_shared_copy(mnist):
     assert mnist.X_train.shape == (60000, 784) and mnist.X_test.shape == (10000, 784)
     assert mnist.X_train.dtype == np.float32
     assert 0.0 == mnist.X_train.min() and mnist.X_train.max() == 1.0
-    np.testing.assert_array_equal(np.bincount(mnist.y_train),
-                                  [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949])
-    np.testing.assert_array_equal(np.bincount(mnist.y_test),
-                                  [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
+    np.testing.assert_array_equal(
+        np.bincount(mnist.y_train), [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    )
+    np.testing.assert_array_equal(
+        np.bincount(mnist.y_test), [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +75,9 @@ def test_damaged_gzip_is_refused(copy_of_mnist):
         loader.load_mnist(copy_of_mnist)
 
 
-def test_an_incomplete_mnist_dir_is_an_error_even_if_the_cache_is_full(copy_of_mnist, monkeypatch,
-                                                                        tmp_path):
+def test_an_incomplete_mnist_dir_is_an_error_even_if_the_cache_is_full(
+    copy_of_mnist, monkeypatch, tmp_path
+):
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setenv("MNIST_DIR", str(empty))
@@ -87,7 +90,10 @@ def test_download_fetches_into_the_cache_and_verifies(copy_of_mnist, monkeypatch
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     for name in NAMES:
-        with open(copy_of_mnist / name, "rb") as src, gzip.open(mirror / f"{name}.gz", "wb", compresslevel=1) as dst:
+        with (
+            open(copy_of_mnist / name, "rb") as src,
+            gzip.open(mirror / f"{name}.gz", "wb", compresslevel=1) as dst,
+        ):
             shutil.copyfileobj(src, dst)
     broken = tmp_path / "broken"
     broken.mkdir()

@@ -10,8 +10,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def build_wheel(project, out):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index",
-                    "--no-build-isolation", "--wheel-dir", str(out), str(project)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(out),
+            str(project),
+        ],
+        check=True,
+    )
     (wheel,) = out.glob("*.whl")
     return zipfile.ZipFile(wheel).namelist()
 
@@ -31,10 +45,21 @@ def test_student_wheel_imports_without_solutions(tmp_path):
     (wheel,) = (tmp_path / "wheel").glob("*.whl")
     zipfile.ZipFile(wheel).extractall(tmp_path / "site")
     # Import from the unpacked wheel alone, with `solutions` made unimportable.
-    code = ("import sys; sys.modules['solutions'] = None; import autograder; "
-            "from autograder import check_layer, load_mnist, numeric_gradient; print('ok')")
-    result = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(tmp_path / 'site')!r}); {code}"],
-                            capture_output=True, text=True, cwd=tmp_path)
+    code = (
+        "import sys; sys.modules['solutions'] = None; import autograder; "
+        "from autograder import check_layer, load_mnist, numeric_gradient; print('ok')"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            f"import sys; sys.path.insert(0, {str(tmp_path / 'site')!r}); {code}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert result.stdout.strip() == "ok", result.stderr
 
 
@@ -44,9 +69,13 @@ def test_the_student_wheel_offers_check_alone(tmp_path):
     zipfile.ZipFile(wheel).extractall(tmp_path / "site")
 
     def run(*args):
-        code = (f"import sys, runpy; sys.path.insert(0, {str(tmp_path / 'site')!r}); "
-                f"sys.argv = ['autograder', *{list(args)!r}]; runpy.run_module('autograder', run_name='__main__')")
-        return subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=tmp_path)
+        code = (
+            f"import sys, runpy; sys.path.insert(0, {str(tmp_path / 'site')!r}); "
+            f"sys.argv = ['autograder', *{list(args)!r}]; runpy.run_module('autograder', run_name='__main__')"
+        )
+        return subprocess.run(
+            [sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=tmp_path
+        )
 
     grading = run("grade", "forward")
     assert grading.returncode == 1 and "python -m autograder check NOTEBOOK.ipynb" in grading.stderr
@@ -56,8 +85,11 @@ def test_the_student_wheel_offers_check_alone(tmp_path):
 
 
 def test_autograder_never_imports_solutions():
-    offenders = [str(path.relative_to(ROOT)) for path in (ROOT / "autograder").rglob("*.py")
-                 if "import solutions" in path.read_text() or "from solutions" in path.read_text()]
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "autograder").rglob("*.py")
+        if "import solutions" in path.read_text() or "from solutions" in path.read_text()
+    ]
     assert offenders == []
 
 
@@ -69,7 +101,13 @@ def test_the_student_half_never_imports_the_instructor_half():
             elif isinstance(node, ast.ImportFrom):
                 yield node.module or ""
 
-    student = [ROOT / "autograder" / "__init__.py", *(ROOT / "autograder" / "student").rglob("*.py")]
-    offenders = [str(path.relative_to(ROOT)) for path in student
-                 if any("instructor" in module.split(".") for module in imported(path))]
+    student = [
+        ROOT / "autograder" / "__init__.py",
+        *(ROOT / "autograder" / "student").rglob("*.py"),
+    ]
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in student
+        if any("instructor" in module.split(".") for module in imported(path))
+    ]
     assert offenders == []

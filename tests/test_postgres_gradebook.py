@@ -10,11 +10,19 @@ from pathlib import Path
 
 import nbgrader
 import nbgrader.api
+from assignment_course import (
+    copy_course,
+    points,
+    read,
+    source_notebook,
+    submit,
+)
+from assignment_course import (
+    nbgrader as run_nbgrader,
+)
 from nbgrader.api import Gradebook
-from sqlalchemy import create_engine, inspect, text
-
-from assignment_course import copy_course, nbgrader as run_nbgrader, points, read, source_notebook, submit
 from postgres import fresh_postgres_url, postgres_url  # noqa: F401 (fixtures)
+from sqlalchemy import create_engine, inspect, text
 
 COURSE_ID = "backprop"  # as in assignments/nbgrader_config.py
 
@@ -36,7 +44,9 @@ def server_tables(url):
         with engine.connect() as connection:
             assert connection.dialect.name == "postgresql"
             tables = set(inspect(connection).get_table_names())
-            revisions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+            revisions = (
+                connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+            )
             return tables, revisions
     finally:
         engine.dispose()

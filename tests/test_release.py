@@ -10,13 +10,17 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-import solutions
-
 from assignment_course import copy_course, environment, read, source_notebook
 
+import solutions
 from autograder.instructor.bundle import (
-    HIDDEN_MARKERS, SOLUTION_MARKERS, BundleError, build_bundle, check_bundle, read_bundle, release,
+    HIDDEN_MARKERS,
+    SOLUTION_MARKERS,
+    BundleError,
+    build_bundle,
+    check_bundle,
+    read_bundle,
+    release,
 )
 from autograder.instructor.course import Course, InstructorError
 
@@ -33,15 +37,22 @@ def mnist_bundle(course):
 
 def test_the_bundle_holds_the_notebook_the_toolkit_and_a_readme(course, mnist_bundle):
     names = set(mnist_bundle)
-    assert {"mnist/mnist.ipynb", "mnist/README.md", "mnist/requirements.txt",
-            "mnist/autograder/__init__.py", "mnist/autograder/student/checks.py"} <= names
+    assert {
+        "mnist/mnist.ipynb",
+        "mnist/README.md",
+        "mnist/requirements.txt",
+        "mnist/autograder/__init__.py",
+        "mnist/autograder/student/checks.py",
+    } <= names
     # the toolkit without its instructor half, and nothing compiled
     assert not [n for n in names if "/instructor/" in n or n.endswith(".pyc")]
     readme = mnist_bundle["mnist/README.md"].decode()
     assert "pip install -r requirements.txt" in readme and "MNIST_DIR" in readme
     assert b"numpy" in mnist_bundle["mnist/requirements.txt"]
     released = nbformat.reads(mnist_bundle["mnist/mnist.ipynb"].decode(), as_version=4)
-    assert released.cells and "raise NotImplementedError()" in "".join(c.source for c in released.cells)
+    assert released.cells and "raise NotImplementedError()" in "".join(
+        c.source for c in released.cells
+    )
 
 
 def test_the_bundle_runs_its_own_toolkit(tmp_path, course):
@@ -50,8 +61,12 @@ def test_the_bundle_runs_its_own_toolkit(tmp_path, course):
     with zipfile.ZipFile(release(course, "forward", tmp_path)) as archive:
         archive.extractall(tmp_path / "student")
     code = "import autograder, sys; print(autograder.__file__); import autograder.instructor"
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path / "student" / "forward",
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path / "student" / "forward",
+        capture_output=True,
+        text=True,
+    )
     assert str(tmp_path / "student" / "forward" / "autograder") in result.stdout
     assert "No module named 'autograder.instructor'" in result.stderr
 
@@ -81,15 +96,26 @@ def leaking_bundles(course):
         bundle.files[notebook_name] = nbformat.writes(notebook).encode()
         return bundle
 
-    cases.append(("solution marker", with_cell(f"{SOLUTION_MARKERS[0]}\nx = 1\n{SOLUTION_MARKERS[1]}")))
-    cases.append(("hidden-test marker", with_cell(f"{HIDDEN_MARKERS[0]}\nassert True\n{HIDDEN_MARKERS[1]}")))
+    cases.append(
+        ("solution marker", with_cell(f"{SOLUTION_MARKERS[0]}\nx = 1\n{SOLUTION_MARKERS[1]}"))
+    )
+    cases.append(
+        ("hidden-test marker", with_cell(f"{HIDDEN_MARKERS[0]}\nassert True\n{HIDDEN_MARKERS[1]}"))
+    )
     cases.append(("line(s) of the solution", with_cell(f"    {solution_line}")))
     cases.append(("`solutions`", with_cell("from solutions.layers import Linear")))
     cases.append(("`solutions`", with_cell("import solutions.model as m")))
     layers = (Path(solutions.__file__).parent / "layers.py").read_text()
-    longest = max((node for node in ast.walk(ast.parse(layers)) if isinstance(node, ast.FunctionDef)),
-                  key=lambda node: len(node.body))
-    cases.append(("reference solution's code", with_cell(textwrap.dedent(ast.get_source_segment(layers, longest)))))
+    longest = max(
+        (node for node in ast.walk(ast.parse(layers)) if isinstance(node, ast.FunctionDef)),
+        key=lambda node: len(node.body),
+    )
+    cases.append(
+        (
+            "reference solution's code",
+            with_cell(textwrap.dedent(ast.get_source_segment(layers, longest))),
+        )
+    )
     database = course.root / "leak.db"
     with sqlite3.connect(database) as db:
         db.execute("CREATE TABLE grade (score REAL)")
@@ -123,7 +149,9 @@ def test_a_leaking_release_is_not_written(tmp_path):
     nbformat.write(notebook, str(path))
     with pytest.raises(BundleError) as refused:
         release(course, "softmax", tmp_path / "out")
-    assert "softmax/softmax.ipynb, cell 1" in str(refused.value) and "`solutions`" in str(refused.value)
+    assert "softmax/softmax.ipynb, cell 1" in str(refused.value) and "`solutions`" in str(
+        refused.value
+    )
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
@@ -144,8 +172,23 @@ def test_an_unknown_assignment_is_refused(course):
 
 
 def test_the_command_writes_the_zip(tmp_path, course):
-    result = subprocess.run([sys.executable, "-m", "autograder", "--course", str(course.root), "release", "graph",
-                             "--out", str(tmp_path)], env=environment(), capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "--course",
+            str(course.root),
+            "release",
+            "graph",
+            "--out",
+            str(tmp_path),
+        ],
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"wrote {tmp_path / 'graph.zip'}" in result.stdout
     assert zipfile.is_zipfile(tmp_path / "graph.zip")

@@ -15,12 +15,20 @@ import re
 
 import matplotlib.image
 import pytest
-
 from assignment_cases import CASES
 from assignment_course import (
-    HIDDEN_MARKERS, copy_course, grades, nbgrader, points, read, release_notebook, secret_lines,
-    source_notebook, submit,
+    HIDDEN_MARKERS,
+    copy_course,
+    grades,
+    nbgrader,
+    points,
+    read,
+    release_notebook,
+    secret_lines,
+    source_notebook,
+    submit,
 )
+
 from autograder.instructor.course import Course, InstructorError
 from autograder.instructor.feedback import feedback
 from autograder.instructor.report import load_grades, report, summary
@@ -41,14 +49,20 @@ def graded(tmp_path_factory):
     submit(root, "full", ASSIGNMENT, read(source_notebook(ASSIGNMENT, root)))
     submit(root, "unchanged", ASSIGNMENT, read(release_notebook(ASSIGNMENT, root)))
     for case in PARTIAL:
-        submit(root, case.student, ASSIGNMENT, case.notebook(read(source_notebook(ASSIGNMENT, root))))
+        submit(
+            root, case.student, ASSIGNMENT, case.notebook(read(source_notebook(ASSIGNMENT, root)))
+        )
     nbgrader(root, "autograde", ASSIGNMENT, "--force")
     # A student whose autograded notebook is unreadable: their feedback fails, the others' must not.
     broken = root / "autograded" / "broken" / ASSIGNMENT
     broken.mkdir(parents=True)
     (broken / f"{ASSIGNMENT}.ipynb").write_text("{ not a notebook")
     course = Course(root)
-    scores = {student: cells for (assignment, student), cells in grades(root).items() if assignment == ASSIGNMENT}
+    scores = {
+        student: cells
+        for (assignment, student), cells in grades(root).items()
+        if assignment == ASSIGNMENT
+    }
     return course, scores, feedback(course, ASSIGNMENT, progress=False)
 
 
@@ -71,13 +85,39 @@ def test_the_csv_matches_the_gradebook(graded, tmp_path):
     assert sorted(scores) == STUDENTS
     paths = report(course, ASSIGNMENT, out_dir=tmp_path)
     header, *rows = read_csv(paths["csv"])
-    assert header == ["student", "name", "test_softmax (3)", "test_ce_forward (2)", "test_ce_backward (3)",
-                      "late_penalty", "total", "max_score", "percent", "submitted", "late_by", "status", "reason",
-                      "flags"]
+    assert header == [
+        "student",
+        "name",
+        "test_softmax (3)",
+        "test_ce_forward (2)",
+        "test_ce_backward (3)",
+        "late_penalty",
+        "total",
+        "max_score",
+        "percent",
+        "submitted",
+        "late_by",
+        "status",
+        "reason",
+        "flags",
+    ]
     assert [c.split(" (")[0] for c in header[2:5]] == list(CELLS)  # notebook order
     totals = gradebook_totals(course)
     assert [row[0] for row in rows] == STUDENTS
-    for student, name, *cells, penalty, total, max_score, percent, submitted, late_by, status, reason, flags in rows:
+    for (
+        student,
+        name,
+        *cells,
+        penalty,
+        total,
+        max_score,
+        percent,
+        submitted,
+        late_by,
+        status,
+        reason,
+        flags,
+    ) in rows:
         assert (name, penalty, submitted, late_by, flags) == ("", "0", "", "", "")
         assert [float(c) for c in cells] == [scores[student][cell] for cell in CELLS], student
         assert float(total) == totals[student] == sum(scores[student].values())
@@ -85,16 +125,23 @@ def test_the_csv_matches_the_gradebook(graded, tmp_path):
         assert percent == f"{100 * totals[student] / 8:.1f}"
         # No status file: nbgrader autograde graded everyone.
         assert (status, reason) == ("graded", "")
-    assert {row[0]: row[6] for row in rows} == {"full": "8", "mean_twice": "5", "tampered_test": "5",
-                                                "unchanged": "0"}
+    assert {row[0]: row[6] for row in rows} == {
+        "full": "8",
+        "mean_twice": "5",
+        "tampered_test": "5",
+        "unchanged": "0",
+    }
 
 
 def test_the_default_folder_is_reports_assignment(graded):
     course, _, _ = graded
     paths = report(course, ASSIGNMENT)
     folder = course.root / "reports" / ASSIGNMENT
-    assert paths == {"csv": folder / "softmax_grades.csv", "scores": folder / "softmax_scores.png",
-                     "cells": folder / "softmax_cells.png"}
+    assert paths == {
+        "csv": folder / "softmax_grades.csv",
+        "scores": folder / "softmax_scores.png",
+        "cells": folder / "softmax_cells.png",
+    }
     assert all(path.is_file() for path in paths.values())
 
 
@@ -102,13 +149,29 @@ def test_the_status_file_gives_the_reason_of_a_failed_submission(graded, tmp_pat
     course, scores, _ = graded
     path = status_file(course, ASSIGNMENT)
     path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps({"assignment": ASSIGNMENT, "students": {
-        "full": {"status": "graded", "reason": None},
-        "mean_twice": {"status": "incomplete", "reason": "the kernel died in test_ce_backward"},
-        "tampered_test": {"status": "failed", "reason": "not valid JSON: Expecting value: line 1 column 1"},
-        # failed before it reached the gradebook: still listed, with no scores
-        "ghost": {"status": "failed", "reason": "the submission folder holds no notebook"},
-    }}))
+    path.write_text(
+        json.dumps(
+            {
+                "assignment": ASSIGNMENT,
+                "students": {
+                    "full": {"status": "graded", "reason": None},
+                    "mean_twice": {
+                        "status": "incomplete",
+                        "reason": "the kernel died in test_ce_backward",
+                    },
+                    "tampered_test": {
+                        "status": "failed",
+                        "reason": "not valid JSON: Expecting value: line 1 column 1",
+                    },
+                    # failed before it reached the gradebook: still listed, with no scores
+                    "ghost": {
+                        "status": "failed",
+                        "reason": "the submission folder holds no notebook",
+                    },
+                },
+            }
+        )
+    )
     try:
         header, *rows = read_csv(report(course, ASSIGNMENT, out_dir=tmp_path)["csv"])
         text = str(summary(course, ASSIGNMENT))
@@ -117,12 +180,23 @@ def test_the_status_file_gives_the_reason_of_a_failed_submission(graded, tmp_pat
     by_student = {row[0]: dict(zip(header, row)) for row in rows}
     assert sorted(by_student) == sorted(STUDENTS + ["ghost"])
     assert by_student["tampered_test"]["status"] == "failed"
-    assert by_student["tampered_test"]["reason"] == "not valid JSON: Expecting value: line 1 column 1"
+    assert (
+        by_student["tampered_test"]["reason"] == "not valid JSON: Expecting value: line 1 column 1"
+    )
     assert by_student["tampered_test"]["total"] == "5"  # the gradebook's scores, as they stand
-    assert by_student["ghost"] == {**dict.fromkeys(header[1:5], ""), "student": "ghost", "total": "0",
-                                   "late_penalty": "0", "submitted": "", "late_by": "", "flags": "",
-                                   "max_score": "8", "percent": "0.0", "status": "failed",
-                                   "reason": "the submission folder holds no notebook"}
+    assert by_student["ghost"] == {
+        **dict.fromkeys(header[1:5], ""),
+        "student": "ghost",
+        "total": "0",
+        "late_penalty": "0",
+        "submitted": "",
+        "late_by": "",
+        "flags": "",
+        "max_score": "8",
+        "percent": "0.0",
+        "status": "failed",
+        "reason": "the submission folder holds no notebook",
+    }
     # A student the status file does not mention is in the gradebook: graded.
     assert (by_student["unchanged"]["status"], by_student["unchanged"]["reason"]) == ("graded", "")
     assert by_student["mean_twice"]["status"] == "incomplete"
@@ -143,7 +217,9 @@ def test_the_figures_are_png_files(graded, tmp_path):
         assert image.shape[:2] == (height, width), key
         assert image.std() > 0.05, f"{key}: the image is blank"
     # The titles and a description are stored as PNG text: what a screen reader can announce.
-    assert b"softmax: total scores of 4 students (mean 4.50, median 5)" in paths["scores"].read_bytes()
+    assert (
+        b"softmax: total scores of 4 students (mean 4.50, median 5)" in paths["scores"].read_bytes()
+    )
     cells = paths["cells"].read_bytes()
     assert b"softmax: pass rate per test cell (4 students)" in cells
     assert b"Under 50%: test_ce_backward." in cells
@@ -153,15 +229,24 @@ def test_the_pass_rates_match_a_hand_count(graded):
     course, scores, _ = graded
     results = load_grades(course, ASSIGNMENT)
     rates = {cell.name: results.pass_rate(cell) for cell in results.cells}
-    by_hand = {cell: sum(scores[s][cell] == full for s in STUDENTS) / len(STUDENTS) for cell, full in CELLS.items()}
-    assert rates == by_hand == {"test_softmax": 3 / 4, "test_ce_forward": 3 / 4, "test_ce_backward": 1 / 4}
+    by_hand = {
+        cell: sum(scores[s][cell] == full for s in STUDENTS) / len(STUDENTS)
+        for cell, full in CELLS.items()
+    }
+    assert (
+        rates
+        == by_hand
+        == {"test_softmax": 3 / 4, "test_ce_forward": 3 / 4, "test_ce_backward": 1 / 4}
+    )
     assert [cell.name for cell in results.cells] == list(CELLS)
     result = summary(course, ASSIGNMENT)
     assert (result.students, result.graded, result.statuses) == (4, 4, {"graded": 4})
     assert (result.mean, result.median, result.max_score) == (4.5, 5, 8)
     assert (result.lowest_cell, result.lowest_pass_rate) == ("test_ce_backward (3)", 0.25)
-    assert str(result) == ("softmax: 4 students (4 graded); total score of the 4 scored: mean 4.50, median 5 "
-                           "of 8; lowest pass rate 25% (test_ce_backward (3))")
+    assert str(result) == (
+        "softmax: 4 students (4 graded); total score of the 4 scored: mean 4.50, median 5 "
+        "of 8; lowest pass rate 25% (test_ce_backward (3))"
+    )
 
 
 # ------------------------------------------------------------------ bad input
@@ -177,14 +262,20 @@ def test_an_unknown_assignment_is_named_with_the_known_ones(graded):
 def test_an_ungraded_assignment_says_to_run_grade_first(graded, tmp_path):
     course, _, _ = graded
     # forward was never generated: the gradebook does not know it.
-    with pytest.raises(InstructorError, match="No graded submissions of 'forward'.*Run grade forward first"):
+    with pytest.raises(
+        InstructorError, match="No graded submissions of 'forward'.*Run grade forward first"
+    ):
         report(course, "forward")
     # backward is in the gradebook (as after generate_assignment) with no submission.
     with course.gradebook() as gradebook:
         gradebook.update_or_create_assignment("backward")
-    with pytest.raises(InstructorError, match="No graded submissions of 'backward'.*Run grade backward first"):
+    with pytest.raises(
+        InstructorError, match="No graded submissions of 'backward'.*Run grade backward first"
+    ):
         report(course, "backward", out_dir=tmp_path)
-    with pytest.raises(InstructorError, match="No autograded submissions of 'backward'.*Run grade backward first"):
+    with pytest.raises(
+        InstructorError, match="No autograded submissions of 'backward'.*Run grade backward first"
+    ):
         feedback(course, "backward")
     # A course never graded: the error, and no empty gradebook left behind.
     fresh = Course(copy_course(tmp_path))
@@ -224,7 +315,9 @@ def test_feedback_shows_the_diagnosis_and_hides_the_hidden_tests(graded):
     assert len(hidden) > 10
     for student, page in pages.items():
         shown = {line.strip() for line in page_text(page).splitlines()}
-        assert not hidden & shown, f"{student}: the feedback shows hidden tests {sorted(hidden & shown)[:3]}"
+        assert not hidden & shown, (
+            f"{student}: the feedback shows hidden tests {sorted(hidden & shown)[:3]}"
+        )
 
 
 def test_feedback_of_one_named_student_with_a_progress_bar(graded, capsys):

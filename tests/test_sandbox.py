@@ -18,15 +18,32 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from assignment_cases import Prepend
-from assignment_course import COURSE, ROOT, copy_course, environment, nbgrader, read, source_notebook, submit
+from assignment_course import (
+    COURSE,
+    ROOT,
+    copy_course,
+    environment,
+    nbgrader,
+    read,
+    source_notebook,
+    submit,
+)
 
 from autograder.instructor import sandbox as sandbox_module
 from autograder.instructor.protocol import Channel, ProtocolError, Timeout, decode, encode
 from autograder.instructor.remote import Namespace, StudentCode, StudentError, StudentProcessLost
-from autograder.instructor.sandbox import (FIRST_UID, UID_COUNT, Limits, Sandbox, SandboxUnavailable, binds,
-                                           check_available, hidden_paths, processes_of)
+from autograder.instructor.sandbox import (
+    FIRST_UID,
+    UID_COUNT,
+    Limits,
+    Sandbox,
+    SandboxUnavailable,
+    binds,
+    check_available,
+    hidden_paths,
+    processes_of,
+)
 
 
 @pytest.fixture
@@ -62,7 +79,9 @@ def printed(code, source):
 
 def test_the_student_process_sees_no_course_no_solutions_no_network_and_is_not_root(student):
     code, _ = student
-    out = run(code, f"""
+    out = run(
+        code,
+        f"""
 import os, socket, importlib.util
 print("uid", os.getuid())
 print("course", os.access({str(COURSE)!r}, os.R_OK))
@@ -81,11 +100,14 @@ except OSError as error:
 print("cwd", os.getcwd() == "/tmp/work")
 print("other tmp", sorted(os.listdir("/tmp")))
 print("git", os.access({str(COURSE.parent / ".git")!r}, os.R_OK))
-""")
+""",
+    )
     assert "uid 0" not in out and "course False" in out and "solutions False" in out
     assert "imported solutions" not in out
     assert "network no" in out and "cwd True" in out
-    assert "pytest-of" not in out.split("other tmp")[1] and "git False" in out  # a private /tmp; no history
+    assert (
+        "pytest-of" not in out.split("other tmp")[1] and "git False" in out
+    )  # a private /tmp; no history
 
 
 def test_the_root_holds_the_binds_and_nothing_else(student):
@@ -93,7 +115,9 @@ def test_the_root_holds_the_binds_and_nothing_else(student):
     code, _ = student
     targets = [target for _, target in binds(Limits().data)]
     top = printed(code, "import os\nprint(sorted(os.listdir('/')))")
-    extra = printed(code, f"""
+    extra = printed(
+        code,
+        f"""
 import os
 targets = {targets!r}
 found = []
@@ -107,7 +131,8 @@ for folder, subfolders, files in os.walk("/"):
                 and path not in ("/proc", "/dev", "/tmp", "/lib", "/lib64"):
             found.append(path)
 print(found)
-""")
+""",
+    )
     assert extra == []
     expected = {Path(t).parts[1] for t in targets} | {"proc", "dev", "tmp"}
     expected |= {name for name in ("lib", "lib64") if Path("/", name).is_symlink()}
@@ -121,8 +146,14 @@ def course_copies(tmp_path):
     """Copies of an instructor's notebook where a forgotten backup or checkout might be."""
     secret = f"hidden-test-{uuid.uuid4().hex}"
     tag = uuid.uuid4().hex[:8]
-    folders = [Path(f"/srv/course-{tag}"), Path(f"/opt/course-{tag}"), Path(f"/var/tmp/backup-{tag}"),
-               ROOT.parent / f"course-copy-{tag}", Path(f"/home/course-{tag}"), tmp_path / "another-checkout"]
+    folders = [
+        Path(f"/srv/course-{tag}"),
+        Path(f"/opt/course-{tag}"),
+        Path(f"/var/tmp/backup-{tag}"),
+        ROOT.parent / f"course-copy-{tag}",
+        Path(f"/home/course-{tag}"),
+        tmp_path / "another-checkout",
+    ]
     paths = []
     for folder in folders:
         path = folder / "assignments" / "source" / "backward" / "backward.ipynb"
@@ -142,7 +173,9 @@ def course_copies(tmp_path):
 def test_another_copy_of_the_course_anywhere_is_out_of_reach(student, course_copies):
     code, _ = student
     paths, secret = course_copies
-    out = run(code, f"""
+    out = run(
+        code,
+        f"""
 import os
 for path in {paths!r}:
     try:
@@ -155,7 +188,8 @@ for folder in ("/srv", "/opt", "/var/tmp", "/home"):
     except OSError as error:
         print("refused", folder)
 print("beside the checkout", os.listdir({str(ROOT.parent)!r}))  # only the folders on the way to a bind
-""")
+""",
+    )
     assert secret not in out and "read " not in out, out
     assert out.count("refused") == len(paths) + 4, out
     assert "course-copy" not in out.split("beside the checkout")[1], out
@@ -164,7 +198,9 @@ print("beside the checkout", os.listdir({str(ROOT.parent)!r}))  # only the folde
 def test_honest_code_runs_numpy_matplotlib_and_the_toolkits_mnist_loader(student):
     code, _ = student
     assert os.environ.get("MNIST_DIR"), "set MNIST_DIR to the shared MNIST folder"
-    out = run(code, """
+    out = run(
+        code,
+        """
 import numpy as np
 import matplotlib
 import matplotlib.pyplot as plt
@@ -176,7 +212,8 @@ print("svd", np.allclose(np.linalg.svd(x, compute_uv=False).sum() > 0, True))
 plt.plot(x[:, 0]); plt.savefig("plot.png")
 import os
 print("plot", os.path.getsize("plot.png") > 1000)
-""")
+""",
+    )
     assert "train (60000, 784) test (10000, 784) backend agg" in out.lower(), out
     assert "svd True" in out and "plot True" in out
 
@@ -186,7 +223,9 @@ print("plot", os.path.getsize("plot.png") > 1000)
 
 def test_the_student_process_cannot_undo_its_mounts_or_grow_past_its_limits(student):
     code, _ = student
-    out = run(code, f"""
+    out = run(
+        code,
+        f"""
 import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)
 print("umount", libc.umount2({str(Path(sys.prefix)).encode()!r}, 2), ctypes.get_errno())
@@ -205,7 +244,8 @@ try:
     print("allocated")
 except MemoryError:
     print("memory refused")
-""")
+""",
+    )
     assert "umount -1" in out and "mount -1" in out, out
     assert int(out.split("forked ")[1].split()[0]) < 32
     assert "memory refused" in out
@@ -237,10 +277,14 @@ def test_sysv_ipc_objects_stay_in_the_sandbox_and_end_with_it(sandboxed):
     host_ids = namespace["create"](outside_key)
     assert min(host_ids) >= 0
     try:
-        seen = printed(code, SYSV + f"print([min(create({inside_key})) >= 0, sorted(k for _, k in keys())])")
+        seen = printed(
+            code, SYSV + f"print([min(create({inside_key})) >= 0, sorted(k for _, k in keys())])"
+        )
         created, keys_inside = seen
         assert created and outside_key not in keys_inside and inside_key in keys_inside
-        assert inside_key not in {key for _, key in namespace["keys"]()}  # not on the host while it runs
+        assert inside_key not in {
+            key for _, key in namespace["keys"]()
+        }  # not on the host while it runs
         sandbox.kill()
         assert inside_key not in {key for _, key in namespace["keys"]()}  # nor after
     finally:
@@ -260,7 +304,9 @@ def test_no_run_lock_and_no_host_unix_socket(student, tmp_path):
     os.chmod(path, 0o777)
     lock_name = f"autograder-test-{uuid.uuid4().hex[:8]}"
     try:
-        out = run(code, f"""
+        out = run(
+            code,
+            f"""
 import socket
 for address in ({path!r}, {abstract!r}):
     try:
@@ -272,13 +318,16 @@ for folder in ("/run/lock", "/var/lock", "/run"):
         open(folder + "/{lock_name}", "w").write("x"); print("wrote", folder)
     except OSError as error:
         print("cannot write", folder)
-""")
+""",
+        )
     finally:
         for listener in listeners:
             listener.close()
         os.unlink(path)
     assert "connected" not in out and out.count("refused") == 2, out
-    assert "wrote" not in out and not any(Path(f, lock_name).exists() for f in ("/run/lock", "/var/lock", "/run"))
+    assert "wrote" not in out and not any(
+        Path(f, lock_name).exists() for f in ("/run/lock", "/var/lock", "/run")
+    )
 
 
 DETACHED = """
@@ -327,10 +376,19 @@ def test_two_sandboxes_never_share_a_user_id_in_one_run_or_two(sandboxed):
     other.start()
     try:
         assert other.uid != sandbox.uid
-        script = ("from autograder.instructor.sandbox import Sandbox\n"
-                  "s = Sandbox([], slot=3999); s.start(); print(s.uid); s.kill()")
-        uid_of_another_run = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                                                check=True, env=environment()).stdout)
+        script = (
+            "from autograder.instructor.sandbox import Sandbox\n"
+            "s = Sandbox([], slot=3999); s.start(); print(s.uid); s.kill()"
+        )
+        uid_of_another_run = int(
+            subprocess.run(
+                [sys.executable, "-c", script],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=environment(),
+            ).stdout
+        )
         assert uid_of_another_run not in (sandbox.uid, other.uid)
         assert FIRST_UID <= uid_of_another_run < FIRST_UID + UID_COUNT
     finally:
@@ -345,7 +403,9 @@ def test_two_sandboxes_never_share_a_user_id_in_one_run_or_two(sandboxed):
 def test_without_bubblewrap_the_message_names_the_package(monkeypatch):
     monkeypatch.setattr(sandbox_module, "_checked", False)
     real_which = sandbox_module.shutil.which
-    monkeypatch.setattr(sandbox_module.shutil, "which", lambda name: None if name == "bwrap" else real_which(name))
+    monkeypatch.setattr(
+        sandbox_module.shutil, "which", lambda name: None if name == "bwrap" else real_which(name)
+    )
     with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
         check_available()
 
@@ -372,23 +432,46 @@ def sandbox_tree(marker):
     return chain[:3], chain[3]
 
 
-@pytest.mark.parametrize("target, sent", [("command", signal.SIGTERM), ("worker", signal.SIGTERM),
-                                          ("command", signal.SIGINT)])
-def test_a_signal_to_grading_leaves_no_sandbox_process_and_no_scratch_folder(hanging_course, tmp_path, target, sent):
+@pytest.mark.parametrize(
+    "target, sent",
+    [("command", signal.SIGTERM), ("worker", signal.SIGTERM), ("command", signal.SIGINT)],
+)
+def test_a_signal_to_grading_leaves_no_sandbox_process_and_no_scratch_folder(
+    hanging_course, tmp_path, target, sent
+):
     marker = f"grading-{uuid.uuid4().hex}"
     notebook = read(source_notebook("backward", hanging_course))
-    Prepend("tanh", DETACHED + f"detach({marker!r})\nimport time\nwhile True:\n    time.sleep(1)\n").apply(notebook.cells)
+    Prepend(
+        "tanh", DETACHED + f"detach({marker!r})\nimport time\nwhile True:\n    time.sleep(1)\n"
+    ).apply(notebook.cells)
     student = f"hang_{sent.name.lower()}_{target}"
     submit(hanging_course, student, "backward", notebook)
     scratch = tmp_path / "tmp"  # the run's TMPDIR: any scratch folder it made would be here
     scratch.mkdir()
-    command = subprocess.Popen([sys.executable, "-m", "autograder", "grade", "backward", "--student", student,
-                                "--workers", "1", "--timeout", "600"], cwd=hanging_course,
-                               env={**environment(), "TMPDIR": str(scratch)},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            "backward",
+            "--student",
+            student,
+            "--workers",
+            "1",
+            "--timeout",
+            "600",
+        ],
+        cwd=hanging_course,
+        env={**environment(), "TMPDIR": str(scratch)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 240
-        while not processes_running(marker) and time.monotonic() < deadline and command.poll() is None:
+        while (
+            not processes_running(marker) and time.monotonic() < deadline and command.poll() is None
+        ):
             time.sleep(0.2)
         assert processes_running(marker), "the submission's grandchild never started"
         sandbox_pids, worker = sandbox_tree(marker)
@@ -412,7 +495,9 @@ def test_a_signal_to_grading_leaves_no_sandbox_process_and_no_scratch_folder(han
 
 def test_objects_come_back_as_data_or_proxies_that_claim_nothing(student):
     code, names = student
-    run(code, """
+    run(
+        code,
+        """
 import numpy as np
 class Liar(float):
     def __eq__(self, other): return True
@@ -426,11 +511,18 @@ class Layer:
     def forward(self, x): return x @ self.W
 def liar(): return Liar(0.5)
 def everything(): return Everything()
-""")
+""",
+    )
     exec("liar_value = liar(); thing = everything(); layer = Layer()", names)
-    assert type(names["liar_value"]) is float and names["liar_value"] == 0.5 and not names["liar_value"] == 1.0
+    assert (
+        type(names["liar_value"]) is float
+        and names["liar_value"] == 0.5
+        and not names["liar_value"] == 1.0
+    )
     thing = names["thing"]
-    assert type(thing).__name__ == "Everything" and not thing == 1 and not hasattr(thing, "__array__")
+    assert (
+        type(thing).__name__ == "Everything" and not thing == 1 and not hasattr(thing, "__array__")
+    )
     layer = names["layer"]
     assert type(layer).__name__ == "Layer" and isinstance(layer, names["Layer"])
     out = layer.forward(np.eye(2))
@@ -445,14 +537,19 @@ def test_a_shared_generator_advances_on_both_sides(student):
     first = names["draw"](rng, 10)
     second = names["draw"](rng, 10)
     replay = np.random.default_rng(5)
-    assert np.array_equal(first, replay.permutation(10)) and np.array_equal(second, replay.permutation(10))
+    assert np.array_equal(first, replay.permutation(10)) and np.array_equal(
+        second, replay.permutation(10)
+    )
 
 
 def test_the_student_code_reaches_only_public_methods_of_the_tests_objects(student):
     code, names = student
     # The student's code can send any request through the channel, e.g. for a private attribute.
-    run(code, "def poke(helper):\n    return helper._server.ask_grader("
-              "{'action': 'getattr', 'export': helper._export, 'name': '__dict__'})\n")
+    run(
+        code,
+        "def poke(helper):\n    return helper._server.ask_grader("
+        "{'action': 'getattr', 'export': helper._export, 'name': '__dict__'})\n",
+    )
     exec("class Helper:\n    def forward(self, x):\n        return 3 * x\n", names)
     with pytest.raises(StudentError, match="not available"):
         names["poke"](names["Helper"]())
@@ -473,7 +570,10 @@ def test_a_hung_request_times_out():
     sandbox = Sandbox(hidden_paths(COURSE), slot=3998)
     code = StudentCode(sandbox.start(), timeout=2)
     try:
-        code.run_cell("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ndef hang():\n    while True: pass\n", 20)
+        code.run_cell(
+            "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ndef hang():\n    while True: pass\n",
+            20,
+        )
         with pytest.raises(StudentProcessLost, match="no answer within 2 s"):
             Namespace(code)["hang"]()
     finally:
@@ -488,9 +588,12 @@ def test_a_student_process_that_stops_reading_cannot_block_the_grader():
     sandbox = Sandbox(hidden_paths(COURSE), Limits(channel_timeout=3), slot=3997)
     code = StudentCode(sandbox.start(), timeout=3)
     try:
-        code.run_cell("import os, signal\ndef identity(x):\n    return x\n"
-                      "signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGSTOP))\n"
-                      "signal.setitimer(signal.ITIMER_REAL, 0.5)\n", 20)
+        code.run_cell(
+            "import os, signal\ndef identity(x):\n    return x\n"
+            "signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGSTOP))\n"
+            "signal.setitimer(signal.ITIMER_REAL, 0.5)\n",
+            20,
+        )
         time.sleep(1.5)
         started = time.monotonic()
         with pytest.raises(StudentProcessLost, match="no answer"):
@@ -529,19 +632,28 @@ def header_of(body, arrays=()):
     return json.dumps({"body": body, "arrays": list(arrays)}).encode()
 
 
-@pytest.mark.parametrize("header, payload", [
-    (b"[" * 100_000 + b"]" * 100_000, b""),                                     # nested too deep to parse
-    (header_of({"list": [[]] * 300_000}), b""),                                 # too many containers
-    (header_of(None, [{"dtype": "<f8", "shape": [0]}] * 70_000), b""),          # too many arrays
-    (header_of({"nd": 0}, [{"dtype": "(1000000000,)f8", "shape": [1]}]), b""),  # a subarray dtype
-    (header_of({"nd": 0}, [{"dtype": "f8,f8", "shape": [1]}]), bytes(16)),      # a structured dtype
-    (header_of({"nd": 0}, [{"dtype": "|O", "shape": [1]}]), bytes(8)),           # objects
-    (header_of({"nd": 0}, [{"dtype": "<f8", "shape": [-1]}]), bytes(8)),         # a negative size
-    (header_of({"nd": 0}, [{"dtype": "<f8", "shape": [2**40, 2**40]}]), bytes(8)),  # more than the payload
-    (header_of({"nd": 0}, [{"dtype": "<f8", "shape": [1.5]}]), bytes(8)),        # not a whole number
-    (header_of({"dict": [["a", 1, 2]]}), b""),                                   # not a key and a value
-    (header_of(nested(40)), b""),                                                # values nested too deep
-])
+@pytest.mark.parametrize(
+    "header, payload",
+    [
+        (b"[" * 100_000 + b"]" * 100_000, b""),  # nested too deep to parse
+        (header_of({"list": [[]] * 300_000}), b""),  # too many containers
+        (header_of(None, [{"dtype": "<f8", "shape": [0]}] * 70_000), b""),  # too many arrays
+        (
+            header_of({"nd": 0}, [{"dtype": "(1000000000,)f8", "shape": [1]}]),
+            b"",
+        ),  # a subarray dtype
+        (header_of({"nd": 0}, [{"dtype": "f8,f8", "shape": [1]}]), bytes(16)),  # a structured dtype
+        (header_of({"nd": 0}, [{"dtype": "|O", "shape": [1]}]), bytes(8)),  # objects
+        (header_of({"nd": 0}, [{"dtype": "<f8", "shape": [-1]}]), bytes(8)),  # a negative size
+        (
+            header_of({"nd": 0}, [{"dtype": "<f8", "shape": [2**40, 2**40]}]),
+            bytes(8),
+        ),  # more than the payload
+        (header_of({"nd": 0}, [{"dtype": "<f8", "shape": [1.5]}]), bytes(8)),  # not a whole number
+        (header_of({"dict": [["a", 1, 2]]}), b""),  # not a key and a value
+        (header_of(nested(40)), b""),  # values nested too deep
+    ],
+)
 def test_decoding_refuses_what_is_too_big_too_deep_or_not_plain(header, payload):
     started = time.monotonic()
     with pytest.raises(ProtocolError):
@@ -559,9 +671,11 @@ def test_the_wire_format_refuses_what_it_cannot_check():
     header = b'{"body": {"nd": 0}, "arrays": [{"dtype": "<f8", "shape": [1000]}]}'
     with pytest.raises(ProtocolError):
         decode((header, b"\0" * 8), lambda t: None)
-    data = encode({"x": np.arange(3.0), "s": (1, "a", None, float("nan")), "b": np.array([True, False])},
-                  lambda v: None)
+    data = encode(
+        {"x": np.arange(3.0), "s": (1, "a", None, float("nan")), "b": np.array([True, False])},
+        lambda v: None,
+    )
     header_size = int.from_bytes(data[:4], "big")
-    value = decode((data[8:8 + header_size], bytearray(data[8 + header_size:])), lambda t: None)
+    value = decode((data[8 : 8 + header_size], bytearray(data[8 + header_size :])), lambda t: None)
     assert np.array_equal(value["x"], np.arange(3.0)) and value["s"][:3] == (1, "a", None)
     assert value["b"].dtype == bool and value["x"].flags.writeable

@@ -10,8 +10,19 @@ import numpy as np
 import pytest
 
 from autograder import numeric_gradient
-from solutions import (MLP, BinaryCrossEntropyWithLogits, LeakyReLU, Linear, MSELoss, ReLU,
-                       Sigmoid, SoftmaxCrossEntropy, Tanh, make_activation, softmax)
+from solutions import (
+    MLP,
+    BinaryCrossEntropyWithLogits,
+    LeakyReLU,
+    Linear,
+    MSELoss,
+    ReLU,
+    Sigmoid,
+    SoftmaxCrossEntropy,
+    Tanh,
+    make_activation,
+    softmax,
+)
 
 SHAPES = [(1, 1, 1), (1, 5, 3), (4, 3, 2), (7, 6, 9), (16, 10, 4)]  # (batch, d_in, d_out)
 ACTIVATIONS = [ReLU, LeakyReLU, Sigmoid, Tanh]
@@ -213,17 +224,32 @@ def test_forward_again_replaces_the_cache():
         (lambda: ReLU().backward(np.ones((4, 2))), RuntimeError, "before forward"),
         (lambda: make_activation("swish"), ValueError, "unknown activation"),
         (lambda: MLP([4, 3], "softsign"), ValueError, "unknown activation"),
-        (lambda: SoftmaxCrossEntropy().forward(np.zeros((2, 3)), np.array([0, 3])), ValueError,
-         "0..2"),
-        (lambda: SoftmaxCrossEntropy().forward(np.zeros((2, 3)), np.array([0, -1])), ValueError,
-         "0..2"),
-        (lambda: SoftmaxCrossEntropy().forward(np.zeros((2, 3)), np.array([0, 1, 2])), ValueError,
-         "shape"),
-        (lambda: SoftmaxCrossEntropy().forward(np.zeros((2, 3)), np.array([0.5, 1])), TypeError,
-         "integers"),
+        (
+            lambda: SoftmaxCrossEntropy().forward(np.zeros((2, 3)), np.array([0, 3])),
+            ValueError,
+            "0..2",
+        ),
+        (
+            lambda: SoftmaxCrossEntropy().forward(np.zeros((2, 3)), np.array([0, -1])),
+            ValueError,
+            "0..2",
+        ),
+        (
+            lambda: SoftmaxCrossEntropy().forward(np.zeros((2, 3)), np.array([0, 1, 2])),
+            ValueError,
+            "shape",
+        ),
+        (
+            lambda: SoftmaxCrossEntropy().forward(np.zeros((2, 3)), np.array([0.5, 1])),
+            TypeError,
+            "integers",
+        ),
         (lambda: MSELoss().forward(np.zeros((4, 1)), np.zeros(4)), ValueError, "no broadcasting"),
-        (lambda: BinaryCrossEntropyWithLogits().forward(np.zeros(2), np.array([0, 2])), ValueError,
-         "0 or 1"),
+        (
+            lambda: BinaryCrossEntropyWithLogits().forward(np.zeros(2), np.array([0, 2])),
+            ValueError,
+            "0 or 1",
+        ),
     ],
 )
 def test_bad_input_is_named(call, error_type, words):

@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 
 from autograder import xor_dataset
-from solutions import MLP, SGD, BinaryCrossEntropyWithLogits, Linear, ReLU, Sequential, SoftmaxCrossEntropy
+from solutions import (
+    MLP,
+    SGD,
+    BinaryCrossEntropyWithLogits,
+    Linear,
+    ReLU,
+    Sequential,
+    SoftmaxCrossEntropy,
+)
 from solutions.checkpoint import load_model, save_model
 from solutions.cli import main
 from solutions.optim import cosine_schedule
@@ -29,8 +37,17 @@ def test_xor_trains_to_full_accuracy(hidden, activation):
     rng = np.random.default_rng(0)
     model = MLP([2, *hidden, 1], activation, rng=rng)
     loss = BinaryCrossEntropyWithLogits()
-    history = train(model, loss, SGD(model.parameters(), lr=0.1, momentum=0.9), X, y,
-                    epochs=500, batch_size=4, rng=rng, progress=False)
+    history = train(
+        model,
+        loss,
+        SGD(model.parameters(), lr=0.1, momentum=0.9),
+        X,
+        y,
+        epochs=500,
+        batch_size=4,
+        rng=rng,
+        progress=False,
+    )
     assert evaluate(model, loss, X, y)[1] == 1.0
     assert history.loss[-1] < 0.05 < history.loss[0]
 
@@ -83,11 +100,27 @@ def test_train_refuses_mismatched_data():
     model = MLP([3, 2], rng=0)
     optimizer = SGD(model.parameters(), lr=0.1)
     with pytest.raises(ValueError, match=r"expects \(N, 3\)"):
-        train(model, SoftmaxCrossEntropy(), optimizer, np.zeros((5, 4), np.float32),
-              np.zeros(5, int), epochs=1, batch_size=2, progress=False)
+        train(
+            model,
+            SoftmaxCrossEntropy(),
+            optimizer,
+            np.zeros((5, 4), np.float32),
+            np.zeros(5, int),
+            epochs=1,
+            batch_size=2,
+            progress=False,
+        )
     with pytest.raises(ValueError, match="one label per input row"):
-        train(model, SoftmaxCrossEntropy(), optimizer, np.zeros((5, 3), np.float32),
-              np.zeros(4, int), epochs=1, batch_size=2, progress=False)
+        train(
+            model,
+            SoftmaxCrossEntropy(),
+            optimizer,
+            np.zeros((5, 3), np.float32),
+            np.zeros(4, int),
+            epochs=1,
+            batch_size=2,
+            progress=False,
+        )
 
 
 def test_checkpoint_round_trip(tmp_path):
@@ -109,8 +142,20 @@ def test_loading_a_foreign_file_is_a_clear_error(tmp_path):
 
 
 def test_cli_trains_xor(capsys, tmp_path):
-    assert main(["train", "xor", "--no-progress", "--save", str(tmp_path / "xor.npz"),
-                 "--plot", str(tmp_path / "xor.png")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "xor",
+                "--no-progress",
+                "--save",
+                str(tmp_path / "xor.npz"),
+                "--plot",
+                str(tmp_path / "xor.png"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "final training accuracy: 100.00%" in out
     assert (tmp_path / "xor.png").stat().st_size > 1000

@@ -21,7 +21,9 @@ def result(mistake):
 @pytest.mark.parametrize("mistake", corpus.MISTAKES, ids=lambda m: f"{m.assignment}: {m.mistake}")
 def test_the_mistake_is_caught_where_expected_with_its_diagnosis(mistake):
     found = result(mistake)
-    assert found.caught == mistake.caught, f"{mistake.mistake}: caught {found.caught}\n{found.message}"
+    assert found.caught == mistake.caught, (
+        f"{mistake.mistake}: caught {found.caught}\n{found.message}"
+    )
     if mistake.key is not None:
         assert found.key == mistake.key, f"{mistake.mistake}: {found.key}\n{found.message}"
     if mistake.says is not None:
@@ -32,8 +34,16 @@ def test_the_corpus_covers_every_assignment_and_the_issues_mistakes():
     assert len(corpus.MISTAKES) >= 45
     assert {m.assignment for m in corpus.MISTAKES} == ASSIGNMENTS
     keys = {m.key for m in corpus.MISTAKES}
-    assert {"formula_at_input", "no_upstream", "times_output", "wrong_slope", "matmul_shapes",
-            "broadcast_shapes", "array_truth", "sign"} <= keys
+    assert {
+        "formula_at_input",
+        "no_upstream",
+        "times_output",
+        "wrong_slope",
+        "matmul_shapes",
+        "broadcast_shapes",
+        "array_truth",
+        "sign",
+    } <= keys
     assert any("finite differences" in m.mistake for m in corpus.MISTAKES)
 
 
@@ -44,12 +54,16 @@ def test_summary_most_failures_name_the_mistake(capsys):
     caught = [m for m, r in results if r.caught != "missed"]
     total = len(results)
     with capsys.disabled():
-        print(f"\nstudent-mistake corpus: {total} mistakes in {len(ASSIGNMENTS)} assignments; "
-              f"caught {len(caught)}/{total}; by the visible tests {len(visible)}/{total} "
-              f"({len(visible) / total:.0%}); with a specific, correct diagnosis "
-              f"{len(named)}/{total} ({len(named) / total:.0%})")
+        print(
+            f"\nstudent-mistake corpus: {total} mistakes in {len(ASSIGNMENTS)} assignments; "
+            f"caught {len(caught)}/{total}; by the visible tests {len(visible)}/{total} "
+            f"({len(visible) / total:.0%}); with a specific, correct diagnosis "
+            f"{len(named)}/{total} ({len(named) / total:.0%})"
+        )
         for m, r in results:
             if m not in named:
-                print(f"  no specific diagnosis: {m.assignment}: {m.mistake}: {r.message.splitlines()[0][:120]}")
+                print(
+                    f"  no specific diagnosis: {m.assignment}: {m.mistake}: {r.message.splitlines()[0][:120]}"
+                )
     assert len(caught) == total
     assert len(named) / total >= SPECIFIC_TARGET

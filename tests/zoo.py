@@ -6,8 +6,8 @@ error, the diagnosis key the checks must report, and runs the check.
 Used by tests/test_mistake_zoo.py and benchmarks/false_alarms.py.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -29,9 +29,17 @@ SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 TOOLKIT = Path(__file__).resolve().parents[1]  # the autograder package
 # The student distribution's pyproject.toml: in a checkout, or carried inside the instructor wheel.
-STUDENT_PACKAGING = next((path for path in (TOOLKIT.parent / "packaging" / "autograder" / "pyproject.toml",
-                                            TOOLKIT / "instructor" / "vendor" / "student-pyproject.toml")
-                          if path.is_file()), TOOLKIT.parent / "packaging" / "autograder" / "pyproject.toml")
+STUDENT_PACKAGING = next(
+    (
+        path
+        for path in (
+            TOOLKIT.parent / "packaging" / "autograder" / "pyproject.toml",
+            TOOLKIT / "instructor" / "vendor" / "student-pyproject.toml",
+        )
+        if path.is_file()
+    ),
+    TOOLKIT.parent / "packaging" / "autograder" / "pyproject.toml",
+)
 INSTRUCTOR_ONLY = ("instructor", "__pycache__")
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -103,7 +111,9 @@ def release(course, assignment, out=None):
     if problem:
         raise InstructorError(
             f"nbgrader could not generate the student version of {assignment!r}: {problem}\n"
-            "Fix source/{0}/{0}.ipynb (`nbgrader validate` on it may help) and release again.".format(assignment)
+            "Fix source/{0}/{0}.ipynb (`nbgrader validate` on it may help) and release again.".format(
+                assignment
+            )
         )
     bundle = build_bundle(course, assignment)
     problems = check_bundle(bundle, course.source_notebooks(assignment))
@@ -122,13 +132,21 @@ def build_bundle(course, assignment):
         bundle.files[str(top / path.relative_to(released))] = path.read_bytes()
     for path in sorted(p for p in TOOLKIT.rglob("*") if p.is_file()):
         relative = path.relative_to(TOOLKIT)
-        if relative.parts[0] in INSTRUCTOR_ONLY or "__pycache__" in relative.parts or path.suffix == ".pyc":
+        if (
+            relative.parts[0] in INSTRUCTOR_ONLY
+            or "__pycache__" in relative.parts
+            or path.suffix == ".pyc"
+        ):
             continue
         bundle.files[str(top / "autograder" / relative)] = path.read_bytes()
     requirements = student_requirements()
-    bundle.files[str(top / "requirements.txt")] = "\n".join(requirements + ["notebook", ""]).encode()
+    bundle.files[str(top / "requirements.txt")] = "\n".join(
+        requirements + ["notebook", ""]
+    ).encode()
     notebooks = [Path(name).name for name in bundle.files if name.endswith(".ipynb")]
-    needs_mnist = any(b"load_mnist" in data for name, data in bundle.files.items() if name.endswith(".ipynb"))
+    needs_mnist = any(
+        b"load_mnist" in data for name, data in bundle.files.items() if name.endswith(".ipynb")
+    )
     bundle.files[str(top / "README.md")] = readme(assignment, notebooks, needs_mnist).encode()
     return bundle
 
@@ -151,7 +169,7 @@ helpers. The notebook imports it from this folder, so keep the two together.
 ```bash
 python -m venv .venv && . .venv/bin/activate      # once (on Windows: .venv\\Scripts\\activate)
 pip install -r requirements.txt                    # once
-jupyter notebook {notebooks[0] if notebooks else ''}
+jupyter notebook {notebooks[0] if notebooks else ""}
 ```
 
 Write your code where a cell says `raise NotImplementedError()`, run the
@@ -161,7 +179,7 @@ the grading; further hidden tests use other shapes and values.
 
 ## Hand in
 
-Before handing in, run `python -m autograder check {notebooks[0] if notebooks else 'NOTEBOOK'}`: it runs
+Before handing in, run `python -m autograder check {notebooks[0] if notebooks else "NOTEBOOK"}`: it runs
 your notebook top to bottom in a fresh kernel, as the grader will, and lists
 each visible test with its points; fix anything it reports (hidden tests run
 only at grading).
@@ -210,7 +228,10 @@ def check_bundle(bundle, source_notebooks):
         if data.startswith(SQLITE_HEADER) or name.endswith((".db", ".sqlite")):
             problems.append(f"{name}: a database file (the gradebook?)")
             continue
-        if any(part in ("source", "autograded", "submitted", "feedback", "solutions") for part in Path(name).parts[1:-1]):
+        if any(
+            part in ("source", "autograded", "submitted", "feedback", "solutions")
+            for part in Path(name).parts[1:-1]
+        ):
             problems.append(f"{name}: a file from an instructor folder")
         if name.endswith(".ipynb"):
             problems += _check_notebook(name, data, secrets, reference)
@@ -226,14 +247,18 @@ def _check_notebook(name, data, secrets, reference):
         return [f"{name}: not a readable notebook ({error})"]
     problems = []
     for index, cell in enumerate(notebook.cells):
-        where = f"{name}, cell {index} ({cell.metadata.get('nbgrader', {}).get('grade_id', 'no id')})"
+        where = (
+            f"{name}, cell {index} ({cell.metadata.get('nbgrader', {}).get('grade_id', 'no id')})"
+        )
         for kind, markers in (("solution", SOLUTION_MARKERS), ("hidden-test", HIDDEN_MARKERS)):
             for marker in markers:
                 if marker in cell.source:
                     problems.append(f"{where}: contains the {kind} marker {marker!r}")
         leaked = sorted({line.strip() for line in cell.source.splitlines()} & secrets)
         if leaked:
-            problems.append(f"{where}: {len(leaked)} line(s) of the solution or hidden tests, e.g. {leaked[0]!r}")
+            problems.append(
+                f"{where}: {len(leaked)} line(s) of the solution or hidden tests, e.g. {leaked[0]!r}"
+            )
         if cell.cell_type == "code":
             problems += _check_code(where, cell.source, reference)
     return problems
@@ -254,9 +279,16 @@ def _check_code(where, source, reference):
         else:
             modules = []
         if any(module == "solutions" or module.startswith("solutions.") for module in modules):
-            problems.append(f"{where}: imports the reference package `solutions` (line {node.lineno})")
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _body_key(node) in reference:
-            problems.append(f"{where}: `{node.name}` is the reference solution's code (line {node.lineno})")
+            problems.append(
+                f"{where}: imports the reference package `solutions` (line {node.lineno})"
+            )
+        if (
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and _body_key(node) in reference
+        ):
+            problems.append(
+                f"{where}: `{node.name}` is the reference solution's code (line {node.lineno})"
+            )
     return problems
 
 

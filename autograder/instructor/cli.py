@@ -43,15 +43,25 @@ def global_options(parser, defaults=True):
     """--course and --db-url; on the subcommands they default to "not given", so that the
     value given before the subcommand stands."""
     keep = {} if defaults else {"default": argparse.SUPPRESS}
-    parser.add_argument("--course", metavar="DIR", help="the nbgrader course folder (default: . or ./assignments)",
-                        **keep)
-    parser.add_argument("--db-url", metavar="URL",
-                        help="gradebook database URL (default: sqlite:///<course>/gradebook.db), "
-                             "e.g. postgresql+psycopg://user@host/dbname", **keep)
+    parser.add_argument(
+        "--course",
+        metavar="DIR",
+        help="the nbgrader course folder (default: . or ./assignments)",
+        **keep,
+    )
+    parser.add_argument(
+        "--db-url",
+        metavar="URL",
+        help="gradebook database URL (default: sqlite:///<course>/gradebook.db), "
+        "e.g. postgresql+psycopg://user@host/dbname",
+        **keep,
+    )
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder", description=__doc__.split("\n\n")[0]
+    )
     global_options(parser)
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
@@ -61,65 +71,127 @@ def build_parser():
         sub.add_argument("assignment")
         return sub
 
-    sub = command("release", help="generate the student version and pack the student bundle (zip)",
-                  description="Run nbgrader's generate_assignment, then build, check and write "
-                              "<out>/<assignment>.zip; a bundle that fails its checks is not written.")
-    sub.add_argument("--out", metavar="DIR", help="where to write the zip (default: <course>/release)")
+    sub = command(
+        "release",
+        help="generate the student version and pack the student bundle (zip)",
+        description="Run nbgrader's generate_assignment, then build, check and write "
+        "<out>/<assignment>.zip; a bundle that fails its checks is not written.",
+    )
+    sub.add_argument(
+        "--out", metavar="DIR", help="where to write the zip (default: <course>/release)"
+    )
     sub.set_defaults(command=run_release)
 
-    sub = command("collect", help="import submissions from a folder or zip into submitted/",
-                  description="Import a class's submissions (an LMS export from Canvas or Moodle, nbgrader's "
-                              "exchange or submitted/ layout, a folder per student, or a flat folder of "
-                              "<student>.ipynb) from a folder or zip, and write grading/<assignment>-collect.csv.")
+    sub = command(
+        "collect",
+        help="import submissions from a folder or zip into submitted/",
+        description="Import a class's submissions (an LMS export from Canvas or Moodle, nbgrader's "
+        "exchange or submitted/ layout, a folder per student, or a flat folder of "
+        "<student>.ipynb) from a folder or zip, and write grading/<assignment>-collect.csv.",
+    )
     sub.add_argument("source", help="folder or .zip with the submissions")
-    sub.add_argument("--pattern", metavar="REGEX",
-                     help="regular expression with a group (?P<student>...) matched against each file's path")
+    sub.add_argument(
+        "--pattern",
+        metavar="REGEX",
+        help="regular expression with a group (?P<student>...) matched against each file's path",
+    )
     sub.set_defaults(command=run_collect)
 
-    sub = command("grade", help="autograde the new or changed submissions in parallel",
-                  description="Autograde every collected submission that is new or changed since it was last "
-                              "graded, on all cores; a submission that cannot be graded is recorded with its "
-                              "reason and the run goes on. Writes the grades CSV.")
-    sub.add_argument("--workers", type=int, metavar="N", help="worker processes (default: one per core)")
-    sub.add_argument("--student", action="append", metavar="ID", help="grade only this student (repeatable)")
-    sub.add_argument("--force", action="store_true", help="grade again submissions that are unchanged since graded")
-    sub.add_argument("--due", metavar="DATE",
-                     help="the assignment's due date, stored as nbgrader's (e.g. '2024-03-01 17:00:00 UTC'); "
-                          "late submissions get the course's late penalty")
-    sub.add_argument("--timeout", type=int, metavar="S", help="seconds per cell (default: the course's Execute.timeout)")
-    sub.add_argument("--notebook-timeout", type=int, metavar="S", help="seconds per notebook (default: 900)")
-    sub.add_argument("--memory-limit", type=float, metavar="GB", help="memory per notebook (default: 4)")
-    sub.add_argument("--kernel", action="store_true",
-                     help="run each notebook, tests included, in one Jupyter kernel as stock nbgrader does, "
-                          "instead of the sandbox with the tests outside the student's process "
-                          "(faster to start; a student's code can fool its tests)")
+    sub = command(
+        "grade",
+        help="autograde the new or changed submissions in parallel",
+        description="Autograde every collected submission that is new or changed since it was last "
+        "graded, on all cores; a submission that cannot be graded is recorded with its "
+        "reason and the run goes on. Writes the grades CSV.",
+    )
+    sub.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes (default: one per core)"
+    )
+    sub.add_argument(
+        "--student", action="append", metavar="ID", help="grade only this student (repeatable)"
+    )
+    sub.add_argument(
+        "--force",
+        action="store_true",
+        help="grade again submissions that are unchanged since graded",
+    )
+    sub.add_argument(
+        "--due",
+        metavar="DATE",
+        help="the assignment's due date, stored as nbgrader's (e.g. '2024-03-01 17:00:00 UTC'); "
+        "late submissions get the course's late penalty",
+    )
+    sub.add_argument(
+        "--timeout",
+        type=int,
+        metavar="S",
+        help="seconds per cell (default: the course's Execute.timeout)",
+    )
+    sub.add_argument(
+        "--notebook-timeout", type=int, metavar="S", help="seconds per notebook (default: 900)"
+    )
+    sub.add_argument(
+        "--memory-limit", type=float, metavar="GB", help="memory per notebook (default: 4)"
+    )
+    sub.add_argument(
+        "--kernel",
+        action="store_true",
+        help="run each notebook, tests included, in one Jupyter kernel as stock nbgrader does, "
+        "instead of the sandbox with the tests outside the student's process "
+        "(faster to start; a student's code can fool its tests)",
+    )
     sub.set_defaults(command=run_grade)
 
-    sub = command("feedback", help="write each graded student's HTML feedback",
-                  description="nbgrader's generate_feedback for every graded submission "
-                              "(hidden tests left out, the checks' diagnoses shown, math typeset offline).")
-    sub.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
-    sub.add_argument("--zip", choices=("canvas", "moodle"), metavar="LMS",
-                     help="also write feedback/<assignment>-<LMS>.zip named for the LMS's bulk feedback upload")
+    sub = command(
+        "feedback",
+        help="write each graded student's HTML feedback",
+        description="nbgrader's generate_feedback for every graded submission "
+        "(hidden tests left out, the checks' diagnoses shown, math typeset offline).",
+    )
+    sub.add_argument(
+        "--student", action="append", metavar="ID", help="only this student (repeatable)"
+    )
+    sub.add_argument(
+        "--zip",
+        choices=("canvas", "moodle"),
+        metavar="LMS",
+        help="also write feedback/<assignment>-<LMS>.zip named for the LMS's bulk feedback upload",
+    )
     sub.set_defaults(command=run_feedback)
 
-    sub = command("report", help="grade CSV and plots of how the class did",
-                  description="Write the grade sheet (CSV, a row for every submitter), the distribution of total "
-                              "scores and the pass rate of each test cell (PNG).")
-    sub.add_argument("--out", metavar="DIR", help="output folder (default: <course>/reports/<assignment>)")
-    sub.add_argument("--roster", metavar="FILE",
-                     help="the LMS's class list (Canvas gradebook export, Moodle grading worksheet): a row "
-                          "for every student on it who submitted nothing")
+    sub = command(
+        "report",
+        help="grade CSV and plots of how the class did",
+        description="Write the grade sheet (CSV, a row for every submitter), the distribution of total "
+        "scores and the pass rate of each test cell (PNG).",
+    )
+    sub.add_argument(
+        "--out", metavar="DIR", help="output folder (default: <course>/reports/<assignment>)"
+    )
+    sub.add_argument(
+        "--roster",
+        metavar="FILE",
+        help="the LMS's class list (Canvas gradebook export, Moodle grading worksheet): a row "
+        "for every student on it who submitted nothing",
+    )
     sub.set_defaults(command=run_report)
 
-    sub = command("export", help="grades in the LMS's import format (Canvas or Moodle CSV)",
-                  description="Write the grades as Canvas's gradebook import CSV or Moodle's grade import CSV "
-                              "(see autograder/instructor/README.md for the columns).")
+    sub = command(
+        "export",
+        help="grades in the LMS's import format (Canvas or Moodle CSV)",
+        description="Write the grades as Canvas's gradebook import CSV or Moodle's grade import CSV "
+        "(see autograder/instructor/README.md for the columns).",
+    )
     sub.add_argument("lms", choices=("canvas", "moodle"))
-    sub.add_argument("--roster", metavar="FILE",
-                     help="the LMS's class list (Canvas gradebook export: names, SIS ids, sections and the "
-                          "assignment's column; Moodle grading worksheet: email addresses, needed)")
-    sub.add_argument("--out", metavar="FILE", help="default: reports/<assignment>/<assignment>-<lms>.csv")
+    sub.add_argument(
+        "--roster",
+        metavar="FILE",
+        help="the LMS's class list (Canvas gradebook export: names, SIS ids, sections and the "
+        "assignment's column; Moodle grading worksheet: email addresses, needed)",
+    )
+    sub.add_argument(
+        "--out", metavar="FILE", help="default: reports/<assignment>/<assignment>-<lms>.csv"
+    )
     sub.set_defaults(command=run_export)
     return parser
 
@@ -151,23 +223,51 @@ def run_grade(course, args):
         course.config.LimitedExecute.notebook_timeout = args.notebook_timeout  # both modes
     if args.memory_limit is not None:
         course.config.LimitedExecute.memory_limit = int(args.memory_limit * GiB)
-    outcomes = grade(course, args.assignment, workers=args.workers, students=args.student, force=args.force,
-                     sandbox=not args.kernel, due=args.due)
+    outcomes = grade(
+        course,
+        args.assignment,
+        workers=args.workers,
+        students=args.student,
+        force=args.force,
+        sandbox=not args.kernel,
+        due=args.due,
+    )
     if outcomes:
-        print(text_table(["student", "score", "status", "reason", "flags"],
-                         [[o.student, f"{o.score:g}/{o.max_score:g}", o.status, o.reason, "; ".join(o.flags)]
-                          for o in outcomes]))
-        counts = {status: sum(o.status == status for o in outcomes) for status in ("graded", "incomplete", "failed")}
-        print(f"This run graded {len(outcomes)} new or changed submissions: {counts['graded']} graded, "
-              f"{counts['incomplete']} incomplete (a cell crashed, hung or ran out of memory: that cell earned "
-              f"nothing, the reason says which), {counts['failed']} failed (nothing could run: 0 points).")
+        print(
+            text_table(
+                ["student", "score", "status", "reason", "flags"],
+                [
+                    [
+                        o.student,
+                        f"{o.score:g}/{o.max_score:g}",
+                        o.status,
+                        o.reason,
+                        "; ".join(o.flags),
+                    ]
+                    for o in outcomes
+                ],
+            )
+        )
+        counts = {
+            status: sum(o.status == status for o in outcomes)
+            for status in ("graded", "incomplete", "failed")
+        }
+        print(
+            f"This run graded {len(outcomes)} new or changed submissions: {counts['graded']} graded, "
+            f"{counts['incomplete']} incomplete (a cell crashed, hung or ran out of memory: that cell earned "
+            f"nothing, the reason says which), {counts['failed']} failed (nothing could run: 0 points)."
+        )
         flagged = sum(bool(o.flags) for o in outcomes)
         if flagged:
-            print(f"{flagged} submissions flagged for a look (changed test cells, hooks, ...): "
-                  "their notebooks are marked flagged in the gradebook.")
+            print(
+                f"{flagged} submissions flagged for a look (changed test cells, hooks, ...): "
+                "their notebooks are marked flagged in the gradebook."
+            )
     else:
-        print(f"Nothing new to grade: every collected submission of {args.assignment} is unchanged since it "
-              "was graded (use --force to grade them again).")
+        print(
+            f"Nothing new to grade: every collected submission of {args.assignment} is unchanged since it "
+            "was graded (use --force to grade them again)."
+        )
     grades = load_grades(course, args.assignment)
     path = report_paths(course, args.assignment)["csv"]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -182,10 +282,15 @@ def _attention(grades):
     rows = grades.needs_attention()
     if not rows:
         return 0
-    print(f"{len(rows)} submitters need a look (status other than graded, or flags):", file=sys.stderr)
+    print(
+        f"{len(rows)} submitters need a look (status other than graded, or flags):", file=sys.stderr
+    )
     for row in rows:
         what = row.status + (f", {len(row.flags)} flags" if row.flags else "")
-        print(f"  {row.student or row.name}: {what}: {row.reason or '; '.join(row.flags)}", file=sys.stderr)
+        print(
+            f"  {row.student or row.name}: {what}: {row.reason or '; '.join(row.flags)}",
+            file=sys.stderr,
+        )
     return 1
 
 
@@ -196,17 +301,25 @@ def run_feedback(course, args):
 
     results = feedback(course, args.assignment, students=args.student)
     failed = [(student, error) for student, _, error in results if error]
-    print(f"feedback written for {len(results) - len(failed)} of {len(results)} students "
-          f"in {course.folder('feedback')}")
+    print(
+        f"feedback written for {len(results) - len(failed)} of {len(results)} students "
+        f"in {course.folder('feedback')}"
+    )
     for student, error in failed:
         print(f"  {student}: {error}", file=sys.stderr)
     if args.zip:
         rows = [row for row in load_collect_table(course, args.assignment) if row.lms == args.zip]
         if not rows:
-            raise InstructorError(f"No submission of {args.assignment!r} was collected from a {args.zip} export, "
-                                  "so there is nothing to name the feedback files after.")
-        path, missing = feedback_zip(course, args.assignment, rows,
-                                     course.folder("feedback", f"{args.assignment}-{args.zip}.zip"))
+            raise InstructorError(
+                f"No submission of {args.assignment!r} was collected from a {args.zip} export, "
+                "so there is nothing to name the feedback files after."
+            )
+        path, missing = feedback_zip(
+            course,
+            args.assignment,
+            rows,
+            course.folder("feedback", f"{args.assignment}-{args.zip}.zip"),
+        )
         print(f"wrote {path} ({len(rows) - len(missing)} files) for the LMS's bulk feedback upload")
         failed += [(student, "no feedback page") for student in missing]
     return 1 if failed else 0
@@ -236,7 +349,11 @@ def run_export(course, args):
 
     roster = _roster(args)
     grades = load_grades(course, args.assignment, roster)
-    out = Path(args.out) if args.out else course.folder("reports", args.assignment, f"{args.assignment}-{args.lms}.csv")
+    out = (
+        Path(args.out)
+        if args.out
+        else course.folder("reports", args.assignment, f"{args.assignment}-{args.lms}.csv")
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     path = (export_canvas if args.lms == "canvas" else export_moodle)(grades, roster, out)
     print(f"wrote {path} ({args.lms} grade import)")

@@ -103,12 +103,27 @@ TAKEN, SKIPPED, IGNORED = "taken", "skipped", "ignored"
 NEW, CHANGED, UNCHANGED = "new", "changed", "unchanged"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"  # as nbgrader's timestamp.txt (parse_utc reads it)
 
-CANVAS = re.compile(r"^(?P<name>[^_/]+?)(?P<late>_late)?_(?P<id>\d+)_(?P<file_id>\d+)_(?P<original>.+)$", re.IGNORECASE)
+CANVAS = re.compile(
+    r"^(?P<name>[^_/]+?)(?P<late>_late)?_(?P<id>\d+)_(?P<file_id>\d+)_(?P<original>.+)$",
+    re.IGNORECASE,
+)
 MOODLE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assignsubmission_[a-z]+_")
 EXCHANGE_FOLDER = "{student}+{assignment}+{timestamp}+{random}"  # nbgrader's inbound/ folders
 
-COLLECT_COLUMNS = ("student", "name", "lms", "lms_id", "outcome", "change", "submitted", "late", "sha256",
-                   "file", "upload_name", "reason")
+COLLECT_COLUMNS = (
+    "student",
+    "name",
+    "lms",
+    "lms_id",
+    "outcome",
+    "change",
+    "submitted",
+    "late",
+    "sha256",
+    "file",
+    "upload_name",
+    "reason",
+)
 
 
 @dataclass
@@ -237,16 +252,27 @@ class _File:
             raise _Skip(self.problem)
         limit = f"{MAX_FILE_BYTES // 2**20} MB"
         if self.size > MAX_FILE_BYTES:
-            raise _Skip(f"{self.size / 2**20:.0f} MB is too large to be a notebook (limit {limit}); "
-                        "ask the student for the notebook itself")
+            raise _Skip(
+                f"{self.size / 2**20:.0f} MB is too large to be a notebook (limit {limit}); "
+                "ask the student for the notebook itself"
+            )
         try:
             with self.open() as stream:
                 data = stream.read(MAX_FILE_BYTES + 1)  # a zip header's size can lie
-        except (OSError, RuntimeError, zipfile.BadZipFile, EOFError) as error:  # e.g. an encrypted zip entry
-            raise _Skip(f"cannot be read: {error}; unpack SOURCE yourself and collect the folder, "
-                        "or ask for the file again")
+        except (
+            OSError,
+            RuntimeError,
+            zipfile.BadZipFile,
+            EOFError,
+        ) as error:  # e.g. an encrypted zip entry
+            raise _Skip(
+                f"cannot be read: {error}; unpack SOURCE yourself and collect the folder, "
+                "or ask for the file again"
+            )
         if len(data) > MAX_FILE_BYTES:
-            raise _Skip(f"larger than {limit}: too large to be a notebook; ask the student for the notebook itself")
+            raise _Skip(
+                f"larger than {limit}: too large to be a notebook; ask the student for the notebook itself"
+            )
         return data
 
 
@@ -254,15 +280,19 @@ def _ignore_reason(parts):
     """(the path to list as ignored, why) for a path that is never part of a submission, else None."""
     for depth, part in enumerate(parts):
         if part == "__MACOSX":
-            return "/".join(parts[:depth + 1]), "macOS metadata, not a submission"
+            return "/".join(parts[: depth + 1]), "macOS metadata, not a submission"
         if part.startswith("."):
-            return "/".join(parts[:depth + 1]), "hidden file or folder (e.g. an editor or Jupyter checkpoint copy)"
+            return "/".join(
+                parts[: depth + 1]
+            ), "hidden file or folder (e.g. an editor or Jupyter checkpoint copy)"
     return None
 
 
 NOT_NOTEBOOK = "not a notebook (.ipynb): only notebooks are collected"
-LINK = ("a {kind} ({detail}): links are refused, a link could point at any file on this machine. "
-        "Put the file itself in SOURCE")
+LINK = (
+    "a {kind} ({detail}): links are refused, a link could point at any file on this machine. "
+    "Put the file itself in SOURCE"
+)
 
 
 def _list_folder(root):
@@ -279,14 +309,20 @@ def _list_folder(root):
                 ignored.setdefault(*reason)
                 continue
             info = path.lstat()
-            entry = _File("/".join(parts), info.st_size, lambda p=path: p.open("rb"),
-                          time=datetime.datetime.fromtimestamp(info.st_mtime, datetime.timezone.utc))
+            entry = _File(
+                "/".join(parts),
+                info.st_size,
+                lambda p=path: p.open("rb"),
+                time=datetime.datetime.fromtimestamp(info.st_mtime, datetime.UTC),
+            )
             if stat.S_ISLNK(info.st_mode):
                 entry.problem = LINK.format(kind="symbolic link", detail=f"to {os.readlink(path)}")
             elif not stat.S_ISREG(info.st_mode):
                 entry.problem = "not a regular file (a device, socket or pipe); not read"
             elif info.st_nlink > 1:
-                entry.problem = LINK.format(kind="hard link", detail=f"the same file has {info.st_nlink} names")
+                entry.problem = LINK.format(
+                    kind="hard link", detail=f"the same file has {info.st_nlink} names"
+                )
             files.append(entry)
         dirnames[:] = [d for d in dirnames if not (here / d).is_symlink()]
     return files, ignored
@@ -313,10 +349,14 @@ def zip_name(info):
         try:
             decoded = raw.decode("utf-8")
         except UnicodeDecodeError:
-            return name, [f"the zip gives the name {name!r} without its UTF-8 flag and it reads oddly "
-                          "in code page 437: check the student's name (re-create the zip with UTF-8 names)"]
-        return decoded, [f"the zip stores the name {decoded!r} as UTF-8 without saying so (no UTF-8 flag); "
-                         "read as UTF-8"]
+            return name, [
+                f"the zip gives the name {name!r} without its UTF-8 flag and it reads oddly "
+                "in code page 437: check the student's name (re-create the zip with UTF-8 names)"
+            ]
+        return decoded, [
+            f"the zip stores the name {decoded!r} as UTF-8 without saying so (no UTF-8 flag); "
+            "read as UTF-8"
+        ]
     return name, []
 
 
@@ -328,8 +368,10 @@ def _list_zip(archive):
         with zipfile.ZipFile(archive) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError) as error:
-        raise InstructorError(f"{archive} is not a readable zip file ({error}). "
-                              "Download it again, or unpack it and pass the folder.")
+        raise InstructorError(
+            f"{archive} is not a readable zip file ({error}). "
+            "Download it again, or unpack it and pass the folder."
+        )
     for info in sorted(infos, key=lambda i: i.filename):
         decoded, notes = zip_name(info)
         name = decoded.replace("\\", "/")  # zips made on Windows may use backslashes
@@ -337,8 +379,10 @@ def _list_zip(archive):
             continue
         parts = tuple(p for p in name.split("/") if p not in ("", "."))
         if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts:
-            problem = ("unsafe path in the zip (absolute or with '..', it points outside the archive); not read. "
-                       "Re-create the zip from the class's folder")
+            problem = (
+                "unsafe path in the zip (absolute or with '..', it points outside the archive); not read. "
+                "Re-create the zip from the class's folder"
+            )
             files.append(_File(name, problem=problem, unsafe=True))
             continue
         reason = _ignore_reason(parts)
@@ -346,10 +390,16 @@ def _list_zip(archive):
             ignored.setdefault(*reason)
             continue
         try:
-            time = datetime.datetime(*info.date_time, tzinfo=datetime.timezone.utc)
+            time = datetime.datetime(*info.date_time, tzinfo=datetime.UTC)
         except ValueError:
             time = None
-        entry = _File("/".join(parts), info.file_size, lambda i=info: _zip_member(archive, i), time=time, notes=notes)
+        entry = _File(
+            "/".join(parts),
+            info.file_size,
+            lambda i=info: _zip_member(archive, i),
+            time=time,
+            notes=notes,
+        )
         if stat.S_ISLNK(info.external_attr >> 16):
             entry.problem = LINK.format(kind="symbolic link", detail="a link entry in the zip")
         files.append(entry)
@@ -408,9 +458,11 @@ def _identify(rel, assignment, others, pattern, times):
             return None
         match = pattern.search(rel)
         if not match or not match.group("student"):
-            raise _Skip(f"the path does not match the pattern {pattern.pattern!r}, so its student is unknown; "
-                        "fix the pattern or move the file")
-        return _Identity(match.group("student"), rel[:match.end()], path.name, lms="pattern")
+            raise _Skip(
+                f"the path does not match the pattern {pattern.pattern!r}, so its student is unknown; "
+                "fix the pattern or move the file"
+            )
+        return _Identity(match.group("student"), rel[: match.end()], path.name, lms="pattern")
 
     # The LMS exports first: the LMS names the outermost folder (Moodle) or prefixes the file
     # name (Canvas); whatever name the student gave a file comes after that and is never read.
@@ -419,43 +471,70 @@ def _identify(rel, assignment, others, pattern, times):
         if match:
             name, number = match.group("name").strip(), match.group("id")
             folder = depth < len(parts) - 1
-            key = "/".join(parts[:depth + 1]) if folder else "/".join(parts[:depth]) + "|" + match.group(0)
-            own = "/".join(parts[depth + 1:]) if folder else part[match.end():]
+            key = (
+                "/".join(parts[: depth + 1])
+                if folder
+                else "/".join(parts[:depth]) + "|" + match.group(0)
+            )
+            own = "/".join(parts[depth + 1 :]) if folder else part[match.end() :]
             upload = match.group(0) + "/" if folder else match.group(0)
             display = "" if name == "Participant" else name  # blind marking hides names
-            return _Identity(number, key, PurePosixPath(own).name or path.name, lms="moodle", display=display,
-                             upload_name=upload)
+            return _Identity(
+                number,
+                key,
+                PurePosixPath(own).name or path.name,
+                lms="moodle",
+                display=display,
+                upload_name=upload,
+            )
     match = CANVAS.match(path.name)
     if match:
         late = bool(match.group("late"))
         key = f"{path.parent}|canvas|{match.group('id')}"
-        return _Identity(match.group("id"), key, match.group("original"), "Canvas marks it late" if late else "",
-                         lms="canvas", display=match.group("name"), late=late,
-                         upload_name=path.name[:match.start("original")])
+        return _Identity(
+            match.group("id"),
+            key,
+            match.group("original"),
+            "Canvas marks it late" if late else "",
+            lms="canvas",
+            display=match.group("name"),
+            late=late,
+            upload_name=path.name[: match.start("original")],
+        )
     for depth, part in enumerate(parts[:-1]):
         found = _exchange(part, assignment)
         if found:
             student, other, time = found
             if other != assignment:
-                raise _Skip(f"it is in an nbgrader exchange folder of assignment {other!r}, not {assignment!r}; "
-                            "collect it with that assignment")
-            return _Identity(student, "/".join(parts[:depth + 1]), path.name, lms="exchange", time=time)
+                raise _Skip(
+                    f"it is in an nbgrader exchange folder of assignment {other!r}, not {assignment!r}; "
+                    "collect it with that assignment"
+                )
+            return _Identity(
+                student, "/".join(parts[: depth + 1]), path.name, lms="exchange", time=time
+            )
     if not notebook:
         return None
 
     # nbgrader's layout <student>/<assignment>/<notebook>: several notebooks in one such folder
     # are one student's candidates (ambiguous), never several students.
     if len(parts) >= 3 and parts[-2] == assignment:
-        return _Identity(parts[-3], str(path.parent), path.name, lms="nbgrader", time=times.get(str(path.parent)))
+        return _Identity(
+            parts[-3], str(path.parent), path.name, lms="nbgrader", time=times.get(str(path.parent))
+        )
     if len(parts) >= 3 and parts[-2] in others:
-        raise _Skip(f"it is in a folder of assignment {parts[-2]!r}, not {assignment!r}; "
-                    f"collect it with that assignment (or move it to <student>/{assignment}/)")
+        raise _Skip(
+            f"it is in a folder of assignment {parts[-2]!r}, not {assignment!r}; "
+            f"collect it with that assignment (or move it to <student>/{assignment}/)"
+        )
 
     if _simple(path.stem).startswith(_simple(assignment)):
         if len(parts) >= 2 and parts[-2] not in others and parts[-2] != "submitted":
             return _Identity(parts[-2], str(path.parent), path.name, lms="folder")
-        raise _Skip(f"cannot tell whose notebook this is: it is named after the assignment, not a student. "
-                    f"Put it in <student>/{assignment}/, or name it <student>.ipynb, and collect again")
+        raise _Skip(
+            f"cannot tell whose notebook this is: it is named after the assignment, not a student. "
+            f"Put it in <student>/{assignment}/, or name it <student>.ipynb, and collect again"
+        )
     return _Identity(path.stem, rel, path.name, lms="flat")
 
 
@@ -466,11 +545,15 @@ def safe_student_id(raw):
     student = re.sub(r"[^\w.-]+", "_", raw.strip())
     student = re.sub(r"_{2,}", "_", student).strip("._-")
     if not student or not re.search(r"[^\W_]", student):
-        raise _Skip(f"the student id {raw!r} has no letters or digits to name a folder with; "
-                    "rename the file or folder to the student's id, or pass a pattern")
+        raise _Skip(
+            f"the student id {raw!r} has no letters or digits to name a folder with; "
+            "rename the file or folder to the student's id, or pass a pattern"
+        )
     if len(student) > MAX_ID_LENGTH:
-        raise _Skip(f"the student id {raw!r} is longer than {MAX_ID_LENGTH} characters; "
-                    "rename the file or folder to the student's id, or pass a pattern")
+        raise _Skip(
+            f"the student id {raw!r} is longer than {MAX_ID_LENGTH} characters; "
+            "rename the file or folder to the student's id, or pass a pattern"
+        )
     note = "" if student == raw else f"student id {raw!r} written as {student!r}"
     return student, note
 
@@ -481,8 +564,11 @@ def _newest_exchange(files):
     if any(identity.lms != "exchange" for identity in files.values()):
         return {}
     newest = max((identity.time, identity.key) for identity in files.values())[1]
-    return {rel: f"superseded: {newest} is this student's newest submission, and the one taken"
-            for rel, identity in files.items() if identity.key != newest}
+    return {
+        rel: f"superseded: {newest} is this student's newest submission, and the one taken"
+        for rel, identity in files.items()
+        if identity.key != newest
+    }
 
 
 def _select(student, files, expected):
@@ -491,11 +577,13 @@ def _select(student, files, expected):
     files: {rel: _Identity}, all of one student; expected: the assignment's notebook names."""
     keys = {identity.key for identity in files.values()}
     if len(keys) > 1:  # two submissions (folders, LMS entries, flat files) for one student
-        return {}, {rel: f"duplicate: {_others(rel, files)} also map{'s' if len(files) == 2 else ''} to "
-                         f"student {student!r}. Keep one submission per student (remove the others from "
-                         "SOURCE) and collect again; if they are different students, pass a pattern that "
-                         "reads a unique id"
-                    for rel in files}
+        return {}, {
+            rel: f"duplicate: {_others(rel, files)} also map{'s' if len(files) == 2 else ''} to "
+            f"student {student!r}. Keep one submission per student (remove the others from "
+            "SOURCE) and collect again; if they are different students, pass a pattern that "
+            "reads a unique id"
+            for rel in files
+        }
     take, skip = {}, {}
     for notebook in expected:
         exact = [rel for rel, identity in files.items() if identity.name == notebook]
@@ -508,14 +596,18 @@ def _select(student, files, expected):
     chosen = ", ".join(sorted(take))
     for rel in rest:
         if take:
-            skip[rel] = (f"extra notebook: {student!r} also submitted {chosen}, which is the one taken. "
-                         f"If this one is the one to grade, remove {chosen} from SOURCE (or put this one "
-                         "in its place) and collect again")
+            skip[rel] = (
+                f"extra notebook: {student!r} also submitted {chosen}, which is the one taken. "
+                f"If this one is the one to grade, remove {chosen} from SOURCE (or put this one "
+                "in its place) and collect again"
+            )
         else:
-            skip[rel] = (f"ambiguous: {student!r} has several notebooks ({', '.join(sorted(files))}) and "
-                         f"not exactly one is named {' or '.join(expected)}. Keep only the one to grade "
-                         f"(or name it {expected[0]}) and collect again; if they are different students' "
-                         "notebooks, pass a pattern that reads the ids")
+            skip[rel] = (
+                f"ambiguous: {student!r} has several notebooks ({', '.join(sorted(files))}) and "
+                f"not exactly one is named {' or '.join(expected)}. Keep only the one to grade "
+                f"(or name it {expected[0]}) and collect again; if they are different students' "
+                "notebooks, pass a pattern that reads the ids"
+            )
     return take, skip
 
 
@@ -538,8 +630,10 @@ def load_notebook(data):
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as error:
-        raise _Skip(f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}; "
-                    f"the file is damaged or not a notebook: {fix}")
+        raise _Skip(
+            f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}; "
+            f"the file is damaged or not a notebook: {fix}"
+        )
     except RecursionError:
         raise _Skip(f"not a notebook: its JSON is nested too deeply to read; {fix}")
     if not isinstance(raw, dict) or "nbformat" not in raw:
@@ -558,19 +652,29 @@ def load_notebook(data):
         where = "/".join(map(str, error.absolute_path)) or "top level"
         message = error.message if len(error.message) <= 120 else error.message[:117] + "..."
         raise _Skip(f"not a valid nbformat 4 notebook: at {where}: {message}; {fix}")
-    except Exception as error:  # e.g. a version nbformat does not know, or cells that are not a list
-        raise _Skip(f"not a readable notebook (nbformat {version}): {type(error).__name__}: {error}; {fix}")
+    except (
+        Exception
+    ) as error:  # e.g. a version nbformat does not know, or cells that are not a list
+        raise _Skip(
+            f"not a readable notebook (nbformat {version}): {type(error).__name__}: {error}; {fix}"
+        )
     if len(data) > MAX_NOTEBOOK_BYTES:
         for cell in notebook.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
-        notes.append(f"outputs cleared: the file is {len(data) / 2**20:.1f} MB, over the "
-                     f"{MAX_NOTEBOOK_BYTES / 2**20:g} MB limit (grading recomputes them)")
+        notes.append(
+            f"outputs cleared: the file is {len(data) / 2**20:.1f} MB, over the "
+            f"{MAX_NOTEBOOK_BYTES / 2**20:g} MB limit (grading recomputes them)"
+        )
     try:
         nbformat.writes(notebook).encode("utf-8")
-    except UnicodeEncodeError as error:  # JSON may spell a lone surrogate (\ud800), which no file can hold
-        bad = error.object[error.start:error.end].encode("unicode_escape").decode()
-        raise _Skip(f"not a notebook: it holds text that is not valid Unicode ({bad}, a lone surrogate); {fix}")
+    except (
+        UnicodeEncodeError
+    ) as error:  # JSON may spell a lone surrogate (\ud800), which no file can hold
+        bad = error.object[error.start : error.end].encode("unicode_escape").decode()
+        raise _Skip(
+            f"not a notebook: it holds text that is not valid Unicode ({bad}, a lone surrogate); {fix}"
+        )
     return notebook, notes
 
 
@@ -591,15 +695,21 @@ def collect(course, assignment, source, pattern=None, progress=True):
     course.require_assignment(assignment)
     expected = [p.name for p in course.source_notebooks(assignment)]
     if not expected:
-        raise InstructorError(f"Assignment {assignment!r} has no notebook in {course.folder('source', assignment)}.")
+        raise InstructorError(
+            f"Assignment {assignment!r} has no notebook in {course.folder('source', assignment)}."
+        )
     if pattern is not None:
         try:
             pattern = re.compile(pattern)
         except re.error as error:
-            raise InstructorError(f"The pattern {pattern!r} is not a valid regular expression: {error}.")
+            raise InstructorError(
+                f"The pattern {pattern!r} is not a valid regular expression: {error}."
+            )
         if "student" not in pattern.groupindex:
-            raise InstructorError(f"The pattern {pattern.pattern!r} needs a named group for the student id, "
-                                  r"e.g. '(?P<student>[^/_]+)_'.")
+            raise InstructorError(
+                f"The pattern {pattern.pattern!r} needs a named group for the student id, "
+                r"e.g. '(?P<student>[^/_]+)_'."
+            )
     source = Path(source).resolve()
     files, ignored = _open_source(course, source)
     times = _timestamps(files)
@@ -608,7 +718,9 @@ def collect(course, assignment, source, pattern=None, progress=True):
     entries = {}  # rel -> Entry, for the notebooks
     identities = {}  # rel -> _Identity
     others = set(course.assignments()) - {assignment}
-    by_student = defaultdict(dict)  # casefolded id -> {rel: _Identity}; 'Alice' and 'alice' clash on macOS
+    by_student = defaultdict(
+        dict
+    )  # casefolded id -> {rel: _Identity}; 'Alice' and 'alice' clash on macOS
     extras = defaultdict(list)  # casefolded id -> [non-notebook files of the student's LMS entry]
     notes = defaultdict(list)
     unknown = []  # Submitters without an id
@@ -630,7 +742,9 @@ def collect(course, assignment, source, pattern=None, progress=True):
                 ignored.setdefault(f.rel, f"{NOT_NOTEBOOK}; {reason}")
             else:
                 entry.note = str(reason)
-                unknown.append(Submitter("", file=f.rel, reason=str(reason), name=PurePosixPath(f.rel).name))
+                unknown.append(
+                    Submitter("", file=f.rel, reason=str(reason), name=PurePosixPath(f.rel).name)
+                )
             continue
         identities[f.rel] = identity
         if entry is None:
@@ -647,7 +761,9 @@ def collect(course, assignment, source, pattern=None, progress=True):
         superseded = _newest_exchange(group)
         for rel, reason in superseded.items():
             entries[rel].note = reason
-        take, skip = _select(student, {r: i for r, i in group.items() if r not in superseded}, expected)
+        take, skip = _select(
+            student, {r: i for r, i in group.items() if r not in superseded}, expected
+        )
         for rel, reason in skip.items():
             entries[rel].note = reason
         for rel, (notebook, note) in take.items():
@@ -658,8 +774,12 @@ def collect(course, assignment, source, pattern=None, progress=True):
     by_rel = {f.rel: f for f in files}
     written = defaultdict(dict)  # student -> {notebook name: (NotebookNode, _File, _Identity)}
     shas = {}
-    for f in tqdm([f for f in files if f.rel in chosen], desc=f"reading {assignment}",
-                  unit="notebook", disable=not progress):
+    for f in tqdm(
+        [f for f in files if f.rel in chosen],
+        desc=f"reading {assignment}",
+        unit="notebook",
+        disable=not progress,
+    ):
         entry = entries[f.rel]
         try:
             data = f.read()
@@ -677,36 +797,74 @@ def collect(course, assignment, source, pattern=None, progress=True):
     rows = {}
     for key, group in by_student.items():
         student = entries[next(iter(group))].student
-        rows[key] = _submitter(course, assignment, student, group, entries, written.get(student, {}),
-                               expected, notes, shas, by_rel)
+        rows[key] = _submitter(
+            course,
+            assignment,
+            student,
+            group,
+            entries,
+            written.get(student, {}),
+            expected,
+            notes,
+            shas,
+            by_rel,
+        )
     for key, found in extras.items():
         if key not in rows:  # an LMS entry without any notebook: a PDF, a zip, ...
             student, first = found[0]
             identity = identities[first.rel]
-            rows[key] = Submitter(student, identity.display, identity.lms, student, SKIPPED, "",
-                                  _time(identity, first), "yes" if identity.late else "", "",
-                                  first.rel, identity.upload_name, _no_notebook([f for _, f in found]))
+            rows[key] = Submitter(
+                student,
+                identity.display,
+                identity.lms,
+                student,
+                SKIPPED,
+                "",
+                _time(identity, first),
+                "yes" if identity.late else "",
+                "",
+                first.rel,
+                identity.upload_name,
+                _no_notebook([f for _, f in found]),
+            )
     report.entries = [entries[f.rel] for f in files if f.rel in entries]
     report.entries += [Entry(rel, IGNORED, reason) for rel, reason in sorted(ignored.items())]
     report.submitters = sorted(rows.values(), key=lambda s: s.student.casefold()) + unknown
-    assert len(report.found) == sum(f.is_notebook or f.unsafe for f in files) == len(report.taken) + len(report.skipped)
+    assert (
+        len(report.found)
+        == sum(f.is_notebook or f.unsafe for f in files)
+        == len(report.taken) + len(report.skipped)
+    )
     report.table = save_collect_table(course, assignment, report.submitters)
     return report
 
 
-def _submitter(course, assignment, student, group, entries, notebooks, expected, notes, shas, by_rel):
+def _submitter(
+    course, assignment, student, group, entries, notebooks, expected, notes, shas, by_rel
+):
     """Write one student's chosen notebooks (all or none) and return their Submitter."""
     first = by_rel[sorted(group)[0]]
     identity = group[first.rel]
-    row = Submitter(student, identity.display, identity.lms, student if identity.lms in ("canvas", "moodle") else "",
-                    file=first.rel, upload_name=identity.upload_name, late="yes" if identity.late else "")
+    row = Submitter(
+        student,
+        identity.display,
+        identity.lms,
+        student if identity.lms in ("canvas", "moodle") else "",
+        file=first.rel,
+        upload_name=identity.upload_name,
+        late="yes" if identity.late else "",
+    )
     row.sha256 = ", ".join(shas[rel] for rel in sorted(group) if rel in shas)
     if set(notebooks) != set(expected):
         reasons = [entries[rel].note for rel in sorted(group) if entries[rel].note]
         if notebooks and not reasons:
             reasons = [f"the submission lacks {', '.join(sorted(set(expected) - set(notebooks)))}"]
         row.reason = "; ".join(dict.fromkeys(reasons)) or "no notebook taken"
-        for _, f, _ in notebooks.values():  # some of several notebooks were readable: none is written
+        for (
+            _,
+            f,
+            _,
+        ) in notebooks.values():  # some of several notebooks were readable: none is written
             entries[f.rel].note = f"not taken: {row.reason}"
         return row
     files = sorted((f for _, f, _ in notebooks.values()), key=lambda f: f.rel)
@@ -728,7 +886,9 @@ def _submitter(course, assignment, student, group, entries, notebooks, expected,
     for name, (_, f, _) in notebooks.items():
         entries[f.rel].outcome = TAKEN
         entries[f.rel].destination = course.folder("submitted", student, assignment, name)
-        entries[f.rel].note = "; ".join(notes[f.rel] + ([f"{row.change} submission"] if row.change != NEW else []))
+        entries[f.rel].note = "; ".join(
+            notes[f.rel] + ([f"{row.change} submission"] if row.change != NEW else [])
+        )
     return row
 
 
@@ -744,8 +904,10 @@ def _no_notebook(files):
     if problems:
         return "not collected: " + "; ".join(problems)
     if any(f.rel.lower().endswith((".zip", ".tar", ".gz", ".7z", ".rar")) for f in files):
-        return (f"not collected: an archive ({names}) instead of the notebook; unpack it and collect its "
-                "notebook with --pattern, or ask the student to submit the .ipynb itself")
+        return (
+            f"not collected: an archive ({names}) instead of the notebook; unpack it and collect its "
+            "notebook with --pattern, or ask the student to submit the .ipynb itself"
+        )
     return f"not collected: no notebook in the submission, only {names}; ask the student for the .ipynb"
 
 
@@ -803,8 +965,10 @@ def load_collect_table(course, assignment):
     with open(path, newline="", encoding="utf-8") as stream:
         rows = list(csv.DictReader(stream))
     if rows and set(COLLECT_COLUMNS) - set(rows[0]):
-        raise InstructorError(f"{path} is not collect's table (columns {', '.join(COLLECT_COLUMNS)}). "
-                              "Collect again to rewrite it.")
+        raise InstructorError(
+            f"{path} is not collect's table (columns {', '.join(COLLECT_COLUMNS)}). "
+            "Collect again to rewrite it."
+        )
     return [Submitter(**{column: row[column] for column in COLLECT_COLUMNS}) for row in rows]
 
 
@@ -813,14 +977,21 @@ def save_collect_table(course, assignment, submitters):
     not in this export but whose submission is still in submitted/. Returns its path."""
     path = collect_table_path(course, assignment)
     here = {s.student.casefold() for s in submitters if s.student}
-    kept = [s for s in load_collect_table(course, assignment)
-            if s.student and s.student.casefold() not in here and course.folder("submitted", s.student, assignment).is_dir()]
+    kept = [
+        s
+        for s in load_collect_table(course, assignment)
+        if s.student
+        and s.student.casefold() not in here
+        and course.folder("submitted", s.student, assignment).is_dir()
+    ]
     for row in kept:
         row.change = "not in this export"
     stream = io.StringIO()
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(COLLECT_COLUMNS)
-    for row in sorted(submitters + kept, key=lambda s: (s.student == "", s.student.casefold(), s.file)):
+    for row in sorted(
+        submitters + kept, key=lambda s: (s.student == "", s.student.casefold(), s.file)
+    ):
         writer.writerow(row.row())
     write_atomically(path, stream.getvalue())
     return path
@@ -843,25 +1014,33 @@ def _open_source(course, source):
     """([_File], {ignored path: reason}) of a folder or zip; raises InstructorError when it
     cannot be used at all."""
     if not source.exists():
-        raise InstructorError(f"{source} does not exist. Pass the folder or .zip file of the class's submissions "
-                              "(e.g. the download from your LMS).")
+        raise InstructorError(
+            f"{source} does not exist. Pass the folder or .zip file of the class's submissions "
+            "(e.g. the download from your LMS)."
+        )
     submitted = course.folder("submitted").resolve()
     if source == submitted or submitted.is_relative_to(source) or source.is_relative_to(submitted):
-        raise InstructorError(f"{source} overlaps the course's own {submitted}, where collect writes. "
-                              "Pass the class's download (a folder or .zip outside the course's submitted/ folder).")
+        raise InstructorError(
+            f"{source} overlaps the course's own {submitted}, where collect writes. "
+            "Pass the class's download (a folder or .zip outside the course's submitted/ folder)."
+        )
     if source.is_dir():
         files, ignored = _list_folder(source)
     elif zipfile.is_zipfile(source):
         files, ignored = _list_zip(source)
     else:
-        raise InstructorError(f"{source} is neither a folder nor a zip file. "
-                              "Pass the folder or .zip of the submissions.")
+        raise InstructorError(
+            f"{source} is neither a folder nor a zip file. "
+            "Pass the folder or .zip of the submissions."
+        )
     if not any(f.is_notebook or f.unsafe for f in files):
         others = [f.rel for f in files] + list(ignored)
         listed = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
         more = f"; only {len(others)} other files ({listed})" if others else ""
-        raise InstructorError(f"No notebook (.ipynb) in {source}{more}. "
-                              "Check that this is the class's submissions for the assignment.")
+        raise InstructorError(
+            f"No notebook (.ipynb) in {source}{more}. "
+            "Check that this is the class's submissions for the assignment."
+        )
     return files, ignored
 
 
@@ -870,15 +1049,23 @@ def format_table(report):
     path order, then ignored files, and summary lines: notebooks found, taken and skipped;
     submitters collected (new, changed, unchanged) and not collected; where the table is."""
     rows = [(e.student or "-", e.file, e.outcome, e.note) for e in report.found + report.ignored]
-    lines = [text_table(("student", "file", "outcome", "note"), rows),
-             f"{len(report.found)} notebooks found: {len(report.taken)} taken, {len(report.skipped)} skipped"]
+    lines = [
+        text_table(("student", "file", "outcome", "note"), rows),
+        f"{len(report.found)} notebooks found: {len(report.taken)} taken, {len(report.skipped)} skipped",
+    ]
     if report.ignored:
-        lines.append(f"{len(report.ignored)} other file{'s' if len(report.ignored) > 1 else ''} ignored "
-                     "(not notebooks, hidden, or macOS metadata)")
+        lines.append(
+            f"{len(report.ignored)} other file{'s' if len(report.ignored) > 1 else ''} ignored "
+            "(not notebooks, hidden, or macOS metadata)"
+        )
     taken = [s for s in report.submitters if s.outcome == TAKEN]
-    changes = ", ".join(f"{sum(s.change == c for s in taken)} {c}" for c in (NEW, CHANGED, UNCHANGED))
-    lines.append(f"{len(report.submitters)} submitters: {len(taken)} collected ({changes}), "
-                 f"{len(report.not_collected)} not collected")
+    changes = ", ".join(
+        f"{sum(s.change == c for s in taken)} {c}" for c in (NEW, CHANGED, UNCHANGED)
+    )
+    lines.append(
+        f"{len(report.submitters)} submitters: {len(taken)} collected ({changes}), "
+        f"{len(report.not_collected)} not collected"
+    )
     if report.table:
         lines.append(f"table of every submitter: {report.table}")
     return "\n".join(lines)

@@ -85,7 +85,10 @@ class Course:
 
     def gradebook_exists(self):
         """False for an SQLite gradebook whose file is not there yet (opening it would create it)."""
-        return not self.db_url.startswith("sqlite:///") or Path(self.db_url[len("sqlite:///"):]).is_file()
+        return (
+            not self.db_url.startswith("sqlite:///")
+            or Path(self.db_url[len("sqlite:///") :]).is_file()
+        )
 
 
 def quiet_library_warnings():

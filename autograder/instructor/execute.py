@@ -35,7 +35,6 @@ from traitlets import Integer
 from .sandbox import GiB
 
 
-
 @dataclass
 class Execution:
     """What happened when a notebook ran: `problem` is None when every cell ran."""
@@ -116,8 +115,10 @@ def execute_notebook(path, config):
             limit = executor.memory_limit / GiB
             problem = f"the kernel died (it may have run out of its {limit:g} GiB of memory, or called exit)"
     except CellTimeoutError:  # the interrupt did not stop the cell (it ignores SIGINT)
-        problem = (f"a cell ran past the {executor.timeout} s cell timeout and ignored the interrupt; "
-                   "its kernel was stopped")
+        problem = (
+            f"a cell ran past the {executor.timeout} s cell timeout and ignored the interrupt; "
+            "its kernel was stopped"
+        )
     except Exception as error:  # a kernel that never started, an unresponsive kernel, ...
         first_line = (str(error).strip().splitlines() or [""])[0]
         problem = f"the notebook could not be run: {type(error).__name__}: {first_line}"
@@ -140,7 +141,11 @@ def mark_not_run(notebook, first, problem):
         if cell.cell_type != "code":
             continue
         where = "while this cell ran" if index == first else "before this cell could run"
-        cell.outputs.append(NotebookNode(
-            output_type="error", ename="NotRun", evalue=f"{problem} {where}",
-            traceback=[f"NotRun: {problem} {where}; this cell earns no points."],
-        ))
+        cell.outputs.append(
+            NotebookNode(
+                output_type="error",
+                ename="NotRun",
+                evalue=f"{problem} {where}",
+                traceback=[f"NotRun: {problem} {where}; this cell earns no points."],
+            )
+        )

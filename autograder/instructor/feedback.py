@@ -24,8 +24,16 @@ from .course import InstructorError
 from .nbgrader_run import make_converter, run
 from .status import load_status
 
-RESTORED = ("deleted-test-cell", "edited-read-only-cell", "duplicated-cell", "changed-metadata", "added-tags",
-            "deleted-cell", "unknown-cell", "changed-kernelspec")  # flags whose cells were graded as the course's
+RESTORED = (
+    "deleted-test-cell",
+    "edited-read-only-cell",
+    "duplicated-cell",
+    "changed-metadata",
+    "added-tags",
+    "deleted-cell",
+    "unknown-cell",
+    "changed-kernelspec",
+)  # flags whose cells were graded as the course's
 
 
 def autograded_students(course, assignment):
@@ -81,8 +89,10 @@ def feedback(course, assignment, students=None, progress=True):
                 f"Run grade {assignment} first."
             )
     if not gradebook_knows(course, assignment):
-        raise InstructorError(f"The gradebook ({course.db_url}) has no grades of {assignment!r}. "
-                              f"Run grade {assignment} first (with the same --db-url).")
+        raise InstructorError(
+            f"The gradebook ({course.db_url}) has no grades of {assignment!r}. "
+            f"Run grade {assignment} first (with the same --db-url)."
+        )
     status = load_status(course, assignment)
     notes = {student: entry.get("flags", []) for student, entry in status.items()}
     mathjax = mathjax_script()
@@ -91,14 +101,22 @@ def feedback(course, assignment, students=None, progress=True):
     for student in bar:
         bar.set_postfix_str(student)
         if student not in graded:
-            results.append((student, None, f"{student} has no autograded {assignment}: run grade first"))
+            results.append(
+                (student, None, f"{student} has no autograded {assignment}: run grade first")
+            )
             continue
         if changed_since_graded(course, student, assignment, status):
             # Its grade is the old submission's: no page (an old one is removed, so that no
             # LMS zip can carry it) until the new submission is graded.
             shutil.rmtree(course.folder("feedback", student, assignment), ignore_errors=True)
-            results.append((student, None, f"{student}'s submission changed since it was graded: "
-                                           f"run grade {assignment} first"))
+            results.append(
+                (
+                    student,
+                    None,
+                    f"{student}'s submission changed since it was graded: "
+                    f"run grade {assignment} first",
+                )
+            )
             continue
         problem = run(make_converter(GenerateFeedback, course, assignment, student).start)
         try:
@@ -125,19 +143,27 @@ def annotate(page, flags):
         return
     restored = [flag.split(": ", 1)[1] for flag in flags if flag.split(":")[0] in RESTORED]
     items = "".join(f"<li>{html.escape(flag)}</li>" for flag in flags)
-    notice = ('<div class="grader-notice" style="border:2px solid #c44e52;padding:0.5em 1em;margin:1em 0">'
-              "<p><strong>Note from the grader.</strong> This notebook was flagged for the instructor to look at."
-              + (" Cells you changed, removed or added around the tests were graded as the assignment has them "
-                 "(restored): " + html.escape("; ".join(restored)) + "." if restored else "")
-              + f"</p><ul>{items}</ul></div>")
+    notice = (
+        '<div class="grader-notice" style="border:2px solid #c44e52;padding:0.5em 1em;margin:1em 0">'
+        "<p><strong>Note from the grader.</strong> This notebook was flagged for the instructor to look at."
+        + (
+            " Cells you changed, removed or added around the tests were graded as the assignment has them "
+            "(restored): " + html.escape("; ".join(restored)) + "."
+            if restored
+            else ""
+        )
+        + f"</p><ul>{items}</ul></div>"
+    )
     text = page.read_text(encoding="utf-8")
     text, count = re.subn(r"(<body[^>]*>)", lambda m: m.group(1) + notice, text, count=1)
     page.write_text(text if count else notice + text, encoding="utf-8")
 
 
 HERE = Path(__file__).resolve().parent
-MATHJAX_FILES = (HERE / "vendor" / "tex-svg.js",  # in the installed wheel
-                 HERE.parents[1] / "book" / "_static" / "vendor" / "mathjax" / "tex-svg.js")  # in a checkout
+MATHJAX_FILES = (
+    HERE / "vendor" / "tex-svg.js",  # in the installed wheel
+    HERE.parents[1] / "book" / "_static" / "vendor" / "mathjax" / "tex-svg.js",
+)  # in a checkout
 MATHJAX_BLOCK = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
 MATHJAX_CONFIG = """<script>window.MathJax = {tex: {inlineMath: [["$", "$"], ["\\\\(", "\\\\)"]],
   displayMath: [["$$", "$$"], ["\\\\[", "\\\\]"]], processEscapes: true, processEnvironments: true},
@@ -149,10 +175,12 @@ def mathjax_script():
     for path in MATHJAX_FILES:
         if path.is_file():
             return path.read_text(encoding="utf-8")
-    raise InstructorError("The feedback pages typeset math with a local copy of MathJax, which is missing "
-                          f"(looked for {', '.join(map(str, MATHJAX_FILES))}). In a checkout run "
-                          "`bash book/tools/setup_offline_assets.sh` (make setup does); an installed "
-                          "distribution carries it.")
+    raise InstructorError(
+        "The feedback pages typeset math with a local copy of MathJax, which is missing "
+        f"(looked for {', '.join(map(str, MATHJAX_FILES))}). In a checkout run "
+        "`bash book/tools/setup_offline_assets.sh` (make setup does); an installed "
+        "distribution carries it."
+    )
 
 
 def offline_math(page, script):
@@ -161,5 +189,9 @@ def offline_math(page, script):
     inline = MATHJAX_CONFIG + "\n<script>" + script.replace("</script", "<\\/script") + "</script>"
     text, count = MATHJAX_BLOCK.subn(lambda _: inline, text, count=1)
     if not count:
-        text = re.sub(r"<script[^>]*src=\"https?://[^\"]*mathjax[^\"]*\"[^>]*>\s*</script>", lambda _: inline, text)
+        text = re.sub(
+            r"<script[^>]*src=\"https?://[^\"]*mathjax[^\"]*\"[^>]*>\s*</script>",
+            lambda _: inline,
+            text,
+        )
     page.write_text(text, encoding="utf-8")

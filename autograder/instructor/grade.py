@@ -50,16 +50,21 @@ from tqdm import tqdm
 from .course import InstructorError
 from .nbgrader_run import make_converter, run
 from .rebuild import Flag, claimed_passes, rebuild
+from .referee import ReferenceUnavailable, reference_namespace
 from .sandbox import Limits, SandboxUnavailable, check_available, hidden_paths
 from .status import load_status, save_status
-from .referee import ReferenceUnavailable, reference_namespace
-from .submissions import submission_fingerprint, submitted_students  # noqa: F401 (submitted_students: public here too)
+from .submissions import (
+    submission_fingerprint,
+    submitted_students,  # noqa: F401 (public here too)
+)
 from .trusted import declared_data as notebook_data
 from .trusted import instructor_cells, run_notebook
 
 GRADED, INCOMPLETE, FAILED = "graded", "incomplete", "failed"
 PR_SET_PDEATHSIG = 1  # prctl(2)
-WORKER_MEMORY = 6 * 2**30  # address space of a grading worker (the student's process has its own limit)
+WORKER_MEMORY = (
+    6 * 2**30
+)  # address space of a grading worker (the student's process has its own limit)
 
 
 @dataclass
@@ -77,7 +82,16 @@ class Outcome:
     flags: list = field(default_factory=list)  # what the instructor should look at (rebuild.Flag)
 
 
-def grade(course, assignment, workers=None, students=None, force=False, progress=True, sandbox=True, due=None):
+def grade(
+    course,
+    assignment,
+    workers=None,
+    students=None,
+    force=False,
+    progress=True,
+    sandbox=True,
+    due=None,
+):
     """Autograde the collected submissions of `assignment` that are new or changed since
     they were last graded.
 
@@ -99,18 +113,26 @@ def grade(course, assignment, workers=None, students=None, force=False, progress
         )
     unknown = sorted(set(students or []) - set(everyone))
     if unknown:
-        raise InstructorError(f"No submission of {assignment!r} from {', '.join(unknown)}; collected: {', '.join(everyone)}.")
+        raise InstructorError(
+            f"No submission of {assignment!r} from {', '.join(unknown)}; collected: {', '.join(everyone)}."
+        )
     chosen = list(students or everyone)
     if due is not None:
         register_assignment(course, assignment)
         set_due_date(course, assignment, due)
     current_due = due_date(course, assignment)
     status = load_status(course, assignment)
-    fingerprints = {student: submission_fingerprint(course, student, assignment) for student in chosen}
+    fingerprints = {
+        student: submission_fingerprint(course, student, assignment) for student in chosen
+    }
     if not force:
-        chosen = [s for s in chosen if status.get(s, {}).get("sha256") != fingerprints[s]
-                  or status.get(s, {}).get("due") != current_due
-                  or not course.folder("autograded", s, assignment).is_dir()]
+        chosen = [
+            s
+            for s in chosen
+            if status.get(s, {}).get("sha256") != fingerprints[s]
+            or status.get(s, {}).get("due") != current_due
+            or not course.folder("autograded", s, assignment).is_dir()
+        ]
     if not chosen:
         return []
     preflight(course, assignment)
@@ -120,16 +142,22 @@ def grade(course, assignment, workers=None, students=None, force=False, progress
         try:
             check_available()
         except SandboxUnavailable as error:
-            raise InstructorError(f"{error} (or grade with --kernel, the stock way, without the sandbox).") from None
+            raise InstructorError(
+                f"{error} (or grade with --kernel, the stock way, without the sandbox)."
+            ) from None
     sources = {p.name: str(p) for p in course.source_notebooks(assignment)}
     if sandbox:
         for path in sources.values():  # the twins' code: a failure here would fail every student
             try:
                 _reference(path)
             except ReferenceUnavailable as error:
-                raise InstructorError(f"{path}: {error}. Nothing was graded: fix the source notebook "
-                                      "(nbgrader validate checks it runs).") from None
-    setup = WorkerSetup(course.config, sandbox, [str(p) for p in hidden_paths(course.root)], sources)
+                raise InstructorError(
+                    f"{path}: {error}. Nothing was graded: fix the source notebook "
+                    "(nbgrader validate checks it runs)."
+                ) from None
+    setup = WorkerSetup(
+        course.config, sandbox, [str(p) for p in hidden_paths(course.root)], sources
+    )
 
     outcomes, started = {}, {}
 
@@ -140,21 +168,35 @@ def grade(course, assignment, workers=None, students=None, force=False, progress
         outcome.flags = [str(flag) for flag in flags]
         if outcome.flags:
             grader.isolated(student, grader.flag, student)
-        status[student] = {"status": outcome.status, "reason": outcome.reason, "flags": outcome.flags,
-                           "sha256": fingerprints[student], "due": current_due}
-        save_status(course, assignment, status)  # after each student: an interrupted run loses nothing
+        status[student] = {
+            "status": outcome.status,
+            "reason": outcome.reason,
+            "flags": outcome.flags,
+            "sha256": fingerprints[student],
+            "due": current_due,
+        }
+        save_status(
+            course, assignment, status
+        )  # after each student: an interrupted run loses nothing
         outcomes[student] = outcome
         bar.update()
 
     context = multiprocessing.get_context("spawn")  # a clean process: no copied sockets or threads
     slots = context.Value("i", 0)  # each worker's own sandbox user id
-    with WorkerPool(workers, mp_context=context, initializer=_start_worker,
-                    initargs=(setup, slots)) as pool, \
-            tqdm(total=len(chosen), desc=f"grading {assignment}", unit="notebook", disable=not progress) as bar:
+    with (
+        WorkerPool(
+            workers, mp_context=context, initializer=_start_worker, initargs=(setup, slots)
+        ) as pool,
+        tqdm(
+            total=len(chosen), desc=f"grading {assignment}", unit="notebook", disable=not progress
+        ) as bar,
+    ):
         pending, flags = {}, {}
         for student in chosen:
             started[student] = time.perf_counter()
-            prepared = grader.isolated(student, grader.rebuild if sandbox else grader.prepare, student)
+            prepared = grader.isolated(
+                student, grader.rebuild if sandbox else grader.prepare, student
+            )
             if isinstance(prepared, Outcome):  # the step itself raised: already recorded as failed
                 finish(prepared, [])
                 continue
@@ -242,8 +284,10 @@ def set_due_date(course, assignment, due):
     try:
         parsed = parse_utc(due)
     except (ValueError, OverflowError) as error:
-        raise InstructorError(f"Cannot read the due date {due!r} ({error}); write it as "
-                              "'2024-03-01 17:00:00 UTC' (or another time zone name or offset).") from None
+        raise InstructorError(
+            f"Cannot read the due date {due!r} ({error}); write it as "
+            "'2024-03-01 17:00:00 UTC' (or another time zone name or offset)."
+        ) from None
     with course.gradebook() as gradebook:
         gradebook.update_or_create_assignment(assignment, duedate=parsed)
 
@@ -266,16 +310,22 @@ def check_data(name):
         from ..student.mnist import MNISTNotFound, load_mnist
 
         try:
-            load_mnist(progress=False)  # finds the files as the notebooks do and checks every SHA-256
+            load_mnist(
+                progress=False
+            )  # finds the files as the notebooks do and checks every SHA-256
         except MNISTNotFound as error:
-            raise InstructorError(f"The assignment needs MNIST, and the grader cannot use it, so every "
-                                  f"student would lose the points of the cells that use it. Nothing was "
-                                  f"graded. The loader says:\n{error}\nFor grading, set MNIST_DIR to the "
-                                  f"folder with the files (or copy them into the cache folder), then run "
-                                  f"grade again; `grade` itself has no --data-dir or --download.") from None
+            raise InstructorError(
+                f"The assignment needs MNIST, and the grader cannot use it, so every "
+                f"student would lose the points of the cells that use it. Nothing was "
+                f"graded. The loader says:\n{error}\nFor grading, set MNIST_DIR to the "
+                f"folder with the files (or copy them into the cache folder), then run "
+                f"grade again; `grade` itself has no --data-dir or --download."
+            ) from None
         return
-    raise InstructorError(f"Unknown data set {name!r} in metadata.backprop.data of the source notebook: "
-                          "the grader knows 'mnist'.")
+    raise InstructorError(
+        f"Unknown data set {name!r} in metadata.backprop.data of the source notebook: "
+        "the grader knows 'mnist'."
+    )
 
 
 class Grader:
@@ -299,7 +349,9 @@ class Grader:
             try:
                 return self.fail(student, reason)
             except Exception as again:  # the gradebook refused even the failure: still one line
-                return Outcome(student, FAILED, f"{reason}; recording it failed too: {_first_line(again)}")
+                return Outcome(
+                    student, FAILED, f"{reason}; recording it failed too: {_first_line(again)}"
+                )
 
     def _converter(self, student, after_execution):
         from nbgrader.converters import Autograde
@@ -307,7 +359,9 @@ class Grader:
 
         converter = make_converter(Autograde, self.course, self.assignment, student)
         if after_execution:  # record: nbgrader's autograde steps that follow the execution
-            converter.autograde_preprocessors = [p for p in converter.autograde_preprocessors if p is not Execute]
+            converter.autograde_preprocessors = [
+                p for p in converter.autograde_preprocessors if p is not Execute
+            ]
         else:  # prepare: the sanitizing steps only
             converter.autograde_preprocessors = []
         return converter
@@ -318,7 +372,9 @@ class Grader:
         problem = run(self._converter(student, after_execution=False).start)
         if problem:
             return [], problem
-        notebooks = sorted(self.course.folder("autograded", student, self.assignment).glob("*.ipynb"))
+        notebooks = sorted(
+            self.course.folder("autograded", student, self.assignment).glob("*.ipynb")
+        )
         if not notebooks:
             return [], f"no notebook of {self.assignment} in the submission"
         return notebooks, None
@@ -340,7 +396,11 @@ class Grader:
                 handed_in = nbformat.read(str(path), as_version=4)
             except Exception as error:
                 first_line = (str(error).strip().splitlines() or [""])[0][:300]
-                return [], f"{source_path.name} is not a readable notebook ({type(error).__name__}: {first_line})", flags
+                return (
+                    [],
+                    f"{source_path.name} is not a readable notebook ({type(error).__name__}: {first_line})",
+                    flags,
+                )
             graded, found = rebuild(nbformat.read(str(source_path), as_version=4), handed_in)
             flags += found
             self.claims.setdefault(student, set()).update(claimed_passes(handed_in))
@@ -356,18 +416,29 @@ class Grader:
 
     def _student(self, gradebook, student):
         first, last = self.names.get(student, (None, None))
-        return gradebook.update_or_create_student(student, **({"first_name": first, "last_name": last}
-                                                             if first or last else {}))
+        return gradebook.update_or_create_student(
+            student, **({"first_name": first, "last_name": last} if first or last else {})
+        )
 
     def disagreements(self, student):
         """Flags for the tests the handed-in notebook shows passing that failed when graded."""
         claimed = self.claims.get(student, set())
         with self.course.gradebook() as gradebook:
             submission = gradebook.find_submission(self.assignment, student)
-            failed = sorted(g.name for nb in submission.notebooks for g in nb.grades
-                            if g.name in claimed and (g.score or 0) < (g.max_score or 0))
-        return [Flag("disagrees", f"{name}: the notebook as handed in shows it passing; graded, it fails "
-                                  "(a hidden case, or outputs edited by hand)") for name in failed]
+            failed = sorted(
+                g.name
+                for nb in submission.notebooks
+                for g in nb.grades
+                if g.name in claimed and (g.score or 0) < (g.max_score or 0)
+            )
+        return [
+            Flag(
+                "disagrees",
+                f"{name}: the notebook as handed in shows it passing; graded, it fails "
+                "(a hidden case, or outputs edited by hand)",
+            )
+            for name in failed
+        ]
 
     def flag(self, student):
         """Mark the student's notebooks as flagged in the gradebook (nbgrader's formgrader shows it)."""
@@ -387,12 +458,20 @@ class Grader:
         converter.writer = FilesWriter(parent=converter, config=converter.config)
         converter.exporter = converter.exporter_class(parent=converter, config=converter.config)
         converter._init_preprocessors()
-        for path in sorted(self.course.folder("autograded", student, self.assignment).glob("*.ipynb")):
+        for path in sorted(
+            self.course.folder("autograded", student, self.assignment).glob("*.ipynb")
+        ):
             problem = run(lambda: BaseConverter.convert_single_notebook(converter, str(path)))
             if problem:
                 return self.fail(student, problem)
         score, max_score = self.scores(student)
-        return Outcome(student, INCOMPLETE if problems else GRADED, "; ".join(problems) or None, score, max_score)
+        return Outcome(
+            student,
+            INCOMPLETE if problems else GRADED,
+            "; ".join(problems) or None,
+            score,
+            max_score,
+        )
 
     def fail(self, student, reason):
         """0 points and a flag in the gradebook for a submission that could not be graded."""
@@ -420,6 +499,7 @@ def _first_line(error):
 
 
 # ----------------------------------------------------------------- worker processes
+
 
 @dataclass
 class WorkerSetup:
@@ -462,7 +542,9 @@ def _start_worker(setup, slots):
         os.environ.setdefault(variable, "1")  # one BLAS thread per kernel: workers share the cores
     # The grader's own memory is capped too: what a student's process sends it is bounded per
     # message, and a test that still grows without bound fails with a MemoryError, alone.
-    resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    resource.setrlimit(
+        resource.RLIMIT_AS, (WORKER_MEMORY, resource.getrlimit(resource.RLIMIT_AS)[1])
+    )
 
 
 @functools.cache
@@ -484,13 +566,21 @@ def _execute_all(paths):
     if "memory_limit" in config.get("LimitedExecute", {}):
         limits.memory = int(config.LimitedExecute.memory_limit)
     cell_timeout = int(config.get("Execute", {}).get("timeout", 120) or 120)
-    notebook_timeout = int(config.get("LimitedExecute", {}).get("notebook_timeout", 900) or 0) or None
+    notebook_timeout = (
+        int(config.get("LimitedExecute", {}).get("notebook_timeout", 900) or 0) or None
+    )
     problems = []
     for path in paths:
         notebook = nbformat.read(path, as_version=4)
-        found = run_notebook(notebook, _setup.hidden, limits, slot=_slot, cell_timeout=cell_timeout,
-                             reference=_reference(_setup.sources.get(Path(path).name)),
-                             notebook_timeout=notebook_timeout)
+        found = run_notebook(
+            notebook,
+            _setup.hidden,
+            limits,
+            slot=_slot,
+            cell_timeout=cell_timeout,
+            reference=_reference(_setup.sources.get(Path(path).name)),
+            notebook_timeout=notebook_timeout,
+        )
         nbformat.write(notebook, path)
         problems.append("; ".join(found) or None)
     return problems

@@ -83,17 +83,29 @@ def load_roster(path):
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
-        raise InstructorError(f"Cannot read the roster {path}: {error}. Pass the LMS's class list as a UTF-8 CSV.")
+        raise InstructorError(
+            f"Cannot read the roster {path}: {error}. Pass the LMS's class list as a UTF-8 CSV."
+        )
     rows = list(csv.reader(io.StringIO(text)))
     header = [cell.strip() for cell in rows[0]] if rows else []
     if tuple(header[:5]) == CANVAS_FIXED:
         people = []
         for row in rows[1:]:
             cells = dict(zip(header, row))
-            if not cells.get("ID", "").strip().isdigit():  # Points Possible, Test Student rows, blanks
+            if (
+                not cells.get("ID", "").strip().isdigit()
+            ):  # Points Possible, Test Student rows, blanks
                 continue
-            people.append(Person(cells["ID"].strip(), cells["Student"].strip(), "canvas", cells["SIS User ID"],
-                                 cells["SIS Login ID"], cells["Section"]))
+            people.append(
+                Person(
+                    cells["ID"].strip(),
+                    cells["Student"].strip(),
+                    "canvas",
+                    cells["SIS User ID"],
+                    cells["SIS Login ID"],
+                    cells["Section"],
+                )
+            )
         return Roster("canvas", people, header[5:])
     if set(MOODLE_WORKSHEET) <= set(header):
         people = []
@@ -101,8 +113,14 @@ def load_roster(path):
             cells = dict(zip(header, row))
             match = re.fullmatch(r"\D*(\d+)", cells.get("Identifier", "").strip())
             if match:
-                people.append(Person(match.group(1), cells["Full name"].strip(), "moodle",
-                                     email=cells["Email address"].strip()))
+                people.append(
+                    Person(
+                        match.group(1),
+                        cells["Full name"].strip(),
+                        "moodle",
+                        email=cells["Email address"].strip(),
+                    )
+                )
         return Roster("moodle", people, [])
     raise InstructorError(
         f"{path} is not a class list this tool reads: expected Canvas's gradebook export (columns "
@@ -137,9 +155,16 @@ def export_canvas(grades, roster, path):
         if not row.student.isdigit():
             continue  # not a Canvas user id: nothing Canvas could match
         person = roster.person(row.student) if roster else None
-        writer.writerow([person.name if person else row.name, row.student,
-                         person.sis_user_id if person else "", person.sis_login_id if person else "",
-                         person.section if person else "", "" if row.lms_grade is None else _number(row.lms_grade)])
+        writer.writerow(
+            [
+                person.name if person else row.name,
+                row.student,
+                person.sis_user_id if person else "",
+                person.sis_login_id if person else "",
+                person.section if person else "",
+                "" if row.lms_grade is None else _number(row.lms_grade),
+            ]
+        )
     Path(path).write_text(stream.getvalue(), encoding="utf-8")
     return Path(path)
 
@@ -148,9 +173,11 @@ def export_moodle(grades, roster, path):
     """Write Moodle's "Import grades from CSV" file: Email address, Full name, the grade.
     Needs the grading worksheet as roster (Moodle's submission folders carry no email)."""
     if roster is None or roster.lms != "moodle":
-        raise InstructorError("A Moodle grade import matches students by email address, which the submission "
-                              "folders do not carry: pass --roster with the assignment's grading worksheet "
-                              "(Moodle: the assignment > View all submissions > Download grading worksheet).")
+        raise InstructorError(
+            "A Moodle grade import matches students by email address, which the submission "
+            "folders do not carry: pass --roster with the assignment's grading worksheet "
+            "(Moodle: the assignment > View all submissions > Download grading worksheet)."
+        )
     stream = io.StringIO()
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(["Email address", "Full name", grades.assignment])
@@ -182,4 +209,3 @@ def feedback_zip(course, assignment, submitters, path):
             # download's file-name prefix ("name_id_fileid_"): either way, our file name follows.
             archive.write(page, f"{row.upload_name}{assignment}_feedback.html")
     return Path(path), missing
-

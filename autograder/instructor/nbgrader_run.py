@@ -14,7 +14,9 @@ LOGGER.propagate = False  # the command's own table says what failed, without tr
 
 def make_converter(kind, course, assignment, student="*", force=True):
     """nbgrader converter class `kind` set to one assignment and student(s) of the course."""
-    converter = kind(coursedir=course.coursedir(assignment, student), config=course.config, log=LOGGER)
+    converter = kind(
+        coursedir=course.coursedir(assignment, student), config=course.config, log=LOGGER
+    )
     converter.force = force
     return converter
 
@@ -35,8 +37,11 @@ class ErrorLog(logging.Handler):
     def reason(self):
         """The failure in one line (None if nothing failed): the last exception line of a
         logged traceback, else the first message."""
-        causes = [message.strip().splitlines()[-1] for message in self.messages
-                  if "Traceback (most recent call last)" in message]
+        causes = [
+            message.strip().splitlines()[-1]
+            for message in self.messages
+            if "Traceback (most recent call last)" in message
+        ]
         causes = [cause for cause in causes if "NbGraderException" not in cause]
         if causes:
             return causes[-1]

@@ -112,8 +112,11 @@ def decode(message, decode_other):
             if not (type(spec["dtype"]) is str and DTYPE.fullmatch(spec["dtype"])):
                 raise ValueError
             dtype = np.dtype(spec["dtype"])
-            if not (isinstance(spec["shape"], list) and len(spec["shape"]) <= 32
-                    and all(type(n) is int and n >= 0 for n in spec["shape"])):
+            if not (
+                isinstance(spec["shape"], list)
+                and len(spec["shape"]) <= 32
+                and all(type(n) is int and n >= 0 for n in spec["shape"])
+            ):
                 raise ValueError
             shape = tuple(spec["shape"])
         except Exception:
@@ -132,7 +135,7 @@ def decode(message, decode_other):
             return value
         if not isinstance(value, dict) or len(value) != 1:
             raise ProtocolError(f"not a valid value: {str(value)[:200]}")
-        (tag, content), = value.items()
+        ((tag, content),) = value.items()
         if tag == "nd" and type(content) is int and 0 <= content < len(arrays):
             return arrays[content]
         if tag == "float" and content in ("nan", "inf", "-inf"):
@@ -141,7 +144,9 @@ def decode(message, decode_other):
             items = [walk(v, depth + 1) for v in content]
             return items if tag == "list" else tuple(items)
         if tag == "dict" and isinstance(content, list):
-            if not all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) for p in content):
+            if not all(
+                isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) for p in content
+            ):
                 raise ProtocolError("not a valid dict")
             return {k: walk(v, depth + 1) for k, v in content}
         return decode_other(value)
@@ -223,7 +228,7 @@ class Channel:
         while done < size:
             if deadline is not None:
                 self._wait(self.read_fd, False, deadline)
-            count = os.readv(self.read_fd, [view[done:done + PIPE_CHUNK]])
+            count = os.readv(self.read_fd, [view[done : done + PIPE_CHUNK]])
             if not count:
                 raise Closed()
             done += count

@@ -77,7 +77,11 @@ def rebuild(source, submitted):
         cells.append(cell)
         cells += [nbformat.v4.new_code_cell(code) for code in added_after.get(gid, [])]
     graded.cells = cells
-    for code in [c.source for c in cells if c.cell_type == "code" and (not grade_id(c) or nbgrader_role(c).get("solution"))]:
+    for code in [
+        c.source
+        for c in cells
+        if c.cell_type == "code" and (not grade_id(c) or nbgrader_role(c).get("solution"))
+    ]:
         flags += code_flags(code)
     return graded, sorted(set(flags), key=str)
 
@@ -90,9 +94,14 @@ def solution_stub(source):
 def claimed_passes(submitted):
     """grade_ids of the test cells that the handed-in notebook shows as run without an error
     (what the student saw, or what the file was edited to show)."""
-    return {grade_id(cell) for cell in submitted.cells
-            if nbgrader_role(cell).get("grade") and cell.cell_type == "code" and cell.get("outputs")
-            and not any(output.get("output_type") == "error" for output in cell.outputs)}
+    return {
+        grade_id(cell)
+        for cell in submitted.cells
+        if nbgrader_role(cell).get("grade")
+        and cell.cell_type == "code"
+        and cell.get("outputs")
+        and not any(output.get("output_type") == "error" for output in cell.outputs)
+    }
 
 
 # ----------------------------------------------------------------- what was changed
@@ -110,15 +119,26 @@ def structural_flags(source, submitted):
         seen[gid] = seen.get(gid, 0) + 1
         original = known.get(gid)
         if original is None:
-            flags.append(Flag("unknown-cell", f"a cell with grade_id {gid!r} that the assignment does not have"))
+            flags.append(
+                Flag(
+                    "unknown-cell",
+                    f"a cell with grade_id {gid!r} that the assignment does not have",
+                )
+            )
             continue
-        if nbgrader_role(cell) != _role_without_checksum(nbgrader_role(original), nbgrader_role(cell)):
+        if nbgrader_role(cell) != _role_without_checksum(
+            nbgrader_role(original), nbgrader_role(cell)
+        ):
             flags.append(Flag("changed-metadata", f"the nbgrader metadata of {gid!r} was changed"))
-        tags = set(map(str, _list(cell.metadata.get("tags")))) - set(original.metadata.get("tags", []))
+        tags = set(map(str, _list(cell.metadata.get("tags")))) - set(
+            original.metadata.get("tags", [])
+        )
         if tags:
             flags.append(Flag("added-tags", f"tags {sorted(tags)} added to {gid!r}"))
         if not nbgrader_role(original).get("solution") and _normal(cell.source) not in (
-                _normal(original.source), _normal(_released(original))):
+            _normal(original.source),
+            _normal(_released(original)),
+        ):
             flags.append(Flag("edited-read-only-cell", f"the read-only cell {gid!r} was edited"))
     for gid, count in seen.items():
         if count > 1:
@@ -161,38 +181,138 @@ def _normal(source):
 
 # ----------------------------------------------------------------- what the code tries
 
-LIBRARIES = {"np", "numpy", "builtins", "sys", "math", "autograder", "__builtins__", "os", "warnings"}
+LIBRARIES = {
+    "np",
+    "numpy",
+    "builtins",
+    "sys",
+    "math",
+    "autograder",
+    "__builtins__",
+    "os",
+    "warnings",
+}
 
 # (flag kind, description, test on an AST node)
 ATTEMPTS = (
-    ("ipython-hooks", "hooks into IPython (get_ipython, transformers, events, custom exceptions)",
-     lambda n: _name(n) in {"get_ipython", "input_transformers_cleanup", "input_transformers_post",
-                            "ast_transformers", "set_custom_exc", "register_magic_function"}
-     or (_name(n) == "register" and "events" in _dotted(n))),
-    ("rebinds-library", "assigns to an attribute of numpy, builtins, sys or a module",
-     lambda n: (isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and any(
-         isinstance(t, ast.Attribute) and _root(t) in LIBRARIES
-         for t in (n.targets if isinstance(n, ast.Assign) else [n.target])))
-     or (_dotted(n) in {"setattr", "delattr"} and bool(n.args) and _root(n.args[0]) in LIBRARIES)),
-    ("introspection", "inspects the interpreter (frames, loaded modules, the garbage collector)",
-     lambda n: _dotted(n) in {"sys._getframe", "sys.modules", "inspect.currentframe", "inspect.stack",
-                              "gc.get_objects", "gc.get_referrers"}
-     or (isinstance(n, (ast.Import, ast.ImportFrom)) and any(
-         m.split(".")[0] in {"gc", "inspect"}
-         for m in ([a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""])))),
-    ("process-control", "ends or forks the process, or handles signals",
-     lambda n: _dotted(n) in {"os._exit", "os.fork", "os.kill", "os.killpg", "signal.signal", "sys.exit",
-                              "os.system", "os.execv", "os.execl", "ctypes.CDLL"}),
-    ("system-access", "subprocesses, sockets, or the network",
-     lambda n: isinstance(n, (ast.Import, ast.ImportFrom)) and any(
-         m.split(".")[0] in {"subprocess", "socket", "urllib", "requests", "http", "ctypes", "multiprocessing",
-                             "shutil", "resource"}
-         for m in ([a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""]))),
-    ("reads-files", "opens files or lists folders (the course, other students)",
-     lambda n: _dotted(n) in {"open", "os.listdir", "os.walk", "glob.glob", "os.scandir", "pathlib.Path"}
-     or (_name(n) in {"read_text", "read_bytes", "iterdir", "rglob"})),
-    ("silences-output", "replaces stdout or stderr",
-     lambda n: isinstance(n, ast.Assign) and any(_dotted(t) in {"sys.stdout", "sys.stderr"} for t in n.targets)),
+    (
+        "ipython-hooks",
+        "hooks into IPython (get_ipython, transformers, events, custom exceptions)",
+        lambda n: (
+            _name(n)
+            in {
+                "get_ipython",
+                "input_transformers_cleanup",
+                "input_transformers_post",
+                "ast_transformers",
+                "set_custom_exc",
+                "register_magic_function",
+            }
+            or (_name(n) == "register" and "events" in _dotted(n))
+        ),
+    ),
+    (
+        "rebinds-library",
+        "assigns to an attribute of numpy, builtins, sys or a module",
+        lambda n: (
+            (
+                isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign))
+                and any(
+                    isinstance(t, ast.Attribute) and _root(t) in LIBRARIES
+                    for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                )
+            )
+            or (
+                _dotted(n) in {"setattr", "delattr"}
+                and bool(n.args)
+                and _root(n.args[0]) in LIBRARIES
+            )
+        ),
+    ),
+    (
+        "introspection",
+        "inspects the interpreter (frames, loaded modules, the garbage collector)",
+        lambda n: (
+            _dotted(n)
+            in {
+                "sys._getframe",
+                "sys.modules",
+                "inspect.currentframe",
+                "inspect.stack",
+                "gc.get_objects",
+                "gc.get_referrers",
+            }
+            or (
+                isinstance(n, (ast.Import, ast.ImportFrom))
+                and any(
+                    m.split(".")[0] in {"gc", "inspect"}
+                    for m in (
+                        [a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""]
+                    )
+                )
+            )
+        ),
+    ),
+    (
+        "process-control",
+        "ends or forks the process, or handles signals",
+        lambda n: (
+            _dotted(n)
+            in {
+                "os._exit",
+                "os.fork",
+                "os.kill",
+                "os.killpg",
+                "signal.signal",
+                "sys.exit",
+                "os.system",
+                "os.execv",
+                "os.execl",
+                "ctypes.CDLL",
+            }
+        ),
+    ),
+    (
+        "system-access",
+        "subprocesses, sockets, or the network",
+        lambda n: (
+            isinstance(n, (ast.Import, ast.ImportFrom))
+            and any(
+                m.split(".")[0]
+                in {
+                    "subprocess",
+                    "socket",
+                    "urllib",
+                    "requests",
+                    "http",
+                    "ctypes",
+                    "multiprocessing",
+                    "shutil",
+                    "resource",
+                }
+                for m in (
+                    [a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""]
+                )
+            )
+        ),
+    ),
+    (
+        "reads-files",
+        "opens files or lists folders (the course, other students)",
+        lambda n: (
+            _dotted(n)
+            in {"open", "os.listdir", "os.walk", "glob.glob", "os.scandir", "pathlib.Path"}
+            or (_name(n) in {"read_text", "read_bytes", "iterdir", "rglob"})
+        ),
+    ),
+    (
+        "silences-output",
+        "replaces stdout or stderr",
+        lambda n: (
+            isinstance(n, ast.Assign)
+            and any(_dotted(t) in {"sys.stdout", "sys.stderr"} for t in n.targets)
+        ),
+    ),
 )
 
 
@@ -203,13 +323,21 @@ def numeric_derivatives(tree):
     flags = []
     for function in ast.walk(tree):
         if not isinstance(function, ast.FunctionDef) or not (
-                function.name == "backward" or function.name.endswith("jacobian")):
+            function.name == "backward" or function.name.endswith("jacobian")
+        ):
             continue
         for node in ast.walk(function):
-            numeric = _name(node) in {"numeric_gradient", "numeric_jacobian"} and isinstance(node, ast.Call)
+            numeric = _name(node) in {"numeric_gradient", "numeric_jacobian"} and isinstance(
+                node, ast.Call
+            )
             if numeric or (isinstance(node, ast.Constant) and isinstance(node.value, complex)):
-                flags.append(Flag("numeric-derivative", f"{function.name} differentiates numerically "
-                                                        f"(line {node.lineno}: {ast.unparse(node)[:60]!r})"))
+                flags.append(
+                    Flag(
+                        "numeric-derivative",
+                        f"{function.name} differentiates numerically "
+                        f"(line {node.lineno}: {ast.unparse(node)[:60]!r})",
+                    )
+                )
                 break
     return flags
 
@@ -229,7 +357,9 @@ def code_flags(source):
                 hit = False
             line = getattr(node, "lineno", 0)
             if hit and (kind, line) not in found:  # one flag per kind and line
-                found[kind, line] = Flag(kind, f"{description} (line {line}: {ast.unparse(node)[:80]!r})")
+                found[kind, line] = Flag(
+                    kind, f"{description} (line {line}: {ast.unparse(node)[:80]!r})"
+                )
     return list(found.values())
 
 

@@ -62,8 +62,10 @@ def reference_namespace(cells):
             exec(compile(definitions_only(source), f"<{REFERENCE_MODULE} cell>", "exec"), namespace)
         except Exception as error:  # noqa: BLE001 (the instructor's code: its failure is the grader's)
             first_line = source.strip().splitlines()[0] if source.strip() else ""
-            raise ReferenceUnavailable(f"the instructor's code cell {number} ({first_line[:60]!r}) does not run "
-                                       f"in the grader: {type(error).__name__}: {error}") from None
+            raise ReferenceUnavailable(
+                f"the instructor's code cell {number} ({first_line[:60]!r}) does not run "
+                f"in the grader: {type(error).__name__}: {error}"
+            ) from None
     return namespace
 
 
@@ -72,9 +74,11 @@ class Referee:
 
     def __init__(self, namespace, is_proxy):
         self.namespace = namespace
-        self.is_proxy = is_proxy           # object -> True for a proxy of a student object
-        self.origins = weakref.WeakKeyDictionary()  # proxy -> ("global", name) | ("call", ...) | ...
-        self.edits = weakref.WeakKeyDictionary()    # proxy -> [(name, value)] assigned by the tests
+        self.is_proxy = is_proxy  # object -> True for a proxy of a student object
+        self.origins = (
+            weakref.WeakKeyDictionary()
+        )  # proxy -> ("global", name) | ("call", ...) | ...
+        self.edits = weakref.WeakKeyDictionary()  # proxy -> [(name, value)] assigned by the tests
 
     # ------------------------------------------------------------- what remote.py reports
 
@@ -85,8 +89,11 @@ class Referee:
     def before_call(args, kwargs):
         """What a call must be replayed with: its arguments (arrays copied) and the state of
         the random generators among them, taken before the student's code draws from them."""
-        states = {id(a): copy.deepcopy(a.bit_generator.state)
-                  for a in (*args, *kwargs.values()) if isinstance(a, np.random.Generator)}
+        states = {
+            id(a): copy.deepcopy(a.bit_generator.state)
+            for a in (*args, *kwargs.values())
+            if isinstance(a, np.random.Generator)
+        }
         return [_kept(a) for a in args], {k: _kept(v) for k, v in kwargs.items()}, states
 
     def called(self, result, callee, replay):
@@ -130,7 +137,11 @@ class Referee:
             made = type(value)(self._twin(item, memo) for item in value)
         elif isinstance(value, dict):
             made = {key: self._twin(item, memo) for key, item in value.items()}
-        elif isinstance(value, np.random.Generator) or not hasattr(value, "__dict__") or isinstance(value, type):
+        elif (
+            isinstance(value, np.random.Generator)
+            or not hasattr(value, "__dict__")
+            or isinstance(value, type)
+        ):
             made = value
         elif callable(value) and not hasattr(type(value), "forward"):
             made = value  # a test's function
@@ -146,16 +157,24 @@ class Referee:
         kind = origin[0] if origin else None
         if kind is None and isinstance(proxy, type):  # a student class reached another way
             return self._reference(proxy.__name__)
-        if kind == "global" and (isinstance(self.namespace.get(origin[1]), type)
-                                 or inspect.isfunction(self.namespace.get(origin[1]))):
+        if kind == "global" and (
+            isinstance(self.namespace.get(origin[1]), type)
+            or inspect.isfunction(self.namespace.get(origin[1]))
+        ):
             return self.namespace[origin[1]]  # a class or function: the instructor's
         if kind == "call":
             _, callee, args, kwargs, states = origin
             function = self._twin(callee, memo)
-            args = [_replayed(a, states) if isinstance(a, np.random.Generator) else self._twin(a, memo)
-                    for a in args]
-            kwargs = {k: _replayed(v, states) if isinstance(v, np.random.Generator) else self._twin(v, memo)
-                      for k, v in kwargs.items()}
+            args = [
+                _replayed(a, states) if isinstance(a, np.random.Generator) else self._twin(a, memo)
+                for a in args
+            ]
+            kwargs = {
+                k: _replayed(v, states)
+                if isinstance(v, np.random.Generator)
+                else self._twin(v, memo)
+                for k, v in kwargs.items()
+            }
             return function(*args, **kwargs)
         if kind == "copy":
             original, edits_then = origin[1], origin[2]
@@ -195,7 +214,11 @@ class Referee:
             if isinstance(value, np.ndarray) and value.shape == np.shape(mine):
                 setattr(made, name, np.array(value, dtype=np.asarray(mine).dtype))
         for name, held in list(vars(made).items()) if hasattr(made, "__dict__") else ():
-            if isinstance(held, (list, tuple)) and held and all(hasattr(h, "forward") for h in held):
+            if (
+                isinstance(held, (list, tuple))
+                and held
+                and all(hasattr(h, "forward") for h in held)
+            ):
                 theirs = getattr(proxy, name, None)
                 if isinstance(theirs, (list, tuple)) and len(theirs) == len(held):
                     for mine, their in zip(held, theirs):
@@ -215,7 +238,9 @@ def _replayed(generator, states):
     """A new generator at the state `generator` had when the recorded call was made."""
     state = states.get(id(generator))
     twin = np.random.Generator(type(generator.bit_generator)())
-    twin.bit_generator.state = copy.deepcopy(state if state is not None else generator.bit_generator.state)
+    twin.bit_generator.state = copy.deepcopy(
+        state if state is not None else generator.bit_generator.state
+    )
     return twin
 
 

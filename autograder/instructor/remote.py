@@ -53,12 +53,18 @@ def student_error(type_name, message, traceback):
     """A StudentError that is also the builtin exception of that name (AttributeError, KeyError,
     ...), so that getattr defaults and `except KeyError` in a test behave as usual."""
     builtin = getattr(builtins, type_name, None)
-    if not (isinstance(builtin, type) and issubclass(builtin, Exception)) or builtin is StopIteration:
+    if (
+        not (isinstance(builtin, type) and issubclass(builtin, Exception))
+        or builtin is StopIteration
+    ):
         builtin = None
     if type_name not in _error_classes:
         bases = (StudentError, builtin) if builtin else (StudentError,)
-        _error_classes[type_name] = type(type_name, bases, {"__init__": StudentError.__init__,
-                                                            "__str__": lambda self: f"{self.message}"})
+        _error_classes[type_name] = type(
+            type_name,
+            bases,
+            {"__init__": StudentError.__init__, "__str__": lambda self: f"{self.message}"},
+        )
     return _error_classes[type_name](type_name, message, traceback)
 
 
@@ -80,7 +86,9 @@ class RemoteObject:
     _methods = frozenset()
 
     def __getattr__(self, name):
-        if name.startswith("__") and name.endswith("__"):  # no __array__, __eq__, ... from the student
+        if name.startswith("__") and name.endswith(
+            "__"
+        ):  # no __array__, __eq__, ... from the student
             raise AttributeError(name)
         if name in type(self)._methods:  # a method seen before: no round trip to fetch it
             return RemoteMethod(self, name)
@@ -153,8 +161,9 @@ class RemoteMethod:
         self.owner, self.name = owner, name
 
     def __call__(self, *args, **kwargs):
-        return self.owner._student.request("callmethod", target=self.owner, name=self.name,
-                                           args=list(args), kwargs=kwargs)
+        return self.owner._student.request(
+            "callmethod", target=self.owner, name=self.name, args=list(args), kwargs=kwargs
+        )
 
     def __repr__(self):
         return f"<method {self.name} of {type(self.owner).__name__} (student)>"
@@ -178,7 +187,7 @@ class StudentCode:
 
     def __init__(self, channel, timeout):
         self.channel, self.timeout = channel, timeout
-        self.proxies, self.classes = {}, {}   # ref id -> proxy object / proxy class
+        self.proxies, self.classes = {}, {}  # ref id -> proxy object / proxy class
         self.exports, self.export_of = {}, {}  # export id -> grader object; id(object) -> export id
         self.rngs, self.rng_of, self.rng_seen = {}, {}, {}  # shared generators and their last state
         self.lost = None  # why the process is gone, once it is
@@ -214,7 +223,9 @@ class StudentCode:
             timeout = min(timeout, left)
         fields["rngs"] = self._rngs_to_send()
         fields["errstate"] = np.geterr()
-        fields["watch"] = list(self.watched)  # a test's np.errstate(over="raise") holds for the student's code too
+        fields["watch"] = list(
+            self.watched
+        )  # a test's np.errstate(over="raise") holds for the student's code too
         data = encode({"op": op, **fields}, self._encode_other)  # a TypeError here is the test's
         try:
             message = self._exchange(data, timeout)
@@ -228,14 +239,24 @@ class StudentCode:
             raise StudentProcessLost(self.lost)
         if "raise" in message:
             error = message["raise"]
-            raise student_error(str(error.get("type")), str(error.get("message")), str(error.get("traceback")))
+            raise student_error(
+                str(error.get("type")), str(error.get("message")), str(error.get("traceback"))
+            )
         for ref, contents in message.get("watched") or []:
             array = self.watched.get(ref)
-            if array is not None and isinstance(contents, np.ndarray) and contents.shape == array.shape:
+            if (
+                array is not None
+                and isinstance(contents, np.ndarray)
+                and contents.shape == array.shape
+            ):
                 array[...] = contents
         for index, array in message.get("changed") or []:  # arguments the call modified in place
             argument = fields.get("args", [])[index] if op in ("call", "callmethod") else None
-            if isinstance(argument, np.ndarray) and isinstance(array, np.ndarray) and array.shape == argument.shape:
+            if (
+                isinstance(argument, np.ndarray)
+                and isinstance(array, np.ndarray)
+                and array.shape == argument.shape
+            ):
                 argument[...] = array
         return message.get("value")
 
@@ -281,14 +302,15 @@ class StudentCode:
             self.rng_seen[rid] = value.bit_generator.state
             return {"rng": [rid, value.bit_generator.state]}
         if getattr(type(value), "__module__", None) == CELL_MODULE or (
-                inspect.isfunction(value) and value.__module__ == CELL_MODULE):
+            inspect.isfunction(value) and value.__module__ == CELL_MODULE
+        ):
             eid = self.export_of.setdefault(id(value), len(self.export_of) + 1)
             self.exports[eid] = value
             return {"export": [eid, type(value).__name__]}
         raise TypeError(f"a {type(value).__name__} cannot be given to the student's code")
 
     def _decode_other(self, tagged):
-        (tag, content), = tagged.items()
+        ((tag, content),) = tagged.items()
         if tag == "ref" and isinstance(content, list) and len(content) == 3:
             ref, kind, lineage = content
             cls = self._proxy_class(lineage)
@@ -346,20 +368,33 @@ class StudentCode:
                 raise AttributeError(f"{name!r} is not available to the student's code")
             if callback["action"] == "getattr":
                 value = getattr(obj, name)
-                answer = {"method": True} if inspect.ismethod(value) and value.__self__ is obj else value
+                answer = (
+                    {"method": True} if inspect.ismethod(value) and value.__self__ is obj else value
+                )
             elif callback["action"] == "call":
                 function = obj if name is None else getattr(obj, name)
-                if name is not None and not (inspect.ismethod(function) and function.__self__ is obj):
+                if name is not None and not (
+                    inspect.ismethod(function) and function.__self__ is obj
+                ):
                     raise TypeError(f"{name} is not a method")
                 answer = function(*callback.get("args", []), **callback.get("kwargs", {}))
             else:
                 raise ProtocolError("unknown callback")
-            self.channel.send(encode({"value": answer, "rngs": self._rngs_to_send()}, self._encode_other))
+            self.channel.send(
+                encode({"value": answer, "rngs": self._rngs_to_send()}, self._encode_other)
+            )
         except (ProtocolError, KeyError) as error:
             raise ProtocolError(f"invalid callback: {error}") from None
         except Exception as error:
-            self.channel.send(encode({"raise": {"type": type(error).__name__, "message": str(error)[:2000]},
-                                      "rngs": {}}, self._encode_other))
+            self.channel.send(
+                encode(
+                    {
+                        "raise": {"type": type(error).__name__, "message": str(error)[:2000]},
+                        "rngs": {},
+                    },
+                    self._encode_other,
+                )
+            )
 
 
 class Namespace(dict):

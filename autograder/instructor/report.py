@@ -195,7 +195,10 @@ def load_grades(course, assignment, roster=None):
         f"Run grade {assignment} first (it autogrades submitted/<student>/{assignment}/)."
     )
     # Opening a missing SQLite gradebook would create an empty one: say what to do instead.
-    if course.db_url.startswith("sqlite:///") and not Path(course.db_url[len("sqlite:///"):]).is_file():
+    if (
+        course.db_url.startswith("sqlite:///")
+        and not Path(course.db_url[len("sqlite:///") :]).is_file()
+    ):
         raise ungraded
     status = load_status(course, assignment)
     collected = load_collect_table(course, assignment)
@@ -243,10 +246,18 @@ def load_grades(course, assignment, roster=None):
     # Collected since it was graded, or never graded: its old score (if any) is not current.
     for student in submitted_students(course, assignment):
         graded = status.get(student, {}).get("sha256")
-        if student not in rows or (graded and graded != submission_fingerprint(course, student, assignment)):
-            rows[student] = Row(student, dict(empty), grades.max_score, NOT_GRADED,
-                                f"collected since it was last graded: run grade {assignment}"
-                                if student in rows else f"collected, never graded: run grade {assignment}")
+        if student not in rows or (
+            graded and graded != submission_fingerprint(course, student, assignment)
+        ):
+            rows[student] = Row(
+                student,
+                dict(empty),
+                grades.max_score,
+                NOT_GRADED,
+                f"collected since it was last graded: run grade {assignment}"
+                if student in rows
+                else f"collected, never graded: run grade {assignment}",
+            )
     unidentified = []
     for submitter in collected:
         row = rows.get(submitter.student)
@@ -254,14 +265,27 @@ def load_grades(course, assignment, roster=None):
             row.name = row.name or submitter.name
             row.submitted = submitter.submitted
             if submitter.late == "yes" and row.scored and not row.late_by:
-                row.flags = row.flags + ["late-mark: the LMS marks this submission late, but nbgrader has no due "
-                                         f"date before its time: set one with grade {assignment} --due DATE"]
-            if submitter.outcome != "taken":  # the LMS's latest was not collected; the earlier one stands
-                row.flags = row.flags + [f"not-collected: the latest submission was not collected "
-                                         f"({submitter.reason}); this row is for the earlier one"]
+                row.flags = row.flags + [
+                    "late-mark: the LMS marks this submission late, but nbgrader has no due "
+                    f"date before its time: set one with grade {assignment} --due DATE"
+                ]
+            if (
+                submitter.outcome != "taken"
+            ):  # the LMS's latest was not collected; the earlier one stands
+                row.flags = row.flags + [
+                    f"not-collected: the latest submission was not collected "
+                    f"({submitter.reason}); this row is for the earlier one"
+                ]
         else:
-            row = Row(submitter.student, dict(empty), grades.max_score, NOT_COLLECTED, submitter.reason,
-                      submitter.name or submitter.file, submitter.submitted)
+            row = Row(
+                submitter.student,
+                dict(empty),
+                grades.max_score,
+                NOT_COLLECTED,
+                submitter.reason,
+                submitter.name or submitter.file,
+                submitter.submitted,
+            )
             if submitter.student:
                 rows[submitter.student] = row
             else:
@@ -270,17 +294,28 @@ def load_grades(course, assignment, roster=None):
         if person.student in rows:
             rows[person.student].name = person.name
         else:
-            rows[person.student] = Row(person.student, dict(empty), grades.max_score, NOT_SUBMITTED,
-                                       f"on the {roster.lms} class list, no submission in any collected export",
-                                       person.name)
+            rows[person.student] = Row(
+                person.student,
+                dict(empty),
+                grades.max_score,
+                NOT_SUBMITTED,
+                f"on the {roster.lms} class list, no submission in any collected export",
+                person.name,
+            )
     grades.rows = sorted(rows.values(), key=lambda row: row.student.casefold()) + unidentified
     return grades
 
 
 def _row(student, scores, grades, status):
     entry = status.get(student) or {}
-    return Row(student, scores, grades.max_score, entry.get("status", "graded"), entry.get("reason"),
-               flags=list(entry.get("flags", [])))
+    return Row(
+        student,
+        scores,
+        grades.max_score,
+        entry.get("status", "graded"),
+        entry.get("reason"),
+        flags=list(entry.get("flags", [])),
+    )
 
 
 def summarize(grades):
@@ -288,11 +323,19 @@ def summarize(grades):
     totals = grades.totals()
     rates = [(grades.pass_rate(cell), cell.label) for cell in grades.cells]
     # On a tie, the first such cell of the notebook.
-    lowest_rate, lowest_cell = min(rates, key=lambda r: r[0]) if rates else (float("nan"), "no graded cells")
+    lowest_rate, lowest_cell = (
+        min(rates, key=lambda r: r[0]) if rates else (float("nan"), "no graded cells")
+    )
     statuses = dict(Counter(row.status for row in grades.rows))
     return Summary(
-        grades.assignment, len(grades.rows), statuses, grades.max_score,
-        statistics.mean(totals), statistics.median(totals), lowest_cell, lowest_rate,
+        grades.assignment,
+        len(grades.rows),
+        statuses,
+        grades.max_score,
+        statistics.mean(totals),
+        statistics.median(totals),
+        lowest_cell,
+        lowest_rate,
         sum(bool(row.flags) for row in grades.rows),
     )
 
@@ -331,8 +374,19 @@ def report_paths(course, assignment, out_dir=None):
     }
 
 
-CSV_COLUMNS = ("student", "name", "late_penalty", "total", "max_score", "percent", "submitted", "late_by",
-               "status", "reason", "flags")  # a score column per graded cell goes after "name"
+CSV_COLUMNS = (
+    "student",
+    "name",
+    "late_penalty",
+    "total",
+    "max_score",
+    "percent",
+    "submitted",
+    "late_by",
+    "status",
+    "reason",
+    "flags",
+)  # a score column per graded cell goes after "name"
 
 
 def write_csv(grades, path):
@@ -343,12 +397,25 @@ def write_csv(grades, path):
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow([*CSV_COLUMNS[:2], *(c.label for c in grades.cells), *CSV_COLUMNS[2:]])
     for row in grades.rows:
-        writer.writerow([
-            row.student, row.name,
-            *("" if row.scores[c.label] is None else _number(row.scores[c.label]) for c in grades.cells),
-            _number(row.penalty), _number(row.total), _number(row.max_score), f"{row.percent:.1f}",
-            row.submitted, _duration(row.late_by), row.status, row.reason or "", "; ".join(row.flags),
-        ])
+        writer.writerow(
+            [
+                row.student,
+                row.name,
+                *(
+                    "" if row.scores[c.label] is None else _number(row.scores[c.label])
+                    for c in grades.cells
+                ),
+                _number(row.penalty),
+                _number(row.total),
+                _number(row.max_score),
+                f"{row.percent:.1f}",
+                row.submitted,
+                _duration(row.late_by),
+                row.status,
+                row.reason or "",
+                "; ".join(row.flags),
+            ]
+        )
     write_atomically(Path(path), stream.getvalue())
 
 
@@ -368,20 +435,35 @@ def plot_scores(grades, path):
     top = int(np.ceil(grades.max_score))
     mean, median = statistics.mean(totals), statistics.median(totals)
     fig, ax = _figure(7, 4)
-    ax.hist(totals, bins=np.arange(-0.5, top + 1.5), color="#4c72b0", edgecolor="white", label="students")
+    ax.hist(
+        totals,
+        bins=np.arange(-0.5, top + 1.5),
+        color="#4c72b0",
+        edgecolor="white",
+        label="students",
+    )
     ax.axvline(mean, color="#dd8452", linewidth=2, label=f"mean {mean:.2f}")
-    ax.axvline(median, color="#55a868", linewidth=2, linestyle="--", label=f"median {_number(median)}")
+    ax.axvline(
+        median, color="#55a868", linewidth=2, linestyle="--", label=f"median {_number(median)}"
+    )
     ax.set_xlim(-0.5, top + 0.5)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(f"total score (points, out of {_number(grades.max_score)})")
     ax.set_ylabel("number of students")
-    title = (f"{grades.assignment}: total scores of {len(totals)} students "
-             f"(mean {mean:.2f}, median {_number(median)})")
+    title = (
+        f"{grades.assignment}: total scores of {len(totals)} students "
+        f"(mean {mean:.2f}, median {_number(median)})"
+    )
     ax.set_title(title)
     ax.legend(loc="best")
-    _save(fig, path, title, f"Histogram of the total scores of {len(totals)} students, 0 to "
-          f"{_number(grades.max_score)} points, with the mean and the median marked.")
+    _save(
+        fig,
+        path,
+        title,
+        f"Histogram of the total scores of {len(totals)} students, 0 to "
+        f"{_number(grades.max_score)} points, with the mean and the median marked.",
+    )
 
 
 def plot_cells(grades, path):
@@ -411,12 +493,23 @@ def plot_cells(grades, path):
     title = f"{grades.assignment}: pass rate per test cell ({n} students)"
     ax.set_title(title)
     # Below the axes, where no bar can hide it.
-    fig.legend(handles=[Patch(color="#c44e52", label=f"under {PASS_MARK:.0%}"),
-                        Patch(color="#4c72b0", label=f"{PASS_MARK:.0%} or more")],
-               loc="outside lower center", ncols=2, fontsize="small")
+    fig.legend(
+        handles=[
+            Patch(color="#c44e52", label=f"under {PASS_MARK:.0%}"),
+            Patch(color="#4c72b0", label=f"{PASS_MARK:.0%} or more"),
+        ],
+        loc="outside lower center",
+        ncols=2,
+        fontsize="small",
+    )
     lows = [cell.name for cell, rate in zip(grades.cells, rates) if rate < PASS_MARK]
-    _save(fig, path, title, "Share of students with full points on each test cell. "
-          f"Under {PASS_MARK:.0%}: {', '.join(lows) or 'none'}.")
+    _save(
+        fig,
+        path,
+        title,
+        "Share of students with full points on each test cell. "
+        f"Under {PASS_MARK:.0%}: {', '.join(lows) or 'none'}.",
+    )
 
 
 def _figure(width, height):

@@ -76,13 +76,15 @@ def mnist_data():
 
 @dataclass
 class Limits:
-    memory: int = 4 * GiB          # address space of the student's process
-    processes: int = 64             # processes and threads of the sandbox user
-    file_size: int = 64 * MiB       # largest file it may write (its stdout and stderr included)
+    memory: int = 4 * GiB  # address space of the student's process
+    processes: int = 64  # processes and threads of the sandbox user
+    file_size: int = 64 * MiB  # largest file it may write (its stdout and stderr included)
     open_files: int = 256
-    cpu_seconds: int = 900          # a backstop; wall-clock limits are per request
-    channel_timeout: float = 120    # a read or write on the channel without a deadline of its own
-    data: list = field(default_factory=mnist_data)  # folders or files shown read-only, at their paths
+    cpu_seconds: int = 900  # a backstop; wall-clock limits are per request
+    channel_timeout: float = 120  # a read or write on the channel without a deadline of its own
+    data: list = field(
+        default_factory=mnist_data
+    )  # folders or files shown read-only, at their paths
     hidden: list = field(default_factory=list)  # more paths to cover should a bind contain them
 
 
@@ -117,7 +119,11 @@ def interpreter_paths():
         paths.append(Path(libdir))
     # Package folders that a .pth file adds (a virtualenv layered on another one's packages);
     # only package folders: a checkout on the path (an editable install) stays out of sight.
-    paths += [Path(p) for p in sys.path if p.endswith(("site-packages", "dist-packages")) and Path(p).is_dir()]
+    paths += [
+        Path(p)
+        for p in sys.path
+        if p.endswith(("site-packages", "dist-packages")) and Path(p).is_dir()
+    ]
     return paths
 
 
@@ -126,10 +132,19 @@ def binds(data=()):
     libraries, the interpreter, the toolkit, the data. Existing paths only, none inside
     another, resolved (the sandbox path is the host path: the toolkit's editable install
     and $MNIST_DIR point there)."""
-    wanted = [Path("/usr/lib"), Path("/usr/lib64"), Path("/etc/ld.so.cache"), Path(shutil.which("setpriv") or "/usr/bin/setpriv")]
-    wanted += [p for p in (Path("/lib"), Path("/lib64")) if not p.is_symlink()]  # not merged into /usr
+    wanted = [
+        Path("/usr/lib"),
+        Path("/usr/lib64"),
+        Path("/etc/ld.so.cache"),
+        Path(shutil.which("setpriv") or "/usr/bin/setpriv"),
+    ]
+    wanted += [
+        p for p in (Path("/lib"), Path("/lib64")) if not p.is_symlink()
+    ]  # not merged into /usr
     wanted += interpreter_paths() + [HERE.parent] + [Path(p) for p in data]
-    found = sorted({p.resolve() for p in wanted if p.exists()}, key=lambda p: (len(p.parts), str(p)))
+    found = sorted(
+        {p.resolve() for p in wanted if p.exists()}, key=lambda p: (len(p.parts), str(p))
+    )
     kept = []
     for path in found:
         if not any(path.is_relative_to(outer) for outer in kept):
@@ -161,10 +176,14 @@ def lease_uid(first=0):
         UID_LOCKS.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = UID_LOCKS.lstat()
     except OSError as error:
-        raise SandboxUnavailable(f"cannot create the sandbox uid lock folder {UID_LOCKS}: {error}") from None
+        raise SandboxUnavailable(
+            f"cannot create the sandbox uid lock folder {UID_LOCKS}: {error}"
+        ) from None
     if not UID_LOCKS.is_dir() or UID_LOCKS.is_symlink() or info.st_uid != 0 or info.st_mode & 0o022:
-        raise SandboxUnavailable(f"{UID_LOCKS} must be a folder owned by root that only root can write; "
-                                 f"remove it and grade again.")
+        raise SandboxUnavailable(
+            f"{UID_LOCKS} must be a folder owned by root that only root can write; "
+            f"remove it and grade again."
+        )
     for step in range(UID_COUNT):
         uid = FIRST_UID + (first + step) % UID_COUNT
         try:
@@ -172,7 +191,9 @@ def lease_uid(first=0):
             continue  # an account of the machine
         except KeyError:
             pass
-        fd = os.open(UID_LOCKS / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        fd = os.open(
+            UID_LOCKS / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
+        )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -182,7 +203,9 @@ def lease_uid(first=0):
             os.close(fd)
             continue
         return uid, fd
-    raise SandboxUnavailable(f"all {UID_COUNT} sandbox user ids ({FIRST_UID}-{FIRST_UID + UID_COUNT - 1}) are in use.")
+    raise SandboxUnavailable(
+        f"all {UID_COUNT} sandbox user ids ({FIRST_UID}-{FIRST_UID + UID_COUNT - 1}) are in use."
+    )
 
 
 _checked = False
@@ -201,7 +224,9 @@ def check_available():
         )
     for tool, package in (("bwrap", "bubblewrap"), ("setpriv", "util-linux")):
         if shutil.which(tool) is None:
-            raise SandboxUnavailable(f"`{tool}` is missing: install it with `apt-get install {package}`.")
+            raise SandboxUnavailable(
+                f"`{tool}` is missing: install it with `apt-get install {package}`."
+            )
     sandbox = Sandbox([], Limits(data=[]), command=[sys.executable, "-I", "-c", "pass"])
     try:
         sandbox.start()
@@ -213,9 +238,11 @@ def check_available():
     finally:
         sandbox.kill()
     if code != 0:
-        raise SandboxUnavailable(f"a trial process in the sandbox failed ({code}): "
-                                 f"{sandbox.log[-2000:].strip() or 'no message'}. The kernel must allow "
-                                 f"namespaces (in a container: run it privileged).")
+        raise SandboxUnavailable(
+            f"a trial process in the sandbox failed ({code}): "
+            f"{sandbox.log[-2000:].strip() or 'no message'}. The kernel must allow "
+            f"namespaces (in a container: run it privileged)."
+        )
     _checked = True
 
 
@@ -237,9 +264,25 @@ class Sandbox:
 
     def arguments(self, files):
         """bwrap's command line. files: {sandbox path: fd to copy from}."""
-        args = [shutil.which("bwrap") or "bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup",
-                "--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox",
-                "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]  # for setpriv only
+        args = [
+            shutil.which("bwrap") or "bwrap",
+            "--unshare-ipc",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-uts",
+            "--unshare-cgroup",
+            "--die-with-parent",
+            "--new-session",
+            "--clearenv",
+            "--hostname",
+            "sandbox",
+            "--cap-drop",
+            "ALL",
+            "--cap-add",
+            "CAP_SETUID",
+            "--cap-add",
+            "CAP_SETGID",
+        ]  # for setpriv only
         made = set()
 
         def folders(path):  # bwrap would copy the host's modes (/root is 0700): make them 0755
@@ -263,16 +306,36 @@ class Sandbox:
                 args.extend(["--symlink", os.readlink(link), link])
         for path in self.hidden:  # inside a bind: cover it
             if any(Path(path).is_relative_to(target) for _, target in shown):
-                args.extend(["--perms", "0000", "--tmpfs", path] if Path(path).is_dir() else ["--ro-bind", "/dev/null", path])
+                args.extend(
+                    ["--perms", "0000", "--tmpfs", path]
+                    if Path(path).is_dir()
+                    else ["--ro-bind", "/dev/null", path]
+                )
         args.extend(["--remount-ro", "/dev", "--perms", "1777", "--dir", "/tmp/work"])
         for target, fd in files.items():
             args.extend(["--perms", "0644", "--file", str(fd), target])
         for name, value in self._environment().items():
             args.extend(["--setenv", name, value])
         uid = str(self.uid)
-        args.extend(["--remount-ro", "/", "--chdir", "/tmp/work", "--",
-                     shutil.which("setpriv") or "/usr/bin/setpriv", "--reuid", uid, "--regid", uid,
-                     "--clear-groups", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"])
+        args.extend(
+            [
+                "--remount-ro",
+                "/",
+                "--chdir",
+                "/tmp/work",
+                "--",
+                shutil.which("setpriv") or "/usr/bin/setpriv",
+                "--reuid",
+                uid,
+                "--regid",
+                uid,
+                "--clear-groups",
+                "--no-new-privs",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--",
+            ]
+        )
         return args
 
     def start(self):
@@ -288,14 +351,25 @@ class Sandbox:
         if self.command is None:
             for name in CHILD_FILES:
                 files[f"/tmp/work/{name}"] = _memory_file((HERE / name).read_bytes())
-        command = self.command or [sys.executable, "-I", "student_process.py", str(to_child_read), str(from_child_write)]
+        command = self.command or [
+            sys.executable,
+            "-I",
+            "student_process.py",
+            str(to_child_read),
+            str(from_child_write),
+        ]
         args = self.arguments(files) + command
         args[1:1] = ["--info-fd", str(info_write)]
         try:
             self.process = subprocess.Popen(
-                args, env={}, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+                args,
+                env={},
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=self._log,
                 pass_fds=(to_child_read, from_child_write, info_write, *files.values()),
-                preexec_fn=self._set_limits, start_new_session=True,
+                preexec_fn=self._set_limits,
+                start_new_session=True,
             )
         finally:
             for fd in (to_child_read, from_child_write, info_write, *files.values()):
@@ -308,7 +382,10 @@ class Sandbox:
         """Hold a pidfd of the namespace's first process (bwrap reports its pid once it exists)."""
         text, deadline = b"", time.monotonic() + START_TIMEOUT
         try:
-            while time.monotonic() < deadline and select.select([info_read], [], [], deadline - time.monotonic())[0]:
+            while (
+                time.monotonic() < deadline
+                and select.select([info_read], [], [], deadline - time.monotonic())[0]
+            ):
                 chunk = os.read(info_read, 4096)
                 text += chunk
                 if not chunk or text.rstrip().endswith(b"}"):
@@ -317,7 +394,11 @@ class Sandbox:
             os.close(info_read)
         try:
             pid = int(json.loads(text)["child-pid"])
-        except (ValueError, KeyError, TypeError):  # bwrap gave up: the machine's fault, not the student's
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+        ):  # bwrap gave up: the machine's fault, not the student's
             try:
                 self.process.wait(5)
             except subprocess.TimeoutExpired:
@@ -346,7 +427,10 @@ class Sandbox:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
             self.process = None
-        for fd in (self._pidfd, *((self.channel.read_fd, self.channel.write_fd) if self.channel else ())):
+        for fd in (
+            self._pidfd,
+            *((self.channel.read_fd, self.channel.write_fd) if self.channel else ()),
+        ):
             if fd is not None:
                 try:
                     os.close(fd)
@@ -375,10 +459,17 @@ class Sandbox:
     def _environment(self):
         keep = {"MNIST_DIR", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"}
         environment = {k: v for k, v in os.environ.items() if k in keep}
-        environment.update({
-            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/tmp/work", "TMPDIR": "/tmp",
-            "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/work", "PYTHONDONTWRITEBYTECODE": "1",
-        })
+        environment.update(
+            {
+                "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+                "HOME": "/tmp/work",
+                "TMPDIR": "/tmp",
+                "LANG": "C.UTF-8",
+                "MPLBACKEND": "Agg",
+                "MPLCONFIGDIR": "/tmp/work",
+                "PYTHONDONTWRITEBYTECODE": "1",
+            }
+        )
         for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             environment.setdefault(variable, "1")
         environment.update(self.environment)
@@ -386,9 +477,14 @@ class Sandbox:
 
     def _set_limits(self):
         limits = self.limits
-        for kind, value in ((resource.RLIMIT_AS, limits.memory), (resource.RLIMIT_NPROC, limits.processes),
-                            (resource.RLIMIT_FSIZE, limits.file_size), (resource.RLIMIT_NOFILE, limits.open_files),
-                            (resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_CORE, 0)):
+        for kind, value in (
+            (resource.RLIMIT_AS, limits.memory),
+            (resource.RLIMIT_NPROC, limits.processes),
+            (resource.RLIMIT_FSIZE, limits.file_size),
+            (resource.RLIMIT_NOFILE, limits.open_files),
+            (resource.RLIMIT_CPU, limits.cpu_seconds),
+            (resource.RLIMIT_CORE, 0),
+        ):
             resource.setrlimit(kind, (value, value))
 
 

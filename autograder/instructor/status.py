@@ -26,13 +26,17 @@ def load_status(course, assignment):
     try:
         return json.loads(path.read_text())["students"]
     except (ValueError, KeyError, TypeError) as error:
-        raise InstructorError(f"{path} is not a grading status file ({error}). Run grade again to rewrite it.")
+        raise InstructorError(
+            f"{path} is not a grading status file ({error}). Run grade again to rewrite it."
+        )
 
 
 def save_status(course, assignment, students):
     """Write the status file whole or not at all (a new file renamed over the old one)."""
     path = status_path(course, assignment)
-    text = json.dumps({"assignment": assignment, "students": dict(sorted(students.items()))}, indent=1)
+    text = json.dumps(
+        {"assignment": assignment, "students": dict(sorted(students.items()))}, indent=1
+    )
     write_atomically(path, text)
 
 

@@ -15,15 +15,17 @@ gets. This file and protocol.py are copied into the sandbox's working directory 
 """
 
 import copy
-import os
 import io
+import os
 import sys
 import traceback
 import types
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves out the script folder: protocol.py is there
+sys.path.insert(
+    0, os.path.dirname(os.path.abspath(__file__))
+)  # -I leaves out the script folder: protocol.py is there
 from protocol import Channel, ProtocolError, changed_states, decode, encode, without_magics  # noqa: E402
 
 OUTPUT_LIMIT = 64 * 1024  # characters of stdout/stderr kept per cell
@@ -42,7 +44,7 @@ class CappedText(io.TextIOBase):
 
     def write(self, text):
         room = OUTPUT_LIMIT - self.size
-        self.parts.append(text[:max(room, 0)])
+        self.parts.append(text[: max(room, 0)])
         self.size += min(len(text), max(room, 0))
         self.dropped += max(len(text) - max(room, 0), 0)
         return len(text)
@@ -63,15 +65,31 @@ class GraderObject:
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
-        answer = self._server.ask_grader({"action": "getattr", "export": self._export, "name": name})
+        answer = self._server.ask_grader(
+            {"action": "getattr", "export": self._export, "name": name}
+        )
         if isinstance(answer, dict) and answer.get("method"):
             return lambda *args, **kwargs: self._server.ask_grader(
-                {"action": "call", "export": self._export, "name": name, "args": list(args), "kwargs": kwargs})
+                {
+                    "action": "call",
+                    "export": self._export,
+                    "name": name,
+                    "args": list(args),
+                    "kwargs": kwargs,
+                }
+            )
         return answer
 
     def __call__(self, *args, **kwargs):
         return self._server.ask_grader(
-            {"action": "call", "export": self._export, "name": None, "args": list(args), "kwargs": kwargs})
+            {
+                "action": "call",
+                "export": self._export,
+                "name": None,
+                "args": list(args),
+                "kwargs": kwargs,
+            }
+        )
 
     def __repr__(self):
         return f"<{self._type} (grader)>"
@@ -82,7 +100,7 @@ class Server:
         self.channel = channel
         self.namespace = {"__name__": "__main__", "get_ipython": lambda: None}
         self.objects, self.ref_of = {}, {}  # ref id -> object; id(object) -> ref id
-        self.exports = {}                    # the grader's objects seen here, by export id
+        self.exports = {}  # the grader's objects seen here, by export id
         self.rngs, self.rng_states = {}, {}  # linked generators and their last reported state
 
     # ------------------------------------------------------------- values
@@ -115,7 +133,7 @@ class Server:
         return {"ref": [self.ref(value), "instance", self.lineage(type(value))]}
 
     def decode_other(self, tagged):
-        (tag, content), = tagged.items()
+        ((tag, content),) = tagged.items()
         if tag == "ref" and content in self.objects:
             return self.objects[content]
         if tag == "export":
@@ -136,8 +154,16 @@ class Server:
         try:
             data = encode(body, self.encode_other)
         except Exception as error:  # a value that cannot be sent: say so instead
-            data = encode({"raise": {"type": "TypeError", "message": f"cannot send the result: {error}",
-                                     "traceback": ""}}, self.encode_other)
+            data = encode(
+                {
+                    "raise": {
+                        "type": "TypeError",
+                        "message": f"cannot send the result: {error}",
+                        "traceback": "",
+                    }
+                },
+                self.encode_other,
+            )
         self.channel.send(data)
 
     def watched(self, refs):
@@ -177,18 +203,33 @@ class Server:
             self.decode_other({"rng": [int(rid), state]})
         errstate = request.get("errstate")
         if isinstance(errstate, dict):  # the test's np.errstate applies to this code too
-            np.seterr(**{k: v for k, v in errstate.items() if k in ("divide", "over", "under", "invalid")})
+            np.seterr(
+                **{k: v for k, v in errstate.items() if k in ("divide", "over", "under", "invalid")}
+            )
         try:
             if op == "exec":
                 self.send({"value": self.run_cell(request["source"]), "rngs": self.changed_rngs()})
                 return
             value, changed = self.apply(op, request)
-            self.send({"value": value, "changed": changed, "rngs": self.changed_rngs(),
-                       "watched": self.watched(request.get("watch"))})
+            self.send(
+                {
+                    "value": value,
+                    "changed": changed,
+                    "rngs": self.changed_rngs(),
+                    "watched": self.watched(request.get("watch")),
+                }
+            )
         except BaseException as error:  # noqa: BLE001 (SystemExit included: the student's, not ours)
-            self.send({"raise": {"type": type(error).__name__, "message": str(error)[:4000],
-                                 "traceback": "".join(traceback.format_exception(error))[-8000:]},
-                       "rngs": self.changed_rngs()})
+            self.send(
+                {
+                    "raise": {
+                        "type": type(error).__name__,
+                        "message": str(error)[:4000],
+                        "traceback": "".join(traceback.format_exception(error))[-8000:],
+                    },
+                    "rngs": self.changed_rngs(),
+                }
+            )
 
     def apply(self, op, request):
         target = request.get("target")
@@ -209,7 +250,9 @@ class Server:
             args, kwargs = request["args"], request["kwargs"]
             before = [(i, a.copy()) for i, a in enumerate(args) if isinstance(a, np.ndarray)]
             result = target(*args, **kwargs)
-            changed = [[i, args[i]] for i, old in before if not _array_equal(args[i], old, equal_nan=True)]
+            changed = [
+                [i, args[i]] for i, old in before if not _array_equal(args[i], old, equal_nan=True)
+            ]
             return result, changed
         if op == "iter":
             return iter(target), []
@@ -227,8 +270,14 @@ class Server:
         if op == "deepcopy":
             return copy.deepcopy(target), []
         if op == "vars":  # the arrays come with references, for the grader to watch them
-            attributes = dict(_object_dict(target, "__dict__"))  # past any __getattribute__ of its class
-            refs = {name: self.ref(value) for name, value in attributes.items() if isinstance(value, np.ndarray)}
+            attributes = dict(
+                _object_dict(target, "__dict__")
+            )  # past any __getattribute__ of its class
+            refs = {
+                name: self.ref(value)
+                for name, value in attributes.items()
+                if isinstance(value, np.ndarray)
+            }
             return {"values": attributes, "refs": refs}, []
         raise ProtocolError(f"unknown request {op!r}")
 
@@ -241,8 +290,11 @@ class Server:
         try:
             exec(compile(without_magics(source), "<cell>", "exec"), self.namespace)
         except BaseException as exc:  # noqa: BLE001
-            error = {"ename": type(exc).__name__, "evalue": str(exc)[:4000],
-                     "traceback": "".join(traceback.format_exception(exc))[-8000:]}
+            error = {
+                "ename": type(exc).__name__,
+                "evalue": str(exc)[:4000],
+                "traceback": "".join(traceback.format_exception(exc))[-8000:],
+            }
         finally:
             sys.stdout, sys.stderr = saved
         return {"stdout": stdout.value(), "stderr": stderr.value(), "error": error}

@@ -38,18 +38,28 @@ from ..student.checks import refereed_by
 from .bundle import HIDDEN_MARKERS
 from .protocol import without_magics
 from .rebuild import nbgrader_role
-from .referee import Referee, reference_namespace
-from .remote import (CELL_MODULE, Namespace, OutOfTime, RemoteClass, RemoteObject, StudentCode, StudentError,
-                     StudentProcessLost)
+from .referee import Referee
+from .remote import (
+    CELL_MODULE,
+    Namespace,
+    OutOfTime,
+    RemoteClass,
+    RemoteObject,
+    StudentCode,
+    StudentError,
+    StudentProcessLost,
+)
 from .sandbox import Limits, Sandbox
 
 TEXT_LIMIT = 64 * 1024  # characters of a cell's output kept
 LINE_LIMIT = 2000  # characters of a traceback line kept
-NOTEBOOK_OUTPUT_LIMIT = 2 * 2**20  # characters of output kept for a whole notebook (then errors only)
+NOTEBOOK_OUTPUT_LIMIT = (
+    2 * 2**20
+)  # characters of output kept for a whole notebook (then errors only)
 
 
 def where_it_runs(cell):
-    """"test", "student", "grader" or "both" for a code cell of the rebuilt notebook."""
+    """ "test", "student", "grader" or "both" for a code cell of the rebuilt notebook."""
     role = nbgrader_role(cell)
     if role.get("grade") and not role.get("solution"):
         return "test"
@@ -61,7 +71,11 @@ def where_it_runs(cell):
 def instructor_cells(source):
     """The code the referee's twins are made of: every code cell of the instructor's source
     notebook but the test cells (setup, engine, helpers, and the instructor's solutions)."""
-    return [cell.source for cell in source.cells if cell.cell_type == "code" and where_it_runs(cell) != "test"]
+    return [
+        cell.source
+        for cell in source.cells
+        if cell.cell_type == "code" and where_it_runs(cell) != "test"
+    ]
 
 
 def is_proxy(value):
@@ -73,8 +87,10 @@ def declared_data(source):
     (``"backprop": {"data": ["mnist"]}``): what its cells load. ValueError if it is not a list."""
     declared = source.metadata.get("backprop", {}).get("data", [])
     if not isinstance(declared, list):
-        raise ValueError(f"metadata.backprop.data must be a list of data set names, "
-                         f"e.g. [\"mnist\"], not {declared!r}.")
+        raise ValueError(
+            f"metadata.backprop.data must be a list of data set names, "
+            f'e.g. ["mnist"], not {declared!r}.'
+        )
     return [str(name) for name in declared]
 
 
@@ -103,8 +119,16 @@ class Session:
     reference: the namespace of the instructor's code (reference_namespace), whose twins the
     checks compare the student's objects with; data: the data sets the notebook declares."""
 
-    def __init__(self, hidden, limits=None, slot=0, cell_timeout=120, reference=None, data=(),
-                 notebook_timeout=None):
+    def __init__(
+        self,
+        hidden,
+        limits=None,
+        slot=0,
+        cell_timeout=120,
+        reference=None,
+        data=(),
+        notebook_timeout=None,
+    ):
         shown, self.environment = student_data(data)
         limits = dataclasses.replace(limits or Limits(), data=shown)
         self.hidden, self.limits, self.slot, self.cell_timeout = hidden, limits, slot, cell_timeout
@@ -145,8 +169,11 @@ class Session:
     def out_of_time(self, error):
         """The cell ran past its limit, perhaps in the middle of a message: the student's
         process is ended (the next cell gets a new one, as after a crash)."""
-        reason = (f"the notebook ran past its {self.notebook_timeout} s limit" if self.notebook_deadline
-                  and time.monotonic() >= self.notebook_deadline else f"the cell ran past its {self.cell_timeout} s limit")
+        reason = (
+            f"the notebook ran past its {self.notebook_timeout} s limit"
+            if self.notebook_deadline and time.monotonic() >= self.notebook_deadline
+            else f"the cell ran past its {self.cell_timeout} s limit"
+        )
         self.close()
         return reason
 
@@ -159,7 +186,12 @@ class Session:
                 result = self.code.run_cell(source, self.cell_timeout)
                 self.code.deadline = None
         except StudentProcessLost as lost:
-            return [_error("ProcessLost", f"{lost} while this cell ran; the cells after it run in a new process")]
+            return [
+                _error(
+                    "ProcessLost",
+                    f"{lost} while this cell ran; the cells after it run in a new process",
+                )
+            ]
         except OutOfTime as error:
             self.lost = self.out_of_time(error)
             return [_error("TimeLimit", f"{self.lost}; the cells after it run in a new process")]
@@ -167,7 +199,13 @@ class Session:
         outputs = [_stream("stdout", result.get("stdout")), _stream("stderr", result.get("stderr"))]
         error = result.get("error")
         if error:
-            outputs.append(_error(error.get("ename"), error.get("evalue"), _student_frames(str(error.get("traceback")))))
+            outputs.append(
+                _error(
+                    error.get("ename"),
+                    error.get("evalue"),
+                    _student_frames(str(error.get("traceback"))),
+                )
+            )
         return [o for o in outputs if o]
 
     def run_grader(self, source, test=False):
@@ -182,14 +220,27 @@ class Session:
                     failure = self._exec_here(source, printed)
                 self.code.deadline = None
         except StudentProcessLost as lost:  # replaying the student's cells crashed it again
-            return [_error("ProcessLost", f"{lost} while the student's cells were replayed; this cell earns nothing")]
+            return [
+                _error(
+                    "ProcessLost",
+                    f"{lost} while the student's cells were replayed; this cell earns nothing",
+                )
+            ]
         except OutOfTime as error:
             self.lost = self.out_of_time(error)
-            return [o for o in (_stream("stdout", printed.getvalue()),
-                                _error("TimeLimit", f"{self.lost}; this cell earns nothing")) if o]
+            return [
+                o
+                for o in (
+                    _stream("stdout", printed.getvalue()),
+                    _error("TimeLimit", f"{self.lost}; this cell earns nothing"),
+                )
+                if o
+            ]
         if not test and failure is None:
             self.grader_cells.append(source)
-        text = printed.getvalue() + "".join(f"Warning: {w.category.__name__}: {w.message}\n" for w in caught)
+        text = printed.getvalue() + "".join(
+            f"Warning: {w.category.__name__}: {w.message}\n" for w in caught
+        )
         outputs = [_stream("stdout", text)]
         if failure is not None:
             outputs.append(_failure(failure, hidden_from(source) if test else None))
@@ -199,7 +250,9 @@ class Session:
         """exec in the tests' namespace; returns the exception it raised, or None."""
         with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
             try:
-                exec(compile(without_magics(source), f"<{CELL_MODULE} cell>", "exec"), self.namespace)
+                exec(
+                    compile(without_magics(source), f"<{CELL_MODULE} cell>", "exec"), self.namespace
+                )
             except Exception as error:  # the test failed (an AssertionError) or crashed: it earns 0
                 return error
         return None
@@ -225,21 +278,32 @@ def wall_clock(seconds):
         signal.signal(signal.SIGALRM, previous)
 
 
-def run_notebook(notebook, hidden, limits=None, slot=0, cell_timeout=120, reference=None, notebook_timeout=None):
+def run_notebook(
+    notebook, hidden, limits=None, slot=0, cell_timeout=120, reference=None, notebook_timeout=None
+):
     """Run every code cell of the rebuilt notebook in place (outputs filled in).
     reference: see Session; cell_timeout, notebook_timeout: wall-clock limits in seconds (None:
     no limit for the whole notebook). Returns the problems (the student's process lost, a
     limit reached), one string each."""
-    session = Session(hidden, limits, slot, cell_timeout, reference, declared_data(notebook), notebook_timeout)
+    session = Session(
+        hidden, limits, slot, cell_timeout, reference, declared_data(notebook), notebook_timeout
+    )
     problems, kept = [], 0  # kept: characters of output so far
     try:
         for cell in notebook.cells:
             if cell.cell_type != "code":
                 continue
             if session.time_left() <= 0:
-                cell.outputs = [_error("NotRun", f"the notebook ran past its {notebook_timeout} s limit "
-                                                 "before this cell could run; it earns no points")]
-                problems.append(f"{nbgrader_role(cell).get('grade_id', 'a cell')}: not run (notebook time limit)")
+                cell.outputs = [
+                    _error(
+                        "NotRun",
+                        f"the notebook ran past its {notebook_timeout} s limit "
+                        "before this cell could run; it earns no points",
+                    )
+                ]
+                problems.append(
+                    f"{nbgrader_role(cell).get('grade_id', 'a cell')}: not run (notebook time limit)"
+                )
                 continue
             where = where_it_runs(cell)
             if where == "test":
@@ -252,8 +316,12 @@ def run_notebook(notebook, hidden, limits=None, slot=0, cell_timeout=120, refere
                     outputs = outputs if where == "both" and outputs else grader_outputs
                 cell.outputs = outputs
             kept = _within_budget(cell.outputs, kept)
-            if session.lost or session.code is None or session.code.lost:  # even if a check caught it
-                reason = session.lost or (session.code.lost if session.code else "the student's process could not start")
+            if (
+                session.lost or session.code is None or session.code.lost
+            ):  # even if a check caught it
+                reason = session.lost or (
+                    session.code.lost if session.code else "the student's process could not start"
+                )
                 problems.append(f"{nbgrader_role(cell).get('grade_id', 'a cell')}: {reason}")
                 session.lost = None
     finally:
@@ -271,15 +339,23 @@ def _within_budget(outputs, kept):
     if kept + size <= NOTEBOOK_OUTPUT_LIMIT:
         return kept + size
     errors = [output for output in outputs if output.get("output_type") == "error"]
-    outputs[:] = [_stream("stderr", f"[output not kept: the notebook's outputs passed "
-                                    f"{NOTEBOOK_OUTPUT_LIMIT // 2**20} MB]")]
+    outputs[:] = [
+        _stream(
+            "stderr",
+            f"[output not kept: the notebook's outputs passed {NOTEBOOK_OUTPUT_LIMIT // 2**20} MB]",
+        )
+    ]
     outputs += [_error(e.get("ename"), str(e.get("evalue"))[:LINE_LIMIT]) for e in errors]
     return kept + sum(len(str(output)) for output in outputs)
 
 
 def _text(value):
     text = value if isinstance(value, str) else ""
-    return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + f"\n[... {len(text) - TEXT_LIMIT} more characters]"
+    return (
+        text
+        if len(text) <= TEXT_LIMIT
+        else text[:TEXT_LIMIT] + f"\n[... {len(text) - TEXT_LIMIT} more characters]"
+    )
 
 
 def _stream(name, text):
@@ -288,9 +364,15 @@ def _stream(name, text):
 
 
 def _error(ename, evalue, trace=None):
-    lines = [line[:LINE_LIMIT] for line in (trace.splitlines() if isinstance(trace, str) else [])][-60:]
-    return new_output("error", ename=_text(ename) or "Error", evalue=_text(evalue),
-                      traceback=lines or [f"{_text(ename)}: {_text(evalue)}"])
+    lines = [line[:LINE_LIMIT] for line in (trace.splitlines() if isinstance(trace, str) else [])][
+        -60:
+    ]
+    return new_output(
+        "error",
+        ename=_text(ename) or "Error",
+        evalue=_text(evalue),
+        traceback=lines or [f"{_text(ename)}: {_text(evalue)}"],
+    )
 
 
 GRADER_FILES = ("student_process.py", "protocol.py")  # the server's frames in a student traceback
@@ -313,12 +395,21 @@ def _failure(error, hidden_line=None):
     frames = traceback.extract_tb(error.__traceback__)
     lines = [frame.lineno for frame in frames if frame.filename == f"<{CELL_MODULE} cell>"]
     hidden = hidden_line is not None and bool(lines) and lines[-1] >= hidden_line
-    label = "A hidden test failed (its code is not shown; the visible tests above passed): " if hidden else ""
+    label = (
+        "A hidden test failed (its code is not shown; the visible tests above passed): "
+        if hidden
+        else ""
+    )
     if isinstance(error, StudentError):
-        return _error(error.type_name, label + error.message,
-                      f"{error.type_name} raised by your code: {error.message}\n"
-                      f"{_student_frames(error.student_traceback)}")
-    here = traceback.format_exception(error, chain=False)  # a StudentError it came from is the grader's wrapping
+        return _error(
+            error.type_name,
+            label + error.message,
+            f"{error.type_name} raised by your code: {error.message}\n"
+            f"{_student_frames(error.student_traceback)}",
+        )
+    here = traceback.format_exception(
+        error, chain=False
+    )  # a StudentError it came from is the grader's wrapping
     shown = [line for line in here if CELL_MODULE in line or not line.startswith("  File")]
     if hidden:
         shown = [line if CELL_MODULE not in line else "  (in a hidden test)\n" for line in shown]

@@ -24,8 +24,8 @@ import contextlib
 import copy
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import numpy as np
 
@@ -134,10 +134,16 @@ def check_layer(
     twin = _twin(layer)
     names = _param_names(layer if twin is None else twin, params)
     x = _float64_input(x, "x", owner)
-    block = _Block(owner, _float64_copy(layer, names), names, {"x": x}, "dX",
-                   twin=None if twin is None else _float64_copy(twin, names),
-                   judge_forward=reference is not None or expected is not None,
-                   judged=_judged(judged, "dX", names))
+    block = _Block(
+        owner,
+        _float64_copy(layer, names),
+        names,
+        {"x": x},
+        "dX",
+        twin=None if twin is None else _float64_copy(twin, names),
+        judge_forward=reference is not None or expected is not None,
+        judged=_judged(judged, "dX", names),
+    )
     rng = _check_rng(seed)
     with _checking(layer, "dX"), _within(time_limit, owner, x.shape):
         work = block.fresh()
@@ -182,8 +188,13 @@ def check_loss(
     logits = _float64_input(logits, "logits", owner)
     targets = np.array(targets, dtype=np.float64 if _is_float(targets) else None)
     block = _Block(
-        owner, copy.deepcopy(loss), (), {"logits": logits, "targets": targets}, "dL/dlogits",
-        twin=twin, judge_forward=reference is not None or expected is not None,
+        owner,
+        copy.deepcopy(loss),
+        (),
+        {"logits": logits, "targets": targets},
+        "dL/dlogits",
+        twin=twin,
+        judge_forward=reference is not None or expected is not None,
     )
     # A loss computes with probabilities and shifted logits, whose rounding
     # shows in its value even where the value is tiny: estimate the noise as
@@ -239,12 +250,12 @@ class _Block:
     params: tuple
     arguments: dict
     input_quantity: str
-    upstream: Optional[np.ndarray] = None  # grad_out for layers; losses take none
-    elementwise: Optional[Callable] = None
+    upstream: np.ndarray | None = None  # grad_out for layers; losses take none
+    elementwise: Callable | None = None
     rounding: float = 0.0  # the least rounding noise to assume in an estimate (see check_loss)
     twin: object = None  # in grading: the grader's trusted twin (see refereed_by), else None
     judge_forward: bool = False  # the test asked for forward values: compare every call's
-    judged: Optional[tuple] = None  # the gradients compared (None: all)
+    judged: tuple | None = None  # the gradients compared (None: all)
 
     @property
     def inputs(self):
@@ -271,7 +282,9 @@ class _Block:
             if not _equal(copies[name], value):
                 raise _failure(dx.mutated_argument(name, f"{self.owner}.forward"))
         if self.twin is not None and self.judge_forward:
-            expected = self.fresh_differentiable().forward(*(value.copy() for value in given.values()))
+            expected = self.fresh_differentiable().forward(
+                *(value.copy() for value in given.values())
+            )
             got, expected = _same_non_finite_as_zero(out, expected)
             _check_forward_value(got, tuple(given.values()), None, expected, self.owner)
         return out
@@ -326,7 +339,9 @@ def _with_param(obj, name, inputs):
 def _check_gradients(block, work, out, rng, max_coords, rtol):
     """Everything after forward: backward, the contract, and the numeric comparison."""
     held = _held_arrays(work, out, exclude={*block.params, *("d" + p for p in block.params)})
-    judged = lambda found: {q: g for q, g in found.items() if block.judged is None or q in block.judged}  # noqa: E731
+    judged = lambda found: {
+        q: g for q, g in found.items() if block.judged is None or q in block.judged
+    }  # noqa: E731
     gradients = judged(block.backward(work))
     _check_nothing_changed(block, work, held)
     again = judged(block.backward(work))
@@ -625,7 +640,9 @@ def _call(obj, stage, owner, *arguments):
         else:
             shapes = ", ".join(f"{a.dtype} array of shape {a.shape}" for a in arguments)
             found = dx.crashed(
-                caller, error, f" (called with {shapes})" if shapes else "",
+                caller,
+                error,
+                f" (called with {shapes})" if shapes else "",
                 _shapes(obj, stage, arguments),
             )
         raise _failure(found) from error

@@ -10,8 +10,8 @@ No message shows code: each says what is wrong and where to look.
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import numpy as np
 
@@ -100,10 +100,10 @@ class Context:
 
     quantity: str
     owner: str
-    batch: Optional[int] = None
-    x: Optional[np.ndarray] = None
-    grad_out: Optional[np.ndarray] = None
-    elementwise: Optional[Callable] = None
+    batch: int | None = None
+    x: np.ndarray | None = None
+    grad_out: np.ndarray | None = None
+    elementwise: Callable | None = None
 
     @property
     def label(self):
@@ -355,7 +355,9 @@ def _fixed_slope(e, g, upstream, estimated, ctx):
     if not left.any() or not _explains(g[~left], e[~left]) and (~left).any():
         return None
     slope, used = own[left], g[left] / up[left]
-    if np.ptp(slope) > MATCH * max(1.0, abs(slope[0])) or np.ptp(used) > MATCH * max(1.0, abs(used[0])):
+    if np.ptp(slope) > MATCH * max(1.0, abs(slope[0])) or np.ptp(used) > MATCH * max(
+        1.0, abs(used[0])
+    ):
         return None  # not one constant slope on each side
     if used[0] == 0 or abs(used[0] - slope[0]) <= MATCH * max(abs(slope[0]), 1e-12):
         return None  # slope 0 is ReLU's derivative: other_activation says so
@@ -539,35 +541,49 @@ def numpy_hint(error, caller, shapes):
     if ("matmul" in text and sizes) or _DOT.search(text):
         what = "a matrix product whose shapes do not fit"
         if "W" in named and stage == "forward" and "x" in named:
-            hint = (f"x is (B, d_in) = {named['x']} and W is (d_out, d_in) = {named['W']}: "
-                    "which one needs transposing?")
+            hint = (
+                f"x is (B, d_in) = {named['x']} and W is (d_out, d_in) = {named['W']}: "
+                "which one needs transposing?"
+            )
         elif "layers" in named and stage == "backward":
-            hint = ("a model's backward runs its layers last to first, each receiving what the "
-                    "layer after it returned: check the order and what each layer is given.")
+            hint = (
+                "a model's backward runs its layers last to first, each receiving what the "
+                "layer after it returned: check the order and what each layer is given."
+            )
         elif "W" in named and stage == "backward" and "grad_out" in named:
-            hint = (f"grad_out is (B, d_out) = {named['grad_out']} and W is (d_out, d_in) = "
-                    f"{named['W']}; dX must be (B, d_in), dW (d_out, d_in): which one needs "
-                    "transposing?")
+            hint = (
+                f"grad_out is (B, d_out) = {named['grad_out']} and W is (d_out, d_in) = "
+                f"{named['W']}; dX must be (B, d_in), dW (d_out, d_in): which one needs "
+                "transposing?"
+            )
         else:
             a, b = (sizes.group(2), sizes.group(1)) if _MATMUL.search(text) else sizes.groups()
-            hint = (f"in a matrix product of A and B, the columns of A must match the rows of B "
-                    f"(here {a} and {b}): which one needs transposing?")
+            hint = (
+                f"in a matrix product of A and B, the columns of A must match the rows of B "
+                f"(here {a} and {b}): which one needs transposing?"
+            )
         return "matmul_shapes", what, hint
     found = _BROADCAST.search(text)
     if found:
         operands = " and ".join(found.group(1).split())
         what = f"arrays of shapes {operands} combined entry by entry do not fit"
-        hint = ("shapes must agree from the last axis backwards (or be 1 there): which axis holds "
-                "the batch, which the features?")
+        hint = (
+            "shapes must agree from the last axis backwards (or be 1 there): which axis holds "
+            "the batch, which the features?"
+        )
         if "b" in named and stage == "forward":
-            hint = (f"b is (d_out,) = {named['b']} and is added to every row of the (B, d_out) "
-                    "product; " + hint)
+            hint = (
+                f"b is (d_out,) = {named['b']} and is added to every row of the (B, d_out) "
+                "product; " + hint
+            )
         return "broadcast_shapes", what, hint
     if _AMBIGUOUS in text:
         what = "an if, and, or, max or min was given a whole array"
-        hint = ("Python's if, and, or, max and min need one True or False, but comparing arrays "
-                "gives one per entry: use NumPy's elementwise maximum or where, or multiply by "
-                "a mask such as (a >= b).")
+        hint = (
+            "Python's if, and, or, max and min need one True or False, but comparing arrays "
+            "gives one per entry: use NumPy's elementwise maximum or where, or multiply by "
+            "a mask such as (a >= b)."
+        )
         return "array_truth", what, hint
     return None
 

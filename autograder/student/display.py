@@ -152,9 +152,7 @@ def render_traceback(error):
             type(shown), shown, _joined(frames), tb_offset=0
         )
     except Exception:  # never lose the error: IPython shows no error output if this raises
-        return shell.InteractiveTB.structured_traceback(
-            type(error), error, error.__traceback__
-        )
+        return shell.InteractiveTB.structured_traceback(type(error), error, error.__traceback__)
 
 
 def _outside_toolkit(tb):
@@ -221,8 +219,9 @@ def hint_for(error, tb):
     shapes = {n: np.shape(v) for n, v in local.items() if n in ("x", "grad_out") and _array(v)}
     if owner is not None:
         caller = f"{type(owner).__name__}.{caller}"
-        shapes.update((n, np.shape(getattr(owner, n))) for n in ("W", "b")
-                      if _array(getattr(owner, n, None)))
+        shapes.update(
+            (n, np.shape(getattr(owner, n))) for n in ("W", "b") if _array(getattr(owner, n, None))
+        )
     return dx.numpy_hint(error, caller, shapes)
 
 

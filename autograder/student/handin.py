@@ -62,8 +62,13 @@ def main(argv=None):
         "and show which visible tests pass.",
     )
     parser.add_argument("notebook", help="the notebook to check, e.g. forward.ipynb")
-    parser.add_argument("--timeout", type=int, default=CELL_TIMEOUT, metavar="S",
-                        help=f"seconds a cell may run (default {CELL_TIMEOUT}, as at grading)")
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=CELL_TIMEOUT,
+        metavar="S",
+        help=f"seconds a cell may run (default {CELL_TIMEOUT}, as at grading)",
+    )
     args = parser.parse_args(argv)
     try:
         run = run_notebook(Path(args.notebook), args.timeout)
@@ -87,7 +92,9 @@ def run_notebook(path, timeout=CELL_TIMEOUT):
         raise CannotRun(f"{path} is not a readable notebook ({error}). Was it saved by Jupyter?")
     tests = [c for c in notebook.cells if _is_test(c)]
     if not tests:
-        raise CannotRun(f"{path} has no test cells: is it a course notebook, with its test cells kept?")
+        raise CannotRun(
+            f"{path} has no test cells: is it a course notebook, with its test cells kept?"
+        )
     stopped = _execute(notebook, path.resolve().parent, timeout)
     outcomes = [_outcome(cell) for cell in tests]
     errors = [
@@ -117,16 +124,21 @@ def _execute(notebook, folder, timeout):
     try:
         # the kernel's own log (its TCP warning) is noise here; the cells' output is kept
         with client.setup_kernel(stderr=subprocess.DEVNULL):
-            for index, cell in tqdm(code, desc="running the notebook", unit="cell", leave=False,
-                                    file=sys.stderr):
+            for index, cell in tqdm(
+                code, desc="running the notebook", unit="cell", leave=False, file=sys.stderr
+            ):
                 client.execute_cell(cell, index)
     except DeadKernelError:
-        return ("the kernel died (out of memory, or the code called exit): the cells after "
-                "it did not run")
+        return (
+            "the kernel died (out of memory, or the code called exit): the cells after "
+            "it did not run"
+        )
     except Exception as error:  # the kernel did not start, or stopped answering
         if not any(c.get("execution_count") for _, c in code):
-            raise CannotRun(f"could not start a Python kernel ({error}). Is ipykernel installed "
-                            "(pip install -r requirements.txt)?")
+            raise CannotRun(
+                f"could not start a Python kernel ({error}). Is ipykernel installed "
+                "(pip install -r requirements.txt)?"
+            )
         return f"the run stopped: {error}"
     return ""
 
@@ -139,7 +151,8 @@ def _this_python():
         def get_kernel_spec(self, kernel_name):
             return KernelSpec(
                 argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                display_name="Python", language="python",
+                display_name="Python",
+                language="python",
             )
 
     return ThisPython()
@@ -171,7 +184,7 @@ def _error(cell):
             # IPython's traceback ends with the message and its notes (where to look)
             entries = [ANSI.sub("", entry).strip() for entry in output.get("traceback") or ()]
             starts = [i for i, entry in enumerate(entries) if entry.startswith(f"{name}:")]
-            return "\n".join(entries[starts[-1]:]) if starts else text.strip()
+            return "\n".join(entries[starts[-1] :]) if starts else text.strip()
     return ""
 
 
@@ -183,8 +196,11 @@ def _first_line(text):
 def report(name, run):
     """The table of tests with points, the failures' messages, and the totals."""
     width = max(len("test"), *(len(t.name) for t in run.tests))
-    lines = [f"{name}, run top to bottom in a fresh kernel as at grading:", "",
-             f"  {'test':<{width}}  points  result"]
+    lines = [
+        f"{name}, run top to bottom in a fresh kernel as at grading:",
+        "",
+        f"  {'test':<{width}}  points  result",
+    ]
     for test in run.tests:
         score = f"{_number(test.earned)}/{_number(test.points)}"
         lines.append(f"  {test.name:<{width}}  {score:>6}  {test.status}")
@@ -202,9 +218,12 @@ def report(name, run):
         lines += ["", f"The run stopped early: {run.stopped}."]
     earned = sum(t.earned for t in run.tests)
     total = sum(t.points for t in run.tests)
-    lines += ["", f"visible tests: {_number(earned)}/{_number(total)} points "
-                  f"({sum(t.status == 'passed' for t in run.tests)} of {len(run.tests)} passed); "
-                  "hidden tests run at grading."]
+    lines += [
+        "",
+        f"visible tests: {_number(earned)}/{_number(total)} points "
+        f"({sum(t.status == 'passed' for t in run.tests)} of {len(run.tests)} passed); "
+        "hidden tests run at grading.",
+    ]
     return "\n".join(lines)
 
 

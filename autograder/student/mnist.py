@@ -171,8 +171,9 @@ def _fetch(url, destination, *, progress):
     try:
         with urllib.request.urlopen(url, timeout=30) as response, open(part, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=destination.name,
-                      disable=not progress) as bar:
+            with tqdm(
+                total=total, unit="B", unit_scale=True, desc=destination.name, disable=not progress
+            ) as bar:
                 while chunk := response.read(1 << 16):
                     out.write(chunk)
                     bar.update(len(chunk))
@@ -227,9 +228,11 @@ def load_mnist(directory=None, *, download=False, progress=True):
         return (raw.reshape(len(raw), -1).astype(np.float32)) / np.float32(255)
 
     if test_set_withheld():
-        warnings.warn(f"grading: the MNIST test set is withheld from your code; the last {STAND_IN:,} "
-                      "training images stand in for it (the grader measures on the real test set)",
-                      stacklevel=2)
+        warnings.warn(
+            f"grading: the MNIST test set is withheld from your code; the last {STAND_IN:,} "
+            "training images stand in for it (the grader measures on the real test set)",
+            stacklevel=2,
+        )
         X, y = images("train-images-idx3-ubyte"), arrays["train-labels-idx1-ubyte"].astype(np.int64)
         return MNIST(X[:-STAND_IN], y[:-STAND_IN], X[-STAND_IN:], y[-STAND_IN:], folder)
     return MNIST(

@@ -48,16 +48,25 @@ def plot_decision_boundary(predict_proba, X, y, axes=None, resolution=200, paddi
     if axes is None:
         axes = Figure(figsize=(4, 4), layout="constrained", facecolor="white").subplots()
     low, high = X.min(axis=0) - padding, X.max(axis=0) + padding
-    grid_x, grid_y = np.meshgrid(np.linspace(low[0], high[0], resolution),
-                                 np.linspace(low[1], high[1], resolution))
+    grid_x, grid_y = np.meshgrid(
+        np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution)
+    )
     grid = np.column_stack([grid_x.ravel(), grid_y.ravel()])
     proba = np.asarray(predict_proba(grid)).reshape(grid_x.shape)
     axes.contourf(grid_x, grid_y, proba, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
     axes.contour(grid_x, grid_y, proba, levels=[0.5], colors="black", linewidths=1.5)
     for label, marker in ((0, "o"), (1, "s")):
         points = X[y == label]
-        axes.scatter(points[:, 0], points[:, 1], marker=marker, s=80, edgecolors="black",
-                     c="tab:blue" if label == 0 else "tab:red", label=f"class {label}", zorder=3)
+        axes.scatter(
+            points[:, 0],
+            points[:, 1],
+            marker=marker,
+            s=80,
+            edgecolors="black",
+            c="tab:blue" if label == 0 else "tab:red",
+            label=f"class {label}",
+            zorder=3,
+        )
     axes.set_aspect("equal")
     axes.legend(loc="upper right")
     return axes

@@ -78,5 +78,8 @@ class RoundAuthorYearReferences(AuthorYearReferenceStyle):
 def register():
     pybtex.plugin.register_plugin("pybtex.style.formatting", NAME, AuthorYearStyle, force=True)
     sphinxcontrib.bibtex.plugin.register_plugin(
-        "sphinxcontrib.bibtex.style.referencing", REFERENCE_STYLE, RoundAuthorYearReferences,
-        force=True)
+        "sphinxcontrib.bibtex.style.referencing",
+        REFERENCE_STYLE,
+        RoundAuthorYearReferences,
+        force=True,
+    )

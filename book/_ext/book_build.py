@@ -34,12 +34,11 @@
 import os
 import re
 
-from docutils import nodes
-from sphinx.util import logging
-
 import book_bibliography
 import book_html_checks
 import book_take_home
+from docutils import nodes
+from sphinx.util import logging
 
 INTERACTIVE_ENV = "BOOK_INTERACTIVE"
 logger = logging.getLogger(__name__)

@@ -46,8 +46,21 @@ RESOURCE_ATTRIBUTES = {
     "input": ("src",),
 }
 # <link rel=...> values that load nothing by themselves.
-NON_LOADING_LINK_RELS = {"canonical", "alternate", "author", "license", "help", "search",
-                         "index", "next", "prev", "home", "top", "up", "copyright"}
+NON_LOADING_LINK_RELS = {
+    "canonical",
+    "alternate",
+    "author",
+    "license",
+    "help",
+    "search",
+    "index",
+    "next",
+    "prev",
+    "home",
+    "top",
+    "up",
+    "copyright",
+}
 CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)['"]?\s*\)|@import\s+['"]([^'"]+)['"]""")
 # Files printed from the finished site, after the HTML build: the PDF of the book.
 PRINTED_AFTER_BUILD = ("backprop-book.pdf",)
@@ -120,8 +133,11 @@ def _parse(path: Path) -> _PageParser:
 def html_pages(outdir) -> list[Path]:
     """Every HTML page of the site, without the vendored static files."""
     outdir = Path(outdir)
-    return sorted(p for p in outdir.rglob("*.html")
-                  if not p.relative_to(outdir).parts[0] in ("_static", "_sources", "_images"))
+    return sorted(
+        p
+        for p in outdir.rglob("*.html")
+        if p.relative_to(outdir).parts[0] not in ("_static", "_sources", "_images")
+    )
 
 
 def _css_urls(text: str) -> list[str]:
@@ -146,7 +162,9 @@ def external_resources(outdir) -> list[str]:
     for css in sorted(outdir.rglob("*.css")):
         for url in _css_urls(css.read_text(encoding="utf-8", errors="replace")):
             if is_external(url):
-                problems.append(f"{css.relative_to(outdir)}: stylesheet loads {url} from another host")
+                problems.append(
+                    f"{css.relative_to(outdir)}: stylesheet loads {url} from another host"
+                )
     return problems
 
 
@@ -159,7 +177,7 @@ def _resolve(page: Path, url: str, outdir: Path):
     elif path.startswith("/"):
         target = outdir / path.lstrip("/")
     else:
-        target = (page.parent / path)
+        target = page.parent / path
     if target.is_dir():
         target = target / "index.html"
     return target.resolve(), unquote(parts.fragment)
@@ -193,7 +211,9 @@ def broken_internal_links(outdir, printed_after_build=False) -> list[str]:
                 problems.append(f"{rel}: <{tag}> points at {url}, which does not exist")
                 continue
             if fragment and target.suffix == ".html" and fragment not in _parse(target).ids:
-                problems.append(f"{rel}: <{tag}> points at {url}, but that page has no id {fragment!r}")
+                problems.append(
+                    f"{rel}: <{tag}> points at {url}, but that page has no id {fragment!r}"
+                )
     return problems
 
 

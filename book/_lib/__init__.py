@@ -31,5 +31,13 @@ def setup():
     register_magic()
 
 
-__all__ = ["setup", "explore", "interactive_mode", "attempt", "reference_available",
-           "register_magic", "COLORS", "setup_figures"]
+__all__ = [
+    "setup",
+    "explore",
+    "interactive_mode",
+    "attempt",
+    "reference_available",
+    "register_magic",
+    "COLORS",
+    "setup_figures",
+]

@@ -23,17 +23,37 @@ RADIUS = 0.36
 
 def _node_shape(ax, x, y, *, leaf, fill, edge, lw=1.4):
     if leaf:
-        patch = FancyBboxPatch((x - 0.34, y - 0.27), 0.68, 0.54, boxstyle="round,pad=0.02,rounding_size=0.12",
-                               facecolor=fill, edgecolor=edge, lw=lw, zorder=3)
+        patch = FancyBboxPatch(
+            (x - 0.34, y - 0.27),
+            0.68,
+            0.54,
+            boxstyle="round,pad=0.02,rounding_size=0.12",
+            facecolor=fill,
+            edgecolor=edge,
+            lw=lw,
+            zorder=3,
+        )
     else:
         patch = Circle((x, y), RADIUS, facecolor=fill, edgecolor=edge, lw=lw, zorder=3)
     ax.add_patch(patch)
 
 
 def _arrow(ax, start, end, *, color, lw=1.3, style="-|>", rad=0.0, shrink=20, zorder=2, ls="-"):
-    ax.add_patch(FancyArrowPatch(start, end, arrowstyle=style, mutation_scale=12, color=color,
-                                 lw=lw, shrinkA=shrink, shrinkB=shrink, zorder=zorder,
-                                 connectionstyle=f"arc3,rad={rad}", linestyle=ls))
+    ax.add_patch(
+        FancyArrowPatch(
+            start,
+            end,
+            arrowstyle=style,
+            mutation_scale=12,
+            color=color,
+            lw=lw,
+            shrinkA=shrink,
+            shrinkB=shrink,
+            zorder=zorder,
+            connectionstyle=f"arc3,rad={rad}",
+            linestyle=ls,
+        )
+    )
 
 
 def _number(value, digits):
@@ -41,8 +61,20 @@ def _number(value, digits):
     return "0" if float(text) == 0 else text.replace("-", "\N{MINUS SIGN}")
 
 
-def draw_graph(ax, layout, edges, *, values=None, grads=None, current=None, finished=(),
-               flows=(), grad_symbol="\\bar{{{name}}}", digits=3, fontsize=9):
+def draw_graph(
+    ax,
+    layout,
+    edges,
+    *,
+    values=None,
+    grads=None,
+    current=None,
+    finished=(),
+    flows=(),
+    grad_symbol="\\bar{{{name}}}",
+    digits=3,
+    fontsize=9,
+):
     """Draw a computation graph.
 
     layout    {name: dict(x=, y=, label=, leaf=bool, tex=)}; label is written inside the
@@ -69,12 +101,27 @@ def draw_graph(ax, layout, edges, *, values=None, grads=None, current=None, fini
         norm = max((dx * dx + dy * dy) ** 0.5, 1e-9)
         # a thick arrow beside the edge, on the left of the forward direction, pointing back
         px, py = dy / norm, -dx / norm
-        _arrow(ax, (c["x"] + 0.15 * px, c["y"] + 0.15 * py),
-               (p["x"] + 0.15 * px, p["y"] + 0.15 * py), color=GRAD, lw=2.4, zorder=4)
+        _arrow(
+            ax,
+            (c["x"] + 0.15 * px, c["y"] + 0.15 * py),
+            (p["x"] + 0.15 * px, p["y"] + 0.15 * py),
+            color=GRAD,
+            lw=2.4,
+            zorder=4,
+        )
         mx, my = (c["x"] + p["x"]) / 2, (c["y"] + p["y"]) / 2
-        ax.text(mx + 0.38 * px, my + 0.38 * py, _number(amount, digits), color=GRAD,
-                fontsize=fontsize, ha="center", va="center", fontweight="bold", zorder=6,
-                bbox=dict(facecolor="white", edgecolor="none", pad=0.5, alpha=0.9))
+        ax.text(
+            mx + 0.38 * px,
+            my + 0.38 * py,
+            _number(amount, digits),
+            color=GRAD,
+            fontsize=fontsize,
+            ha="center",
+            va="center",
+            fontweight="bold",
+            zorder=6,
+            bbox=dict(facecolor="white", edgecolor="none", pad=0.5, alpha=0.9),
+        )
     for name, node in layout.items():
         if name == current:
             fill, edge = CURRENT_FILL, COLORS["black"]
@@ -82,22 +129,60 @@ def draw_graph(ax, layout, edges, *, values=None, grads=None, current=None, fini
             fill, edge = DONE_FILL, COLORS["black"]
         else:
             fill, edge = NODE_FILL, "#333333"
-        _node_shape(ax, node["x"], node["y"], leaf=node.get("leaf", False), fill=fill, edge=edge,
-                    lw=2.4 if name == current else 1.4)
-        ax.text(node["x"], node["y"], node["label"], ha="center", va="center",
-                fontsize=fontsize + 1, zorder=5)
+        _node_shape(
+            ax,
+            node["x"],
+            node["y"],
+            leaf=node.get("leaf", False),
+            fill=fill,
+            edge=edge,
+            lw=2.4 if name == current else 1.4,
+        )
+        ax.text(
+            node["x"],
+            node["y"],
+            node["label"],
+            ha="center",
+            va="center",
+            fontsize=fontsize + 1,
+            zorder=5,
+        )
         tex = node.get("tex", name)
         if not node.get("leaf", False):
-            ax.text(node["x"] + RADIUS * 0.8, node["y"] + RADIUS * 0.8, f"${tex}$",
-                    fontsize=fontsize, ha="left", va="bottom", color="#333333", zorder=5)
+            ax.text(
+                node["x"] + RADIUS * 0.8,
+                node["y"] + RADIUS * 0.8,
+                f"${tex}$",
+                fontsize=fontsize,
+                ha="left",
+                va="bottom",
+                color="#333333",
+                zorder=5,
+            )
         if name in values:
-            ax.text(node["x"], node["y"] + 0.48, _number(values[name], digits), color=VALUE,
-                    fontsize=fontsize, ha="center", va="bottom", zorder=5)
+            ax.text(
+                node["x"],
+                node["y"] + 0.48,
+                _number(values[name], digits),
+                color=VALUE,
+                fontsize=fontsize,
+                ha="center",
+                va="bottom",
+                zorder=5,
+            )
         if grads.get(name) is not None:
             base, _, subscript = tex.partition("_")
             symbol = grad_symbol.format(name=base) + (f"_{{{subscript}}}" if subscript else "")
-            ax.text(node["x"], node["y"] - 0.47, f"${symbol}$ = {_number(grads[name], digits)}",
-                    color=GRAD, fontsize=fontsize - 0.5, ha="center", va="top", zorder=5)
+            ax.text(
+                node["x"],
+                node["y"] - 0.47,
+                f"${symbol}$ = {_number(grads[name], digits)}",
+                color=GRAD,
+                fontsize=fontsize - 0.5,
+                ha="center",
+                va="top",
+                zorder=5,
+            )
     xs = [n["x"] for n in layout.values()]
     ys = [n["y"] for n in layout.values()]
     ax.set_xlim(min(xs) - 0.9, max(xs) + 0.9)
@@ -129,10 +214,27 @@ def draw_gate(ax, kind, label, inputs, outputs, *, title, note=None, fontsize=10
         ax.plot([a[0], b[0]], [a[1], b[1]], color="#555555", lw=1.4, zorder=1)
         t = along
         mx, my = a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])
-        ax.text(mx, my + 0.17, _number(value, 2), color=VALUE, fontsize=fontsize, ha="center",
-                va="bottom", zorder=5)
-        ax.text(mx, my - 0.17, _number(grad, 2), color=GRAD, fontsize=fontsize, ha="center",
-                va="top", fontweight="bold", zorder=5)
+        ax.text(
+            mx,
+            my + 0.17,
+            _number(value, 2),
+            color=VALUE,
+            fontsize=fontsize,
+            ha="center",
+            va="bottom",
+            zorder=5,
+        )
+        ax.text(
+            mx,
+            my - 0.17,
+            _number(grad, 2),
+            color=GRAD,
+            fontsize=fontsize,
+            ha="center",
+            va="top",
+            fontweight="bold",
+            zorder=5,
+        )
 
     for start, (value, grad) in zip(starts, inputs):
         wire(start, gate, value, grad, 0.4)
@@ -142,8 +244,7 @@ def draw_gate(ax, kind, label, inputs, outputs, *, title, note=None, fontsize=10
     if kind == "fanout":
         ax.add_patch(Circle(gate, 0.09, color="#333333", zorder=3))
     else:
-        ax.add_patch(Circle(gate, 0.42, facecolor=NODE_FILL, edgecolor="#333333", lw=1.4,
-                            zorder=3))
+        ax.add_patch(Circle(gate, 0.42, facecolor=NODE_FILL, edgecolor="#333333", lw=1.4, zorder=3))
         ax.text(*gate, label, ha="center", va="center", fontsize=fontsize + 1, zorder=4)
     ax.set_title(title, fontsize=fontsize + 1)
     if note:

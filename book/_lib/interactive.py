@@ -72,8 +72,18 @@ def interactive_mode() -> str:
     return "widgets"
 
 
-def explore(draw, values, *, label, alt, figsize=(7.0, 3.6), dpi=100, initial=0,
-            interval=800, value_format="{}"):
+def explore(
+    draw,
+    values,
+    *,
+    label,
+    alt,
+    figsize=(7.0, 3.6),
+    dpi=100,
+    initial=0,
+    interval=800,
+    value_format="{}",
+):
     """Show ``draw(fig, value)`` with a slider over ``values``; returns None.
 
     label         what the slider controls, e.g. "hidden units"
@@ -90,12 +100,25 @@ def explore(draw, values, *, label, alt, figsize=(7.0, 3.6), dpi=100, initial=0,
     else:
         from IPython.display import HTML, display
 
-        display(HTML(jshtml(draw, values, label=label, alt=alt, figsize=figsize, dpi=dpi,
-                            interval=interval, initial=initial)))
+        display(
+            HTML(
+                jshtml(
+                    draw,
+                    values,
+                    label=label,
+                    alt=alt,
+                    figsize=figsize,
+                    dpi=dpi,
+                    interval=interval,
+                    initial=initial,
+                )
+            )
+        )
 
 
-def jshtml(draw, values, *, label, alt, figsize=(7.0, 3.6), dpi=100, interval=800,
-           initial=0) -> str:
+def jshtml(
+    draw, values, *, label, alt, figsize=(7.0, 3.6), dpi=100, interval=800, initial=0
+) -> str:
     """The self-contained HTML+JavaScript animation of ``draw`` over ``values``."""
     from matplotlib.animation import FuncAnimation
 
@@ -107,8 +130,15 @@ def jshtml(draw, values, *, label, alt, figsize=(7.0, 3.6), dpi=100, interval=80
         draw(fig, values[index])
         return []
 
-    animation = FuncAnimation(fig, frame, frames=len(values), init_func=lambda: frame(0),
-                              interval=interval, blit=False, repeat=False)
+    animation = FuncAnimation(
+        fig,
+        frame,
+        frames=len(values),
+        init_func=lambda: frame(0),
+        interval=interval,
+        blit=False,
+        repeat=False,
+    )
     text = None
 
     def render():
@@ -127,19 +157,26 @@ def jshtml(draw, values, *, label, alt, figsize=(7.0, 3.6), dpi=100, interval=80
     if slider not in text:  # the template changed: fail loudly
         raise RuntimeError("matplotlib's jshtml template has no slider where expected")
     text = text.replace(slider, f'{slider} aria-label="{html.escape(label, quote=True)}"')
-    text = text.replace(found.group(0),
-                        f'<img id="_anim_img{uid}" alt="{html.escape(alt, quote=True)}">')
+    text = text.replace(
+        found.group(0), f'<img id="_anim_img{uid}" alt="{html.escape(alt, quote=True)}">'
+    )
     if 0 < initial < len(values):
         # The template creates anim<uid> in a setTimeout(0); this one runs after it.
-        text += (f"<script>setTimeout(function() {{ if (window.anim{uid}) "
-                 f"anim{uid}.set_frame({int(initial)}); }}, 0);</script>")
+        text += (
+            f"<script>setTimeout(function() {{ if (window.anim{uid}) "
+            f"anim{uid}.set_frame({int(initial)}); }}, 0);</script>"
+        )
     if "font-awesome" in text or 'class="fa ' in text:  # the template changed: fail loudly
         raise RuntimeError("matplotlib's jshtml template still refers to Font Awesome")
-    head = (f'<p class="book-interactive-label">Slider: {html.escape(label)}. Drag it, or step '
-            f'through the frames with the buttons.</p>')
-    return (f'<div class="book-interactive" role="group" data-book-interactive="jshtml" '
-            f'data-smallest-text-px="{smallest_px:.2f}" '
-            f'aria-label="{html.escape(alt, quote=True)}">{head}{text}</div>')
+    head = (
+        f'<p class="book-interactive-label">Slider: {html.escape(label)}. Drag it, or step '
+        f"through the frames with the buttons.</p>"
+    )
+    return (
+        f'<div class="book-interactive" role="group" data-book-interactive="jshtml" '
+        f'data-smallest-text-px="{smallest_px:.2f}" '
+        f'aria-label="{html.escape(alt, quote=True)}">{head}{text}</div>'
+    )
 
 
 def _show_widget(draw, values, label, alt, figsize, dpi, initial, value_format):
@@ -150,10 +187,14 @@ def _show_widget(draw, values, label, alt, figsize, dpi, initial, value_format):
     image = widgets.Image(format="png")
     image.layout.max_width = "100%"
     options = [(value_format.format(v), i) for i, v in enumerate(values)]
-    slider = widgets.SelectionSlider(options=options, value=initial, description=label,
-                                     continuous_update=False,
-                                     style={"description_width": "initial"},
-                                     layout=widgets.Layout(width="95%"))
+    slider = widgets.SelectionSlider(
+        options=options,
+        value=initial,
+        description=label,
+        continuous_update=False,
+        style={"description_width": "initial"},
+        layout=widgets.Layout(width="95%"),
+    )
 
     def render(index):
         fig.clear()

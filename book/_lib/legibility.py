@@ -66,6 +66,5 @@ def figure_png(fig, **kwargs) -> bytes | None:
         dpi = fig.dpi
     points = smallest_text_points(lambda: fig.savefig(io.BytesIO(), format="png", **kwargs))
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png",
-                metadata={TEXT_KEY: f"{points * dpi / 72:.2f}"}, **kwargs)
+    fig.savefig(buffer, format="png", metadata={TEXT_KEY: f"{points * dpi / 72:.2f}"}, **kwargs)
     return buffer.getvalue()

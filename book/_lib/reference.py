@@ -22,8 +22,10 @@ Visible cells must never depend on names defined in such a cell.
 import importlib.util
 import os
 
-NOTE = ("[This cell draws a figure with the course's reference implementation, which is "
-        "not installed here. The figure is in the rendered book.]")
+NOTE = (
+    "[This cell draws a figure with the course's reference implementation, which is "
+    "not installed here. The figure is in the rendered book.]"
+)
 
 
 def reference_available():
@@ -49,4 +51,6 @@ def register_magic():
         return
     shell = get_ipython()
     if shell is not None:
-        shell.register_magic_function(uses_reference, magic_kind="cell", magic_name="uses_reference")
+        shell.register_magic_function(
+            uses_reference, magic_kind="cell", magic_name="uses_reference"
+        )

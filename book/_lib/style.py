@@ -45,8 +45,9 @@ RC = {
     "axes.spines.right": False,
     "lines.linewidth": 2.0,
     "legend.frameon": False,
-    "axes.prop_cycle": cycler(color=[COLORS[c] for c in
-                                     ("blue", "vermillion", "green", "purple", "orange", "sky")]),
+    "axes.prop_cycle": cycler(
+        color=[COLORS[c] for c in ("blue", "vermillion", "green", "purple", "orange", "sky")]
+    ),
 }
 
 
@@ -72,11 +73,10 @@ def setup_figures():
     mpl.rcParams.update(RC)
     if shell is not None:
         shell.run_line_magic("config", "InlineBackend.figure_formats = ['png']")
-        shell.run_line_magic(
-            "config", "InlineBackend.print_figure_kwargs = "
-            f"{PRINT_KWARGS!r}")
+        shell.run_line_magic("config", f"InlineBackend.print_figure_kwargs = {PRINT_KWARGS!r}")
         # The same PNG, carrying the size of its smallest text for the legibility check.
         from matplotlib.figure import Figure
 
         shell.display_formatter.formatters["image/png"].for_type(
-            Figure, functools.partial(figure_png, **PRINT_KWARGS))
+            Figure, functools.partial(figure_png, **PRINT_KWARGS)
+        )

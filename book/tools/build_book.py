@@ -77,8 +77,10 @@ def refresh_cache(clean: bool) -> str:
     elif CACHE.exists():
         previous = STAMP.read_text().strip() if STAMP.exists() else ""
         if previous != fingerprint:
-            print("solutions/, autograder/ or book/_lib/ changed: clearing the execution cache",
-                  flush=True)
+            print(
+                "solutions/, autograder/ or book/_lib/ changed: clearing the execution cache",
+                flush=True,
+            )
             shutil.rmtree(CACHE, ignore_errors=True)
             # Pages rendered from the old outputs must be re-rendered too.
             shutil.rmtree(BUILD / ".doctrees", ignore_errors=True)
@@ -102,8 +104,17 @@ def build(clean=False, quiet=False) -> int:
     subprocess.run([sys.executable, "-c", "import matplotlib.pyplot"], check=True)
     # --all: re-read every page, so a warning from an unchanged page is reported
     # again (Sphinx would skip it and pass); executed outputs still come from the cache.
-    command = [jupyter_book(), "build", str(REPO), "--builder", "html", "--all",
-               "-W", "-n", "--keep-going"]
+    command = [
+        jupyter_book(),
+        "build",
+        str(REPO),
+        "--builder",
+        "html",
+        "--all",
+        "-W",
+        "-n",
+        "--keep-going",
+    ]
     if quiet:
         command.append("--quiet")
     print("$ " + " ".join(command), flush=True)
@@ -113,8 +124,10 @@ def build(clean=False, quiet=False) -> int:
     env.pop("MPLBACKEND", None)
     start = time.monotonic()
     status = subprocess.run(command, cwd=REPO, env=env).returncode
-    print(f"jupyter-book finished with status {status} in {time.monotonic() - start:.0f} s",
-          flush=True)
+    print(
+        f"jupyter-book finished with status {status} in {time.monotonic() - start:.0f} s",
+        flush=True,
+    )
     if status == 0:
         STAMP.parent.mkdir(parents=True, exist_ok=True)
         STAMP.write_text(fingerprint + "\n")
@@ -123,8 +136,9 @@ def build(clean=False, quiet=False) -> int:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clean", action="store_true",
-                        help="remove the built site and the execution cache first")
+    parser.add_argument(
+        "--clean", action="store_true", help="remove the built site and the execution cache first"
+    )
     parser.add_argument("--quiet", action="store_true", help="less output from Sphinx")
     args = parser.parse_args(argv)
     return build(clean=args.clean, quiet=args.quiet)

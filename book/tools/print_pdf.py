@@ -52,10 +52,12 @@ return heading ? heading.textContent.replace(/#\\s*$/, '').trim() : document.tit
 """
 
 # Chromium draws these in the page margins; they must set their own font size.
-FOOTER = ('<div style="font-size:8px; width:100%; padding:0 12mm; color:#444; '
-          'font-family:sans-serif; display:flex; justify-content:space-between;">'
-          '<span>{title}</span><span><span class="pageNumber"></span> / '
-          '<span class="totalPages"></span></span></div>')
+FOOTER = (
+    '<div style="font-size:8px; width:100%; padding:0 12mm; color:#444; '
+    'font-family:sans-serif; display:flex; justify-content:space-between;">'
+    '<span>{title}</span><span><span class="pageNumber"></span> / '
+    '<span class="totalPages"></span></span></div>'
+)
 PRINT_OPTIONS = {
     "paperWidth": 8.27,  # A4, in inches
     "paperHeight": 11.69,
@@ -94,8 +96,10 @@ def print_pages(site: Path, pages: list[str]) -> list[tuple[str, bytes]]:
                 raise RuntimeError(f"{page} did not render: {'; '.join(problems)}")
             title = driver.execute_script(PREPARE)
             time.sleep(0.2)  # let the opened solutions lay out
-            options = dict(PRINT_OPTIONS, footerTemplate=FOOTER.format(
-                title=html.escape(f"{TITLE} \N{EM DASH} {title}")))
+            options = dict(
+                PRINT_OPTIONS,
+                footerTemplate=FOOTER.format(title=html.escape(f"{TITLE} \N{EM DASH} {title}")),
+            )
             result = driver.execute_cdp_cmd("Page.printToPDF", options)
             printed.append((title, base64.b64decode(result["data"])))
             print(f"printed {page}: {title}", flush=True)
@@ -126,20 +130,28 @@ def build_pdf(site: Path) -> Path:
     pages = toc_pages()
     missing = [page for page in pages if not (site / page).exists()]
     if missing:
-        raise RuntimeError(f"the site in {site} lacks {', '.join(missing)}: build it first "
-                           f"(make book)")
+        raise RuntimeError(
+            f"the site in {site} lacks {', '.join(missing)}: build it first (make book)"
+        )
     start = time.monotonic()
     out = site / PDF_NAME
     count = join(print_pages(site, pages), out)
-    print(f"{out}: {count} pages, {out.stat().st_size / 1e6:.1f} MB, "
-          f"printed in {time.monotonic() - start:.0f} s", flush=True)
+    print(
+        f"{out}: {count} pages, {out.stat().st_size / 1e6:.1f} MB, "
+        f"printed in {time.monotonic() - start:.0f} s",
+        flush=True,
+    )
     return out
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--site", type=Path, default=REPO / "_build" / "html",
-                        help="the built HTML book (default: _build/html)")
+    parser.add_argument(
+        "--site",
+        type=Path,
+        default=REPO / "_build" / "html",
+        help="the built HTML book (default: _build/html)",
+    )
     args = parser.parse_args(argv)
     try:
         build_pdf(args.site)
