@@ -220,7 +220,7 @@ def test_the_grade_command_prints_each_submission(small_course):
         "grade", ASSIGNMENT, "--student", "cli_student", "--workers", "1", cwd=small_course
     )
     assert "cli_student  14/14  graded" in result.stdout, result.stdout
-    assert "This run graded 1 new or changed submissions: 1 graded, 0 incomplete" in result.stdout
+    assert "This run graded 1 new or changed submission: 1 graded, 0 incomplete" in result.stdout
     status = json.loads((small_course / "grading" / f"{ASSIGNMENT}.json").read_text())
     assert status["students"]["cli_student"]["status"] == "graded"
     assert (

@@ -253,7 +253,8 @@ def run_grade(course, args):
             for status in ("graded", "incomplete", "failed")
         }
         print(
-            f"This run graded {len(outcomes)} new or changed submissions: {counts['graded']} graded, "
+            f"This run graded {len(outcomes)} new or changed "
+            f"submission{'' if len(outcomes) == 1 else 's'}: {counts['graded']} graded, "
             f"{counts['incomplete']} incomplete (a cell crashed, hung or ran out of memory: that cell earned "
             f"nothing, the reason says which), {counts['failed']} failed (nothing could run: 0 points)."
         )

@@ -74,6 +74,7 @@ KEYS = {
     "matmul_shapes": "a matrix product whose shapes do not fit (a missing or extra transpose)",
     "broadcast_shapes": "arrays combined entry by entry whose shapes do not fit",
     "array_truth": "Python's if, max, min, and, or used on arrays",
+    "forward_not_mean": "a loss's value is not a mean over the examples of the batch",
 }
 
 
@@ -460,6 +461,27 @@ def missing_gradient(name, ctx, returned=False):
     )
 
 
+def forward_sums_batch(ctx):
+    """A note (not a failure): a loss's forward returns the sum over the batch."""
+    return (
+        f"{ctx.owner} returns the sum of the examples' losses, not their mean: its "
+        f"own test fails for that. backward was checked against that value divided by "
+        f"B = {ctx.batch}, the mean."
+    )
+
+
+def forward_not_batch_mean(value, mean, ctx):
+    """A loss's value is not the mean of its examples' losses, each computed alone."""
+    return Diagnosis(
+        "forward_not_mean",
+        f"{ctx.owner} gives {value:.6g} for the batch, but the mean of the {ctx.batch} "
+        f"examples' losses, each computed alone, is {mean:.6g}: examples of the batch mix. "
+        "Fix forward first: this check compares backward with the slopes of your forward, "
+        "so a wrong forward makes a right backward fail. Look for a sum, max or "
+        "normalisation over the batch axis (axis 0) where each example should be on its own.",
+    )
+
+
 def not_an_array(value, ctx):
     """Something that should be an array is not."""
     return Diagnosis("dtype", f"{ctx.label} is a {type(value).__name__}, not a numpy array.")
@@ -513,9 +535,16 @@ def crashed(caller, error, inputs="", shapes=None):
 
     shapes: {name: shape} of the arrays at hand (x, grad_out, W, b), for the hint.
     """
+    if isinstance(error, NotImplementedError):
+        return Diagnosis(
+            "crash",
+            f"{caller} is not written yet: it raised NotImplementedError{inputs}. Replace the "
+            "line raise NotImplementedError() with your code.",
+        )
     found = numpy_hint(error, caller, shapes or {})
     if found is None:
-        return Diagnosis("crash", f"{caller} raised {type(error).__name__}: {error}{inputs}.")
+        said = f": {error}" if str(error) else ""
+        return Diagnosis("crash", f"{caller} raised {type(error).__name__}{said}{inputs}.")
     key, what, hint = found
     return Diagnosis(
         key, f"{caller} raised {type(error).__name__}: {what}{inputs}.\nLikely mistake: {hint}"
