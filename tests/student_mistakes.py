@@ -563,7 +563,7 @@ MISTAKES = [
         "cross_entropy",
         "float(-log_probs[rows, labels].mean())",
         "float(-log_probs[rows, labels].sum())",
-        says="the mean of -log softmax",
+        says="the sum of the 2 examples' losses: return their mean",
         spares=("test_ce_backward",),
     ),
     M(

@@ -157,6 +157,27 @@ class SummingCrossEntropyBothWays(SummingCrossEntropy):
         return super().backward() * len(self._probs)
 
 
+class MisspeltWeights(S.Linear):
+    def backward(self, grad_out):
+        super().backward(grad_out)
+        return grad_out @ self.w
+
+
+class MisspeltArrayAttribute(S.Linear):
+    def backward(self, grad_out):
+        super().backward(grad_out)
+        return (grad_out @ self.W).TT
+
+
+def test_a_misspelt_attribute_is_a_typo_not_a_missing_cache():
+    with pytest.raises(GradientCheckError, match="did you mean W") as info:
+        check_layer(MisspeltWeights(3, 2, rng=0), batch((4, 3)))
+    assert info.value.diagnosis.key == "crash"
+    with pytest.raises(GradientCheckError, match="'numpy.ndarray' object has no attribute") as info:
+        check_layer(MisspeltArrayAttribute(3, 2, rng=0), batch((4, 3)))
+    assert info.value.diagnosis.key == "crash" and "as if forward" not in str(info.value)
+
+
 def test_a_forward_that_sums_does_not_fail_a_right_backward():
     """One bug, one part: the gradient check judges backward against forward / B."""
     logits, labels = batch((6, 4)), np.arange(6) % 4

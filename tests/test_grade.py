@@ -163,6 +163,32 @@ def test_outputs_edited_to_show_a_pass_are_flagged_and_earn_nothing(small_course
     assert "test_relu_backward" in outcome.flags[0]
 
 
+def test_a_hidden_case_failing_is_no_disagreement(small_course):
+    """Tanh.backward that only works on 2-D input passes the visible test (its output shows
+    the pass honestly) and fails a hidden 3-D case: a lost point, not a flag."""
+    notebook = read(source_notebook(ASSIGNMENT, small_course))
+    Replace(
+        "tanh",
+        "return grad_out * (1 - self.out**2)",
+        "g = grad_out.reshape(len(grad_out), -1)\n"
+        "        return g * (1 - self.out.reshape(len(g), -1) ** 2)",
+    ).apply(notebook.cells)
+    test = next(
+        c
+        for c in notebook.cells
+        if c.metadata.get("nbgrader", {}).get("grade_id") == "test_tanh_backward"
+    )
+    test.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="Tanh.backward: tests passed\n")
+    ]
+    submit(small_course, "hidden_only", ASSIGNMENT, notebook)
+    [outcome] = grade(
+        Course(small_course), ASSIGNMENT, workers=1, students=["hidden_only"], progress=False
+    )
+    assert outcome.score == 13.0 and outcome.status == "graded", outcome
+    assert outcome.flags == []
+
+
 def test_graded_submissions_are_skipped_unless_forced(small_course):
     submit(small_course, "twice", ASSIGNMENT, read(source_notebook(ASSIGNMENT, small_course)))
     course = Course(small_course)

@@ -300,6 +300,15 @@ def run_feedback(course, args):
     from .feedback import feedback
     from .lms import feedback_zip
 
+    rows = []
+    if args.zip:  # checked first: an impossible zip stops before any page is written
+        rows = [row for row in load_collect_table(course, args.assignment) if row.lms == args.zip]
+        if not rows:
+            raise InstructorError(
+                f"No submission of {args.assignment!r} was collected from a {args.zip} export, "
+                "so there is nothing to name the feedback files after. Collect the LMS's "
+                f"export first, or leave out --zip {args.zip}."
+            )
     results = feedback(course, args.assignment, students=args.student)
     failed = [(student, error) for student, _, error in results if error]
     print(
@@ -309,12 +318,6 @@ def run_feedback(course, args):
     for student, error in failed:
         print(f"  {student}: {error}", file=sys.stderr)
     if args.zip:
-        rows = [row for row in load_collect_table(course, args.assignment) if row.lms == args.zip]
-        if not rows:
-            raise InstructorError(
-                f"No submission of {args.assignment!r} was collected from a {args.zip} export, "
-                "so there is nothing to name the feedback files after."
-            )
         path, missing = feedback_zip(
             course,
             args.assignment,

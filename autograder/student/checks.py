@@ -680,7 +680,7 @@ def _call(obj, stage, owner, *arguments):
     try:
         return getattr(obj, stage)(*arguments)
     except Exception as error:
-        if stage == "backward" and dx.looks_like_missing_cache(error):
+        if stage == "backward" and dx.looks_like_missing_cache(error, obj):
             found = dx.missing_cache(caller, error)
         else:
             shapes = ", ".join(f"{a.dtype} array of shape {a.shape}" for a in arguments)

@@ -9,6 +9,7 @@ what the checks observed directly (a mutated argument, a stale cache, ...).
 No message shows code: each says what is wrong and where to look.
 """
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -544,11 +545,21 @@ def crashed(caller, error, inputs="", shapes=None):
     found = numpy_hint(error, caller, shapes or {})
     if found is None:
         said = f": {error}" if str(error) else ""
-        return Diagnosis("crash", f"{caller} raised {type(error).__name__}{said}{inputs}.")
+        typo = _typo_hint(error)
+        return Diagnosis("crash", f"{caller} raised {type(error).__name__}{said}{inputs}.{typo}")
     key, what, hint = found
     return Diagnosis(
         key, f"{caller} raised {type(error).__name__}: {what}{inputs}.\nLikely mistake: {hint}"
     )
+
+
+def _typo_hint(error):
+    """For an AttributeError: the attribute the name looks like a misspelling of."""
+    owner, name = getattr(error, "obj", None), getattr(error, "name", None)
+    if not isinstance(error, AttributeError) or owner is None or name is None:
+        return ""
+    close = _misspelt(name, owner)
+    return f"\nLikely mistake: a misspelt name: did you mean {close}?" if close else ""
 
 
 _MATMUL = re.compile(r"mismatch in its core dimension.*\(size (\d+) is different from (\d+)\)")
@@ -617,8 +628,24 @@ def numpy_hint(error, caller, shapes):
     return None
 
 
-def looks_like_missing_cache(error):
-    """True for the errors backward raises when forward did not store its values."""
-    return isinstance(error, AttributeError) or (
-        isinstance(error, TypeError) and "NoneType" in str(error)
-    )
+def looks_like_missing_cache(error, obj=None):
+    """True for the errors backward raises when forward did not store its values: an
+    attribute of the object itself missing (not of an array, and not a misspelling of one it
+    has: see crashed), or None where a stored value should be."""
+    if isinstance(error, AttributeError):
+        owner, name = getattr(error, "obj", obj), getattr(error, "name", None)
+        if obj is None or name is None:
+            return True
+        return owner is obj and not _misspelt(name, obj)
+    return isinstance(error, TypeError) and "NoneType" in str(error)
+
+
+def _misspelt(name, obj):
+    """The attribute of obj that ``name`` looks like a misspelling of, or None."""
+    try:
+        names = [n for n in dir(obj) if not n.startswith("__")]
+    except Exception:  # the student's object: dir may fail
+        return None
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.8)
+    close = close or [n for n in names if n.lower() == name.lower()]
+    return close[0] if close else None
