@@ -13,7 +13,6 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from autograder.student.mnist import MNISTNotFound, load_mnist
-from autograder.student.plotting import plot_learning_curves
 from autograder.student.xor import xor_dataset
 
 from .checkpoint import load_model, save_model
@@ -121,6 +120,9 @@ def command_train(args):
     if args.save:
         print(f"model saved to {save_model(model, args.save, history)}")
     if args.plot:
+        # Imported only when a plot is asked for: matplotlib is slow to import.
+        from autograder.student.plotting import plot_learning_curves
+
         plot_learning_curves(history, args.plot, title=f"{args.task}: {model.sizes}")
         print(f"learning curves saved to {args.plot}")
     return 0
