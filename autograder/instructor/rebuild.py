@@ -18,25 +18,16 @@ ending the process, reading the course files, the network).
 
 import ast
 import copy
-import re
-from dataclasses import dataclass
 
 import nbformat
 
+from .bundle import HIDDEN_MARKERS, SOLUTION_MARKERS, region_pattern
 from .protocol import without_magics
+from .status import Flag
 
 NOT_IMPLEMENTED = "raise NotImplementedError()"
-
-
-@dataclass(frozen=True)
-class Flag:
-    """Something the instructor should look at. kind: a short code; detail: what and where."""
-
-    kind: str
-    detail: str
-
-    def __str__(self):
-        return f"{self.kind}: {self.detail}"
+SOLUTION_REGION = region_pattern(SOLUTION_MARKERS)
+HIDDEN_REGION = region_pattern(HIDDEN_MARKERS, line_end=True)
 
 
 def nbgrader_role(cell):
@@ -88,7 +79,7 @@ def rebuild(source, submitted):
 
 def solution_stub(source):
     """What the release has in place of a solution region (the cell's code around it kept)."""
-    return re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", NOT_IMPLEMENTED, source, flags=re.S)
+    return SOLUTION_REGION.sub(NOT_IMPLEMENTED, source)
 
 
 def claimed_passes(submitted):
@@ -172,7 +163,7 @@ def _role_without_checksum(original, submitted):
 
 def _released(cell):
     """A read-only cell as the release shows it: hidden tests removed."""
-    return re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", "", cell.source, flags=re.S)
+    return HIDDEN_REGION.sub("", cell.source)
 
 
 def _normal(source):
