@@ -70,8 +70,6 @@ class Linear(Layer):
 class Activation(Elementwise, Layer):
     """An elementwise activation (elementwise.py): ``dZ = dA * f'(Z)``, any input shape."""
 
-    name = None  # the activation's name for make_activation and the CLI
-
     def forward(self, x):
         check_array(x, "x", self)
         return super().forward(x)
@@ -88,14 +86,11 @@ class Activation(Elementwise, Layer):
 class ReLU(Activation):
     """max(0, x); the derivative at 0 is taken as 0."""
 
-    name = "relu"
     function = FUNCTIONS["relu"]
 
 
 class LeakyReLU(Activation):
     """x for x > 0, slope * x otherwise."""
-
-    name = "leaky_relu"
 
     def __init__(self, slope=0.01):
         self.slope = slope
@@ -108,17 +103,15 @@ class LeakyReLU(Activation):
 class Sigmoid(Activation):
     """1 / (1 + exp(-x)), computed without overflow for large |x|."""
 
-    name = "sigmoid"
     function = FUNCTIONS["sigmoid"]
 
 
 class Tanh(Activation):
-    name = "tanh"
     function = FUNCTIONS["tanh"]
 
 
-# The activation layer classes by name (the CLI's --activation choices).
-ACTIVATION_LAYERS = {cls.name: cls for cls in (ReLU, LeakyReLU, Sigmoid, Tanh)}
+# The activation layer classes by name (make_activation, the CLI's --activation choices).
+ACTIVATION_LAYERS = {"relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 
 
 def make_activation(name):
