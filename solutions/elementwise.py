@@ -58,16 +58,23 @@ class Elementwise:
     """y = f(x) entry by entry, for ``function`` = (f, derivative); x: any shape -> y: x's shape.
 
     Subclasses set ``function`` (a row of FUNCTIONS, or one made for a constant in
-    ``__init__``) and wrap ``forward`` / ``input_gradient`` in their own contract.
+    ``__init__``) and wrap ``forward`` / ``input_gradient`` in their own contract. ``_apply``
+    and ``_derivative`` are where a subclass may compute f or f' another way.
     """
 
     function = None
 
     def forward(self, x):
         self._x = x
-        self._y = self.function.f(x)
-        return self._y
+        self._out = self._apply(x)
+        return self._out
 
     def input_gradient(self, grad_out):
         """grad_out: y's shape -> dL/dx = grad_out * f'(x), x's shape."""
-        return grad_out * self.function.derivative(self._x, self._y)
+        return grad_out * self._derivative(self._x, self._out)
+
+    def _apply(self, x):
+        return self.function.f(x)
+
+    def _derivative(self, x, out):
+        return self.function.derivative(x, out)
