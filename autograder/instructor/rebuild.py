@@ -233,15 +233,7 @@ ATTEMPTS = (
                 "gc.get_objects",
                 "gc.get_referrers",
             }
-            or (
-                isinstance(n, (ast.Import, ast.ImportFrom))
-                and any(
-                    m.split(".")[0] in {"gc", "inspect"}
-                    for m in (
-                        [a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""]
-                    )
-                )
-            )
+            or bool(_imports(n) & {"gc", "inspect"})
         ),
     ),
     (
@@ -266,25 +258,19 @@ ATTEMPTS = (
     (
         "system-access",
         "subprocesses, sockets, or the network",
-        lambda n: (
-            isinstance(n, (ast.Import, ast.ImportFrom))
-            and any(
-                m.split(".")[0]
-                in {
-                    "subprocess",
-                    "socket",
-                    "urllib",
-                    "requests",
-                    "http",
-                    "ctypes",
-                    "multiprocessing",
-                    "shutil",
-                    "resource",
-                }
-                for m in (
-                    [a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""]
-                )
-            )
+        lambda n: bool(
+            _imports(n)
+            & {
+                "subprocess",
+                "socket",
+                "urllib",
+                "requests",
+                "http",
+                "ctypes",
+                "multiprocessing",
+                "shutil",
+                "resource",
+            }
         ),
     ),
     (
@@ -352,6 +338,16 @@ def code_flags(source):
                     kind, f"{description} (line {line}: {ast.unparse(node)[:80]!r})"
                 )
     return list(found.values())
+
+
+def _imports(node):
+    """The top-level packages an import statement imports ({"os"} for `from os.path import
+    join`); an empty set for any other node."""
+    if isinstance(node, ast.Import):
+        return {alias.name.split(".")[0] for alias in node.names}
+    if isinstance(node, ast.ImportFrom):
+        return {(node.module or "").split(".")[0]}
+    return set()
 
 
 def _dotted(node):
