@@ -18,7 +18,7 @@
     feedback.py        feedback: nbgrader's HTML feedback per student, offline math, flag notices
     report.py          report: grade CSV (every submitter) and plots
     lms.py             Canvas and Moodle: class lists, grade import files, feedback upload zips
-    status.py          Status, Flag, and grading/<assignment>.json: each submission's status, reason and flags
+    status.py          Status, Flag, grading/<assignment>.json (each submission's status and flags)
     nbgrader_run.py    runs nbgrader's converters in-process and says why they failed
     nbgrader_internals.py  the one user of nbgrader's private internals (why each, which versions)
     table.py           plain-text tables
