@@ -16,7 +16,7 @@ from autograder.student.mnist import MNISTNotFound, load_mnist
 from autograder.student.xor import xor_dataset
 
 from .checkpoint import load_model, save_model
-from .layers import ACTIVATIONS
+from .layers import ACTIVATION_LAYERS
 from .losses import BinaryCrossEntropyWithLogits, SoftmaxCrossEntropy
 from .model import MLP
 from .optim import SGD, cosine_schedule
@@ -177,7 +177,7 @@ def build_parser():
     trainer.add_argument("task", choices=sorted(DEFAULTS))
     trainer.add_argument("--epochs", type=positive_int)
     trainer.add_argument("--hidden", type=positive_int, nargs="+", help="hidden layer widths")
-    trainer.add_argument("--activation", choices=sorted(ACTIVATIONS))
+    trainer.add_argument("--activation", choices=sorted(ACTIVATION_LAYERS))
     trainer.add_argument("--lr", type=positive_float, help="(initial) learning rate")
     trainer.add_argument(
         "--lr-schedule",

@@ -87,7 +87,8 @@ def test_a_784_by_256_layer_with_batch_64_is_checked_by_sampling():
 
 
 def test_the_blas_thread_limit_of_a_check_is_lifted_afterwards():
-    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import threadpoolctl
+
     before = [pool["num_threads"] for pool in threadpoolctl.threadpool_info()]
     check_layer(S.Linear(5, 3, rng=0), batch((4, 5)))
     assert [pool["num_threads"] for pool in threadpoolctl.threadpool_info()] == before

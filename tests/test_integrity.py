@@ -246,7 +246,7 @@ def graded_errors(root, entry):
 
 
 def flag_kinds(outcome):
-    return {flag.split(":")[0] for flag in outcome.flags}
+    return {flag.kind for flag in outcome.flags}
 
 
 def test_every_entry_scores_what_it_deserves_with_its_status_and_flags(corpus):

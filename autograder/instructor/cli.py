@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 
 from .course import Course, InstructorError, find_course
+from .limits import GradingLimits
+from .sandbox import GiB
 from .table import text_table
 
 
@@ -128,10 +130,16 @@ def build_parser():
         help="seconds per cell (default: the course's Execute.timeout)",
     )
     sub.add_argument(
-        "--notebook-timeout", type=int, metavar="S", help="seconds per notebook (default: 900)"
+        "--notebook-timeout",
+        type=int,
+        metavar="S",
+        help=f"seconds per notebook (default: {GradingLimits.notebook_timeout}; 0: no limit)",
     )
     sub.add_argument(
-        "--memory-limit", type=float, metavar="GB", help="memory per notebook (default: 4)"
+        "--memory-limit",
+        type=float,
+        metavar="GB",
+        help=f"memory per notebook (default: {GradingLimits.memory / GiB:g})",
     )
     sub.add_argument(
         "--kernel",
@@ -215,14 +223,11 @@ def run_collect(course, args):
 def run_grade(course, args):
     from .grade import grade
     from .report import load_grades, report_paths, summarize, write_csv
-    from .sandbox import GiB
+    from .status import SCORED, Status
 
-    if args.timeout is not None:
-        course.config.Execute.timeout = args.timeout
-    if args.notebook_timeout is not None:
-        course.config.LimitedExecute.notebook_timeout = args.notebook_timeout  # both modes
-    if args.memory_limit is not None:
-        course.config.LimitedExecute.memory_limit = int(args.memory_limit * GiB)
+    limits = GradingLimits.from_options(
+        course.config, args.timeout, args.notebook_timeout, args.memory_limit
+    )
     outcomes = grade(
         course,
         args.assignment,
@@ -231,6 +236,7 @@ def run_grade(course, args):
         force=args.force,
         sandbox=not args.kernel,
         due=args.due,
+        limits=limits,
     )
     if outcomes:
         print(
@@ -242,21 +248,19 @@ def run_grade(course, args):
                         f"{o.score:g}/{o.max_score:g}",
                         o.status,
                         o.reason,
-                        "; ".join(o.flags),
+                        "; ".join(map(str, o.flags)),
                     ]
                     for o in outcomes
                 ],
             )
         )
-        counts = {
-            status: sum(o.status == status for o in outcomes)
-            for status in ("graded", "incomplete", "failed")
-        }
+        counts = {status: sum(o.status == status for o in outcomes) for status in SCORED}
         print(
             f"This run graded {len(outcomes)} new or changed "
-            f"submission{'' if len(outcomes) == 1 else 's'}: {counts['graded']} graded, "
-            f"{counts['incomplete']} incomplete (a cell crashed, hung or ran out of memory: that cell earned "
-            f"nothing, the reason says which), {counts['failed']} failed (nothing could run: 0 points)."
+            f"submission{'' if len(outcomes) == 1 else 's'}: "
+            f"{counts[Status.GRADED]} graded, {counts[Status.INCOMPLETE]} incomplete (a cell "
+            "crashed, hung or ran out of memory: that cell earned nothing, the reason says "
+            f"which), {counts[Status.FAILED]} failed (nothing could run: 0 points)."
         )
         flagged = sum(bool(o.flags) for o in outcomes)
         if flagged:
@@ -289,7 +293,7 @@ def _attention(grades):
     for row in rows:
         what = row.status + (f", {len(row.flags)} flags" if row.flags else "")
         print(
-            f"  {row.student or row.name}: {what}: {row.reason or '; '.join(row.flags)}",
+            f"  {row.student or row.name}: {what}: {row.reason or '; '.join(map(str, row.flags))}",
             file=sys.stderr,
         )
     return 1

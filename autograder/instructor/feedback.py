@@ -174,11 +174,11 @@ def name_tests(page, graded_folder):
 def annotate(page, flags):
     """Put a notice at the top of a feedback page: which cells were restored from the
     assignment (the student's changes to them were not used) and that the notebook was
-    flagged for the instructor. flags: the status file's flags ("kind: detail")."""
+    flagged for the instructor. flags: the status file's [Flag]."""
     if not flags:
         return
-    restored = [flag.split(": ", 1)[1] for flag in flags if flag.split(":")[0] in RESTORED]
-    items = "".join(f"<li>{html.escape(flag)}</li>" for flag in flags)
+    restored = [flag.detail for flag in flags if flag.kind in RESTORED]
+    items = "".join(f"<li>{html.escape(str(flag))}</li>" for flag in flags)
     notice = (
         '<div class="grader-notice" style="border:2px solid #c44e52;padding:0.5em 1em;margin:1em 0">'
         "<p><strong>Note from the grader.</strong> This notebook was flagged for the instructor to look at."

@@ -27,9 +27,15 @@ import numpy as np
 sys.path.insert(
     0, os.path.dirname(os.path.abspath(__file__))
 )  # -I leaves out the script folder: protocol.py is there
-from protocol import Channel, ProtocolError, changed_states, decode, encode, without_magics  # noqa: E402
-
-OUTPUT_LIMIT = 64 * 1024  # characters of stdout/stderr kept per cell
+from protocol import (  # noqa: E402
+    OUTPUT_LIMIT,
+    Channel,
+    ProtocolError,
+    changed_states,
+    decode,
+    encode,
+    without_magics,
+)
 
 # Taken before the student's code runs: rebinding numpy's functions later does not change
 # what this server reports (what it reports can only cost points anyway: see remote.py).

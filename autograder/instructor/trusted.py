@@ -36,7 +36,7 @@ from nbformat.v4 import new_output
 
 from ..student.checks import refereed_by
 from .bundle import HIDDEN_MARKERS
-from .protocol import without_magics
+from .protocol import OUTPUT_LIMIT, without_magics
 from .rebuild import nbgrader_role
 from .referee import Referee
 from .remote import (
@@ -51,7 +51,6 @@ from .remote import (
 )
 from .sandbox import Limits, Sandbox
 
-TEXT_LIMIT = 64 * 1024  # characters of a cell's output kept
 LINE_LIMIT = 2000  # characters of a traceback line kept
 NOTEBOOK_OUTPUT_LIMIT = (
     2 * 2**20
@@ -353,8 +352,8 @@ def _text(value):
     text = value if isinstance(value, str) else ""
     return (
         text
-        if len(text) <= TEXT_LIMIT
-        else text[:TEXT_LIMIT] + f"\n[... {len(text) - TEXT_LIMIT} more characters]"
+        if len(text) <= OUTPUT_LIMIT
+        else text[:OUTPUT_LIMIT] + f"\n[... {len(text) - OUTPUT_LIMIT} more characters]"
     )
 
 

@@ -29,15 +29,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from . import diagnosis as dx
 from . import display
 from .gradients import EPS, STEP, numeric_gradient, relative_errors
-
-try:  # optional, not a dependency: see _checking
-    from threadpoolctl import ThreadpoolController
-except ImportError:
-    ThreadpoolController = None
 
 RTOL = 1e-7  # the largest relative error a gradient may have (DESIGN.md)
 # tiny = NOISE_FLOOR x the rounding noise of the estimate: an entry passes when
@@ -634,14 +630,12 @@ def _checking(subject=None, input_quantity=None):
     """The conditions a check runs in, and a failure's pointer to the code of ``subject``.
 
     numpy's warnings are off: overflow shows up as inf or NaN, which the
-    checks report themselves. BLAS runs on one thread when threadpoolctl is
-    installed: a check makes hundreds of small matrix products, which one
+    checks report themselves. BLAS runs on one thread (threadpoolctl): a check
+    makes hundreds of small matrix products, which one
     thread does fastest, while several threads stall on a busy machine (a
     784 x 256 Linear: 0.8 s on one thread, 7 s on two with the other core busy).
     """
-    limit = contextlib.nullcontext()
-    if ThreadpoolController is not None:
-        limit = _blas_controller().limit(limits=1, user_api="blas")
+    limit = _blas_controller().limit(limits=1, user_api="blas")
     try:
         with np.errstate(all="ignore"), limit:
             yield

@@ -24,7 +24,7 @@ MATCH = 1e-3
 # The course's activations as their textbook definitions, to recognise the
 # derivative of a different activation. Only the functions: their slopes are
 # taken numerically, so no derivative formula is written down here.
-ACTIVATIONS = {
+ACTIVATION_FUNCTIONS = {
     "ReLU": lambda z: np.maximum(z, 0.0),
     "leaky ReLU (slope 0.01)": lambda z: np.maximum(z, 0.01 * z),
     "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
@@ -335,7 +335,7 @@ def _elementwise(e, g, got, estimated, ctx):
     found = _fixed_slope(e, g, upstream, estimated, ctx)
     if found is not None:
         return found
-    for name, function in ACTIVATIONS.items():
+    for name, function in ACTIVATION_FUNCTIONS.items():
         other = candidate(function, ctx.x)
         if _tells_apart(other, g, e):
             return Diagnosis(
