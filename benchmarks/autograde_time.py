@@ -1,6 +1,6 @@
 """Seconds to autograde one student's six notebooks, assignment by assignment.
 
-    .venv/bin/python benchmarks/autograde_time.py [--repeat 1]
+    .venv/bin/python -m benchmarks.autograde_time [--repeat 1]
 
 Works in a temporary copy of assignments/: generates the release, submits the
 instructor's source notebooks as one student, then times `nbgrader autograde
@@ -14,12 +14,8 @@ import argparse
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from assignment_course import (  # noqa: E402
+from tests.support.assignment_course import (
     assignments,
     copy_course,
     grades,

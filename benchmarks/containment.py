@@ -1,6 +1,6 @@
 """The grader's own memory while it grades submissions that flood it: output and allocation bombs.
 
-    .venv/bin/python benchmarks/containment.py
+    .venv/bin/python -m benchmarks.containment
 
 Grades, in this process (as a grading worker does), the instructor's `forward`
 notebook with one solution cell replaced by a bomb: 1 GB printed by a cell, 1 GB
@@ -14,19 +14,13 @@ sandbox) and MNIST_DIR is not used.
 """
 
 import resource
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from assignment_cases import Prepend  # noqa: E402
-from assignment_course import COURSE, points, read, source_notebook  # noqa: E402
-
-from autograder.instructor.rebuild import rebuild  # noqa: E402
-from autograder.instructor.sandbox import hidden_paths  # noqa: E402
-from autograder.instructor.trusted import run_notebook  # noqa: E402
+from autograder.instructor.rebuild import rebuild
+from autograder.instructor.sandbox import hidden_paths
+from autograder.instructor.trusted import run_notebook
+from tests.support.assignment_cases import Prepend
+from tests.support.assignment_course import COURSE, points, read, source_notebook
 
 GB = 10**9
 BOMBS = {

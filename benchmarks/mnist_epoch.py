@@ -8,7 +8,7 @@ median of each is reported. Also timed: the epoch's matrix products alone (the
 same shapes, nothing else), the floor any NumPy implementation sits on.
 
     make bench                # installs the CPU build of torch, then runs this
-    python benchmarks/mnist_epoch.py --epochs 3
+    python -m benchmarks.mnist_epoch --epochs 3
 """
 
 import argparse

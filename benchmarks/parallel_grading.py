@@ -1,9 +1,9 @@
 """End-to-end grading time: the pipeline against stock `nbgrader autograde`, with and without the sandbox.
 
-    .venv/bin/python benchmarks/parallel_grading.py [--size 50] [--workers 2]
+    .venv/bin/python -m benchmarks.parallel_grading [--size 50] [--workers 2]
 
 Builds one class of `--size` submissions of `backward` (correct, blank, partly
-right and broken ones, from tests/class_submissions.py), puts the same class in
+right and broken ones, from tests/support/class_submissions.py), puts the same class in
 three temporary copies of the course, and grades it there:
 
 1. stock `nbgrader autograde backward` (one process, one notebook after another);
@@ -27,11 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from assignment_course import copy_course, environment, grades, nbgrader  # noqa: E402
-from class_submissions import ASSIGNMENT, KINDS, submit_class  # noqa: E402
+from tests.support.assignment_course import copy_course, environment, grades, nbgrader
+from tests.support.class_submissions import ASSIGNMENT, KINDS, submit_class
 
 SPEEDUP_TARGET = 1.8  # the default pipeline (sandbox) over stock nbgrader
 OVERHEAD_TARGET = 1.3  # sandbox over kernel pipeline

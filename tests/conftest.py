@@ -1,10 +1,30 @@
 """Test setup: MNIST comes from ../shared/datasets/mnist unless MNIST_DIR says otherwise;
-nothing touches the network."""
+nothing touches the network.
+
+Markers (registered in pyproject.toml; CONTRIBUTING.md says which to use):
+
+    book      uses the built book (fixture built_book; marked here by fixture)
+    browser   prints the PDF or drives headless Chromium (fixtures built_pdf, browser_reports)
+    postgres  starts a PostgreSQL server (fixture postgres_url, and so fresh_postgres_url)
+    sandbox   runs a student's code in the grader's bubblewrap sandbox (marked in the modules)
+    slow      takes long even on an idle machine (left out by `make test-fast`)
+
+Before a test marked browser, postgres or sandbox runs, tests/support/resources.py checks
+that the machine has what it needs: if not, the test is skipped with the reason and the
+fix, or fails under BACKPROP_REQUIRE_ALL=1 (.ci/run), where any skip at all is a failure.
+
+Parallel runs (pytest-xdist, `make test`): all tests of a module run on one worker
+(a module's fixtures, such as a graded class, are built once), unless a test names its
+own `xdist_group`; every test that uses the built book shares the group "book", so the
+book is built once, in _build/.
+"""
 
 import os
 from pathlib import Path
 
 import pytest
+
+from tests.support import resources
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MNIST = ROOT.parent / "shared" / "datasets" / "mnist"
@@ -14,6 +34,48 @@ os.environ.setdefault("MNIST_DIR", str(SHARED_MNIST))
 # cache written by another, since deleted, virtualenv lists fonts that are gone.
 os.environ.setdefault("MPLCONFIGDIR", str(ROOT / "_build" / "matplotlib"))
 Path(os.environ["MPLCONFIGDIR"]).mkdir(parents=True, exist_ok=True)
+
+# The PostgreSQL server fixtures, for every module that asks for them.
+pytest_plugins = ["tests.support.postgres"]
+
+# A test that uses one of these fixtures gets the marker (and, for the book, the group).
+FIXTURE_MARKERS = {
+    "built_book": "book",
+    "built_pdf": "browser",
+    "browser_reports": "browser",
+    "postgres_url": "postgres",
+}
+BOOK_GROUP = "book"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture, marker in FIXTURE_MARKERS.items():
+            if fixture in item.fixturenames and not item.get_closest_marker(marker):
+                item.add_marker(marker)
+        if item.get_closest_marker("book"):
+            item.add_marker(pytest.mark.xdist_group(BOOK_GROUP))
+        elif not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+def pytest_runtest_setup(item):
+    for resource in resources.CHECKS:
+        if item.get_closest_marker(resource):
+            resources.require(resource)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under BACKPROP_REQUIRE_ALL=1 a skipped test is a failed one (an expected failure,
+    xfail, stays what it is): on CI everything is installed, so a skip hides a test."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail") and resources.required():
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under {resources.REQUIRE_ALL}=1, where nothing may be: {reason}"
 
 
 @pytest.fixture(scope="session")

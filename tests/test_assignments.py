@@ -3,7 +3,7 @@
 Static checks read the source notebooks. The round trip works on a temporary copy
 of the course: `nbgrader generate_assignment`, submissions (the instructor's
 solution, the unchanged release, and the partly right or broken cases of
-tests/assignment_cases.py), `nbgrader autograde`, `nbgrader generate_feedback`;
+tests/support/assignment_cases.py), `nbgrader autograde`, `nbgrader generate_feedback`;
 then the scores are read from the gradebook. `nbgrader validate` and nbval run
 the source notebooks.
 """
@@ -16,8 +16,9 @@ import sys
 
 import nbformat
 import pytest
-from assignment_cases import CASES
-from assignment_course import (
+
+from tests.support.assignment_cases import CASES
+from tests.support.assignment_course import (
     COURSE,
     HIDDEN_MARKERS,
     SOLUTION_MARKERS,

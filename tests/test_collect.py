@@ -9,7 +9,6 @@ import zipfile
 
 import nbformat
 import pytest
-from assignment_course import copy_course, read, source_notebook
 
 from autograder.instructor.collect import (
     IGNORED,
@@ -21,6 +20,7 @@ from autograder.instructor.collect import (
     safe_student_id,
 )
 from autograder.instructor.course import Course, InstructorError
+from tests.support.assignment_course import copy_course, read, source_notebook
 
 
 @pytest.fixture(scope="module")

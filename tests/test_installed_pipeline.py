@@ -14,7 +14,11 @@ import zipfile
 from pathlib import Path
 
 import nbformat
-from assignment_course import copy_course, environment, read, source_notebook
+import pytest
+
+from tests.support.assignment_course import copy_course, environment, read, source_notebook
+
+pytestmark = pytest.mark.sandbox  # grade runs the sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 

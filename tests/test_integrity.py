@@ -1,4 +1,4 @@
-"""Grading integrity: the adversarial corpus of tests/integrity_corpus.py, graded in one batch.
+"""Grading integrity: the adversarial corpus of tests/support/integrity_corpus.py, graded in one batch.
 
 Every entry is a real notebook with a wrong answer plus an attempt on the grader
 (or an honest variant). The corpus is graded with 2 workers in the sandbox (the
@@ -24,13 +24,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from assignment_course import copy_course, points, read, release_notebook, source_notebook, submit
-from integrity_corpus import ENTRIES, FORK_BOMB_CHILD, LITTER_FILE, LITTER_FOLDERS
 
 from autograder.instructor.course import Course
 from autograder.instructor.feedback import feedback
 from autograder.instructor.grade import grade
 from autograder.instructor.nbgrader_run import make_converter, run
+from tests.support.assignment_course import (
+    copy_course,
+    points,
+    read,
+    release_notebook,
+    source_notebook,
+    submit,
+)
+from tests.support.integrity_corpus import ENTRIES, FORK_BOMB_CHILD, LITTER_FILE, LITTER_FOLDERS
+
+pytestmark = pytest.mark.sandbox  # the corpus is graded with the sandbox
 
 WORKERS = 2
 ASSIGNMENTS = sorted({entry.assignment for entry in ENTRIES})

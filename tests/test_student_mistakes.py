@@ -1,4 +1,4 @@
-"""The student-mistake corpus (tests/student_mistakes.py): every mistake is caught where the
+"""The student-mistake corpus (tests/support/student_mistakes.py): every mistake is caught where the
 course says, with the diagnosis it names; the summary prints the shares.
 
     .venv/bin/python -m pytest tests/test_student_mistakes.py -q -s
@@ -7,7 +7,8 @@ course says, with the diagnosis it names; the summary prints the shares.
 import functools
 
 import pytest
-import student_mistakes as corpus
+
+from tests.support import student_mistakes as corpus
 
 ASSIGNMENTS = {"forward", "backward", "graph", "softmax", "sgd_xor", "mnist"}
 SPECIFIC_TARGET = 0.9  # the share of mistakes whose failure names them

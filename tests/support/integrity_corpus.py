@@ -33,7 +33,7 @@ import copy
 from dataclasses import dataclass
 
 import nbformat
-from assignment_cases import Append, Delete, Prepend, Replace, Rewrite, _find
+from .assignment_cases import Append, Delete, Prepend, Replace, Rewrite, _find
 
 COURSE_PLACEHOLDER = "@COURSE@"
 GRADED, INCOMPLETE, FAILED = "graded", "incomplete", "failed"

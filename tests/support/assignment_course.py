@@ -23,7 +23,7 @@ from autograder.instructor.bundle import (  # noqa: F401
     split_regions,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COURSE = ROOT / "assignments"
 CONFIG = COURSE / "nbgrader_config.py"
 GENERATED = (

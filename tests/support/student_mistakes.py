@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from assignment_cases import Replace
+from .assignment_cases import Replace
 
 from autograder.student import display
 from autograder.student.checks import GradientCheckError
 
-SOURCE = Path(__file__).resolve().parents[1] / "assignments" / "source"
+SOURCE = Path(__file__).resolve().parents[2] / "assignments" / "source"
 # Cells a test never needs: MNIST's data and training, plots, re-checks of earlier parts.
 SKIPPED = {"data", "mnist_training", "decision_boundary", "check_earlier_parts"}
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.S)
