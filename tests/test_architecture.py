@@ -2,11 +2,12 @@
 read from its syntax tree, against one table of rules.
 
     part                              must never import
-    autograder/__init__.py, student/  solutions, autograder.instructor, the book's code, tests
+    autograder/__init__.py, student/  solutions, autograder.instructor, the book's code, tests,
+                                      benchmarks
     autograder/ (the rest)            solutions, the book's code, tests, benchmarks
     solutions/                        autograder.instructor, the book's code, tests, benchmarks
     book/ (its Python and chapters)   autograder.instructor, tests, benchmarks
-    assignments/ (the notebooks)      solutions, autograder.instructor, the book's code, tests
+    assignments/ (the notebooks)      the same as the student half
     tests/                            benchmarks
 
 The student half ships alone (packaging/autograder), so it cannot reach the instructor half;
@@ -31,7 +32,7 @@ BOOK_CODE = sorted(
 )
 STUDENT = ("solutions", "autograder.instructor", *BOOK_CODE, "tests", "benchmarks")
 RULES = {
-    "the student half of autograder": ("solutions", "autograder.instructor", *BOOK_CODE, "tests"),
+    "the student half of autograder": STUDENT,
     "the instructor half of autograder": ("solutions", *BOOK_CODE, "tests", "benchmarks"),
     "solutions": ("autograder.instructor", *BOOK_CODE, "tests", "benchmarks"),
     "the book": ("autograder.instructor", "tests", "benchmarks"),

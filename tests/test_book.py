@@ -10,9 +10,9 @@ second run of the suite re-renders without re-executing unchanged chapters.
 Markers (tests/conftest.py): a test that uses the built book is marked ``book``,
 one that prints the PDF or drives the browser ``browser`` (Debian's chromium and
 chromium-driver: skipped with the reason where they are not installed, a failure
-under BACKPROP_REQUIRE_ALL=1), and ``test_chapters_run_under_nbval`` ``slow``. Every
-test of this module runs on one xdist worker (``xdist_group("book")``): the build
-writes ``_build/`` in the checkout, once.
+under BACKPROP_REQUIRE_ALL=1), and ``test_chapters_run_under_nbval`` ``slow``. In a
+parallel run every test of the built book runs on one worker (xdist group "book"):
+the build writes ``_build/`` in the checkout, once.
 """
 
 from __future__ import annotations
@@ -47,8 +47,6 @@ for folder in (BOOK / "_ext", BOOK / "tools", BOOK):
 
 import book_html_checks  # noqa: E402
 import print_pdf  # noqa: E402
-
-pytestmark = pytest.mark.xdist_group("book")
 
 from tests.support import book_browser  # noqa: E402
 from tests.support.resources import require  # noqa: E402

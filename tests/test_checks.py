@@ -31,6 +31,17 @@ LAYERS = {
 }
 
 
+def test_every_layer_of_solutions_is_checked_here():
+    """A new layer exported by `solutions` joins LAYERS (the containers Sequential and MLP
+    are checked end to end in test_solutions_layers.py)."""
+    exported = {
+        name
+        for name in S.__all__
+        if isinstance(getattr(S, name), type) and issubclass(getattr(S, name), S.Layer)
+    }
+    assert exported - {"Layer", "Sequential", "MLP"} == set(LAYERS)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", LAYERS)
 def test_correct_layers_pass_far_below_the_tolerance(name, dtype):

@@ -1,5 +1,5 @@
-"""The student-mistake corpus (tests/support/student_mistakes.py): every mistake is caught where the
-course says, with the diagnosis it names; the summary prints the shares.
+"""The student-mistake corpus (tests/support/student_mistakes.py): every mistake is caught
+where the course says, with the diagnosis it names; the summary prints the shares.
 
     .venv/bin/python -m pytest tests/test_student_mistakes.py -q -s
 """
@@ -9,8 +9,9 @@ import functools
 import pytest
 
 from tests.support import student_mistakes as corpus
+from tests.support.assignment_course import assignments
 
-ASSIGNMENTS = {"forward", "backward", "graph", "softmax", "sgd_xor", "mnist"}
+ASSIGNMENTS = set(assignments())  # every assignment of the course has its mistakes here
 SPECIFIC_TARGET = 0.9  # the share of mistakes whose failure names them
 
 
