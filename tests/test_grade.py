@@ -86,6 +86,7 @@ def check_class(course, students, outcomes):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.sandbox
 def test_fifty_submissions_with_two_workers_on_sqlite(tmp_path):
     course, students, outcomes = grade_class(tmp_path)
@@ -94,6 +95,7 @@ def test_fifty_submissions_with_two_workers_on_sqlite(tmp_path):
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
+@pytest.mark.slow
 @pytest.mark.sandbox
 def test_fifty_submissions_with_two_workers_on_postgresql(tmp_path, fresh_postgres_url):  # noqa: F811
     course, students, outcomes = grade_class(tmp_path, db_url=fresh_postgres_url)
@@ -118,6 +120,7 @@ def submit_with(course, student, cell, code):
     submit(course, student, ASSIGNMENT, notebook)
 
 
+@pytest.mark.slow
 def test_in_a_kernel_a_loop_that_ignores_interrupts_is_stopped_and_keeps_earlier_points(
     small_course,
 ):
@@ -139,6 +142,7 @@ def test_in_a_kernel_a_loop_that_ignores_interrupts_is_stopped_and_keeps_earlier
     assert outcome.score == 5.0
 
 
+@pytest.mark.slow
 def test_in_a_kernel_a_notebook_past_its_deadline_is_stopped_and_keeps_earlier_points(small_course):
     submit_with(small_course, "slow_sigmoid", "sigmoid", "import time\ntime.sleep(60)\n")
     course = Course(small_course)
@@ -150,6 +154,7 @@ def test_in_a_kernel_a_notebook_past_its_deadline_is_stopped_and_keeps_earlier_p
     assert outcome.score == 3.0  # ReLU 2 + LeakyReLU 1; the Sigmoid cell and all after it: 0
 
 
+@pytest.mark.slow
 @pytest.mark.sandbox
 def test_outputs_edited_to_show_a_pass_are_flagged_and_earn_nothing(small_course):
     """The ReLU backward is wrong, and its test cell's output was edited to say it passed."""
@@ -172,6 +177,7 @@ def test_outputs_edited_to_show_a_pass_are_flagged_and_earn_nothing(small_course
     assert "test_relu_backward" in outcome.flags[0]
 
 
+@pytest.mark.slow
 @pytest.mark.sandbox
 def test_graded_submissions_are_skipped_unless_forced(small_course):
     submit(small_course, "twice", ASSIGNMENT, read(source_notebook(ASSIGNMENT, small_course)))
@@ -224,6 +230,7 @@ def test_outside_a_course_the_message_says_where_to_run(tmp_path):
     assert result.returncode == 2 and "not an nbgrader course" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.sandbox
 def test_the_grade_command_prints_each_submission(small_course):
     submit(small_course, "cli_student", ASSIGNMENT, read(source_notebook(ASSIGNMENT, small_course)))
@@ -244,6 +251,7 @@ def test_the_grade_command_prints_each_submission(small_course):
     assert "Traceback" not in result.stderr and "Warning" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.sandbox
 def test_metadata_that_is_not_a_dict_costs_nothing_but_a_flag(small_course):
     """A cell whose nbgrader metadata is a string: the rebuild treats it as a cell the student
@@ -271,6 +279,7 @@ def test_metadata_that_is_not_a_dict_costs_nothing_but_a_flag(small_course):
     assert any(flag.startswith("deleted-cell") for flag in oops.flags), oops.flags
 
 
+@pytest.mark.slow
 @pytest.mark.sandbox
 def test_an_exception_in_one_students_step_costs_that_student_alone(small_course, monkeypatch):
     from autograder.instructor import grade as grading

@@ -18,7 +18,7 @@ import pytest
 
 from tests.support.assignment_course import copy_course, environment, read, source_notebook
 
-pytestmark = pytest.mark.sandbox  # grade runs the sandbox
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # the whole pipeline, from a wheel
 
 ROOT = Path(__file__).resolve().parents[1]
 

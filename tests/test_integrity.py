@@ -39,7 +39,7 @@ from tests.support.assignment_course import (
 )
 from tests.support.integrity_corpus import ENTRIES, FORK_BOMB_CHILD, LITTER_FILE, LITTER_FOLDERS
 
-pytestmark = pytest.mark.sandbox  # the corpus is graded with the sandbox
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # the corpus, graded in the sandbox
 
 WORKERS = 2
 ASSIGNMENTS = sorted({entry.assignment for entry in ENTRIES})

@@ -35,7 +35,7 @@ from tests.support.lms_corpus import (
 )
 from tests.support.postgres import create_database
 
-pytestmark = pytest.mark.sandbox  # the week is graded with the sandbox
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # a week, graded in the sandbox
 
 CANVAS_FIRST, MOODLE_FIRST = 1000, 2000
 

@@ -34,6 +34,8 @@ from tests.support.assignment_course import (
     submit,
 )
 
+pytestmark = pytest.mark.slow  # the class is graded by nbgrader autograde
+
 ASSIGNMENT = "softmax"
 CELLS = points(read(source_notebook(ASSIGNMENT)))  # {grade_id: points}, notebook order
 PARTIAL = [case for case in CASES if case.assignment == ASSIGNMENT]  # mean_twice, tampered_test

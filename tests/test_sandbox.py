@@ -445,6 +445,7 @@ def sandbox_tree(marker):
     "target, sent",
     [("command", signal.SIGTERM), ("worker", signal.SIGTERM), ("command", signal.SIGINT)],
 )
+@pytest.mark.slow
 @pytest.mark.sandbox
 def test_a_signal_to_grading_leaves_no_sandbox_process_and_no_scratch_folder(
     hanging_course, tmp_path, target, sent
