@@ -60,7 +60,8 @@ def main():
     full = points(source)
     hidden = hidden_paths(COURSE)
     print(
-        f"{'submission':28s} {'score':>7s} {'seconds':>8s} {'grader peak before':>19s} {'after':>8s}  student's process"
+        f"{'submission':28s} {'score':>7s} {'seconds':>8s} {'grader peak before':>19s} "
+        f"{'after':>8s}  student's process"
     )
     for name, (cell, code) in BOMBS.items():
         submitted = read(source_notebook("forward"))
@@ -88,7 +89,8 @@ def main():
         }
         score = sum(p for cell_id, p in full.items() if cell_id not in failed)
         print(
-            f"{name:28s} {score:>3g}/{sum(full.values()):<3g} {seconds:8.1f} {before:16.0f} MB {after:5.0f} MB  "
+            f"{name:28s} {score:>3g}/{sum(full.values()):<3g} {seconds:8.1f} {before:16.0f} MB "
+            f"{after:5.0f} MB  "
             f"{'; '.join(problems) or 'kept running'}"
         )
 

@@ -85,7 +85,7 @@ def matmul_contender(data, seed):
     rng = np.random.default_rng(seed)
     weights = [
         rng.standard_normal((d_out, d_in), dtype=np.float32)
-        for d_in, d_out in zip(SIZES[:-1], SIZES[1:])
+        for d_in, d_out in zip(SIZES[:-1], SIZES[1:], strict=True)
     ]
     n = len(data.X_train)
     inputs = [data.X_train[begin : begin + BATCH] for begin in range(0, n, BATCH)]
@@ -119,7 +119,7 @@ def main():
     except ImportError:
         raise SystemExit(
             "PyTorch is not installed: `pip install torch==2.13.0` (CPU build), or run `make bench`"
-        )
+        ) from None  # the message says all; the ImportError's traceback adds nothing
     import threadpoolctl
 
     blas = ", ".join(

@@ -1,4 +1,5 @@
-"""End-to-end grading time: the pipeline against stock `nbgrader autograde`, with and without the sandbox.
+"""End-to-end grading time: the pipeline against stock `nbgrader autograde`, with and without the
+sandbox.
 
     .venv/bin/python -m benchmarks.parallel_grading [--size 50] [--workers 2]
 
@@ -106,7 +107,8 @@ def main():
             f"with --kernel: {seconds['stock'] / seconds['kernel']:.2f}x"
         )
         print(
-            f"cost of the sandbox: {overhead:.2f}x the kernel pipeline (target <= {OVERHEAD_TARGET}x)"
+            f"cost of the sandbox: {overhead:.2f}x the kernel pipeline (target <= "
+            f"{OVERHEAD_TARGET}x)"
         )
         print(
             "graded: "
