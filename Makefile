@@ -60,14 +60,14 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Every test, on every core: a module's tests stay on one worker, and the tests of the
-# built book share one (tests/conftest.py). PYTEST_ARGS adds options, e.g. PYTEST_ARGS=-x.
+# Every test, on every core: a module's tests stay on one worker (tests/conftest.py,
+# xdist_scope). PYTEST_ARGS adds options, e.g. PYTEST_ARGS=-x.
 test: lint
-	$(BIN)/python -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadscope $(PYTEST_ARGS)
 
 # The development loop: no book build, no browser, no PostgreSQL, nothing slow.
 test-fast: setup
-	$(BIN)/python -m pytest -n auto --dist loadgroup -m "not (book or browser or postgres or slow)" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadscope -m "not (book or browser or postgres or slow)" $(PYTEST_ARGS)
 
 # Speed baseline against PyTorch (CPU build from the local wheel cache).
 bench: setup

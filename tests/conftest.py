@@ -13,10 +13,12 @@ Before a test marked browser, postgres or sandbox runs, tests/support/resources.
 that the machine has what it needs: if not, the test is skipped with the reason and the
 fix, or fails under BACKPROP_REQUIRE_ALL=1 (.ci/run), where any skip at all is a failure.
 
-Parallel runs (pytest-xdist, `make test`): all tests of a module run on one worker
-(a module's fixtures, such as a graded class, are built once), unless a test names its
-own `xdist_group`; every test that uses the built book shares the group "book", so the
-book is built once, in _build/.
+Parallel runs (pytest-xdist, `make test`: `-n auto --dist loadscope`): all tests of a
+module run on one worker, so that a module's fixtures (a graded class, the built book in
+_build/) are built once; the tests listed in ON_THEIR_OWN are units of their own, free to
+run beside their module (they share nothing with it). The scope is decided here, from the
+test's id, because the controller sees ids only (and xdist's `xdist_group` marker does not
+reach the scheduler under pytest 9.2).
 """
 
 import os
@@ -38,26 +40,42 @@ Path(os.environ["MPLCONFIGDIR"]).mkdir(parents=True, exist_ok=True)
 # The PostgreSQL server fixtures, for every module that asks for them.
 pytest_plugins = ["tests.support.postgres"]
 
-# A test that uses one of these fixtures gets the marker (and, for the book, the group).
+# A test that uses one of these fixtures gets the marker.
 FIXTURE_MARKERS = {
     "built_book": "book",
     "built_pdf": "browser",
     "browser_reports": "browser",
     "postgres_url": "postgres",
 }
-BOOK_GROUP = "book"
+# Long tests that need none of their module's fixtures: each may run on any worker.
+ON_THEIR_OWN = ("tests/test_book.py::test_chapters_run_under_nbval",)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items):
     for item in items:
         for fixture, marker in FIXTURE_MARKERS.items():
             if fixture in item.fixturenames and not item.get_closest_marker(marker):
                 item.add_marker(marker)
-        if item.get_closest_marker("book"):
-            item.add_marker(pytest.mark.xdist_group(BOOK_GROUP))
-        elif not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+def xdist_scope(nodeid):
+    """The unit of work a test belongs to in a parallel run: its module, or itself."""
+    if nodeid.startswith(ON_THEIR_OWN):
+        return nodeid
+    return nodeid.split("::")[0]
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadscope, with xdist_scope as the scope."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return xdist_scope(nodeid)
+
+    return ModuleScheduling(config, log)
 
 
 def pytest_runtest_setup(item):

@@ -11,8 +11,8 @@ Markers (tests/conftest.py): a test that uses the built book is marked ``book``,
 one that prints the PDF or drives the browser ``browser`` (Debian's chromium and
 chromium-driver: skipped with the reason where they are not installed, a failure
 under BACKPROP_REQUIRE_ALL=1), and ``test_chapters_run_under_nbval`` ``slow``. In a
-parallel run every test of the built book runs on one worker (xdist group "book"):
-the build writes ``_build/`` in the checkout, once.
+parallel run this module's tests run on one worker (tests/conftest.py), so the book is
+built into ``_build/`` once; the nbval tests, which do not use the build, run apart.
 """
 
 from __future__ import annotations

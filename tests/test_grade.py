@@ -190,6 +190,7 @@ def test_graded_submissions_are_skipped_unless_forced(small_course):
 
 
 def test_asking_for_a_student_who_did_not_submit_names_them(small_course):
+    submit(small_course, "present", ASSIGNMENT, read(source_notebook(ASSIGNMENT, small_course)))
     with pytest.raises(InstructorError, match="nobody_here"):
         grade(Course(small_course), ASSIGNMENT, students=["nobody_here"], progress=False)
 

@@ -176,6 +176,7 @@ def test_cli_rejects_bad_options(capsys):
     assert "invalid" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_mnist_reaches_98_percent_in_10_epochs(tmp_path, capsys):
     """The course's target: 784-256-128-10 ReLU, float32, SGD momentum 0.9,
     lr 0.05 (cosine), batch 128, seed 0, 10 epochs: at least 98.0% test accuracy."""
