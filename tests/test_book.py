@@ -622,11 +622,6 @@ def test_interactive_figures_have_text_alternatives(built_book):
             assert 'role="group"' in box, f"{name}: {box[:200]}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the chapters' figures are not yet redrawn to the size "
-    "this check asks for (issue 17, legible figures)",
-)
 def test_figure_text_is_legible(browser_reports):
     """The smallest text of every figure, as displayed, is at least 80% of the body text."""
     by_path, _ = browser_reports

@@ -179,6 +179,34 @@ def test_outputs_edited_to_show_a_pass_are_flagged_and_earn_nothing(small_course
 
 @pytest.mark.slow
 @pytest.mark.sandbox
+def test_a_hidden_case_failing_is_no_disagreement(small_course):
+    """Tanh.backward that only works on 2-D input passes the visible test (its output shows
+    the pass honestly) and fails a hidden 3-D case: a lost point, not a flag."""
+    notebook = read(source_notebook(ASSIGNMENT, small_course))
+    Replace(
+        "tanh",
+        "return grad_out * (1 - self.out**2)",
+        "g = grad_out.reshape(len(grad_out), -1)\n"
+        "        return g * (1 - self.out.reshape(len(g), -1) ** 2)",
+    ).apply(notebook.cells)
+    test = next(
+        c
+        for c in notebook.cells
+        if c.metadata.get("nbgrader", {}).get("grade_id") == "test_tanh_backward"
+    )
+    test.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="Tanh.backward: tests passed\n")
+    ]
+    submit(small_course, "hidden_only", ASSIGNMENT, notebook)
+    [outcome] = grade(
+        Course(small_course), ASSIGNMENT, workers=1, students=["hidden_only"], progress=False
+    )
+    assert outcome.score == 13.0 and outcome.status == "graded", outcome
+    assert outcome.flags == []
+
+
+@pytest.mark.slow
+@pytest.mark.sandbox
 def test_graded_submissions_are_skipped_unless_forced(small_course):
     submit(small_course, "twice", ASSIGNMENT, read(source_notebook(ASSIGNMENT, small_course)))
     course = Course(small_course)
@@ -239,7 +267,7 @@ def test_the_grade_command_prints_each_submission(small_course):
         "grade", ASSIGNMENT, "--student", "cli_student", "--workers", "1", cwd=small_course
     )
     assert "cli_student  14/14  graded" in result.stdout, result.stdout
-    assert "This run graded 1 new or changed submissions: 1 graded, 0 incomplete" in result.stdout
+    assert "This run graded 1 new or changed submission: 1 graded, 0 incomplete" in result.stdout
     status = json.loads((small_course / "grading" / f"{ASSIGNMENT}.json").read_text())
     assert status["students"]["cli_student"]["status"] == "graded"
     assert (

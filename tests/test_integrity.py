@@ -449,6 +449,8 @@ def test_what_a_student_reads_of_a_failed_test_names_no_grader_internals(corpus)
                         "protocol.py",
                         "autograder.instructor",
                         "remote.py",
+                        "__grader__",
+                        "autograder.student",
                     ):
                         if leak in text:
                             found.append(f"{entry.student}: {leak}")

@@ -322,6 +322,16 @@ def test_feedback_shows_the_diagnosis_and_hides_the_hidden_tests(graded):
         )
 
 
+def test_feedback_names_each_test_after_its_cell_and_part(graded):
+    course, _, results = graded
+    page = next(page for _, page, _ in results if page).read_text(encoding="utf-8")
+    assert "Test cell" not in page
+    graded_ids = points(read(source_notebook(ASSIGNMENT)))
+    for grade_id in graded_ids:
+        assert re.search(rf'<a href="#{grade_id}">{grade_id} \([^)<]+\)</a>', page), grade_id
+    assert '<a href="#test_ce_backward">test_ce_backward (2–3. Softmax cross-entropy)</a>' in page
+
+
 def test_feedback_of_one_named_student_with_a_progress_bar(graded, capsys):
     course, _, _ = graded
     results = feedback(course, ASSIGNMENT, students=["mean_twice", "nobody"])

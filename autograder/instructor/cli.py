@@ -253,7 +253,8 @@ def run_grade(course, args):
             for status in ("graded", "incomplete", "failed")
         }
         print(
-            f"This run graded {len(outcomes)} new or changed submissions: {counts['graded']} graded, "
+            f"This run graded {len(outcomes)} new or changed "
+            f"submission{'' if len(outcomes) == 1 else 's'}: {counts['graded']} graded, "
             f"{counts['incomplete']} incomplete (a cell crashed, hung or ran out of memory: that cell earned "
             f"nothing, the reason says which), {counts['failed']} failed (nothing could run: 0 points)."
         )
@@ -299,6 +300,15 @@ def run_feedback(course, args):
     from .feedback import feedback
     from .lms import feedback_zip
 
+    rows = []
+    if args.zip:  # checked first: an impossible zip stops before any page is written
+        rows = [row for row in load_collect_table(course, args.assignment) if row.lms == args.zip]
+        if not rows:
+            raise InstructorError(
+                f"No submission of {args.assignment!r} was collected from a {args.zip} export, "
+                "so there is nothing to name the feedback files after. Collect the LMS's "
+                f"export first, or leave out --zip {args.zip}."
+            )
     results = feedback(course, args.assignment, students=args.student)
     failed = [(student, error) for student, _, error in results if error]
     print(
@@ -308,12 +318,6 @@ def run_feedback(course, args):
     for student, error in failed:
         print(f"  {student}: {error}", file=sys.stderr)
     if args.zip:
-        rows = [row for row in load_collect_table(course, args.assignment) if row.lms == args.zip]
-        if not rows:
-            raise InstructorError(
-                f"No submission of {args.assignment!r} was collected from a {args.zip} export, "
-                "so there is nothing to name the feedback files after."
-            )
         path, missing = feedback_zip(
             course,
             args.assignment,

@@ -58,7 +58,7 @@ from .submissions import (
     submitted_students,  # noqa: F401 (public here too)
 )
 from .trusted import declared_data as notebook_data
-from .trusted import instructor_cells, run_notebook
+from .trusted import failed_in_hidden_part, instructor_cells, run_notebook
 
 GRADED, INCOMPLETE, FAILED = "graded", "incomplete", "failed"
 PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -421,8 +421,11 @@ class Grader:
         )
 
     def disagreements(self, student):
-        """Flags for the tests the handed-in notebook shows passing that failed when graded."""
+        """Flags for the tests the handed-in notebook shows passing that failed when graded in
+        their visible part (failing a hidden case the student never saw is no disagreement)."""
         claimed = self.claims.get(student, set())
+        for graded in self.course.folder("autograded", student, self.assignment).glob("*.ipynb"):
+            claimed = claimed - failed_in_hidden_part(nbformat.read(str(graded), as_version=4))
         with self.course.gradebook() as gradebook:
             submission = gradebook.find_submission(self.assignment, student)
             failed = sorted(
@@ -435,7 +438,7 @@ class Grader:
             Flag(
                 "disagrees",
                 f"{name}: the notebook as handed in shows it passing; graded, it fails "
-                "(a hidden case, or outputs edited by hand)",
+                "(outputs edited by hand, or code that changed since it ran)",
             )
             for name in failed
         ]

@@ -392,7 +392,9 @@ CSV_COLUMNS = (
 def write_csv(grades, path):
     """One row per submitter: id, name, a score per graded cell, late penalty, total, max
     score, percent, submission time, how late, status, reason and flags. A cell without a
-    grade in the gradebook is left empty. Written whole or not at all."""
+    grade in the gradebook is left empty, and so are the total and percent of a row with no
+    grade to give (not graded, not submitted: see Row.lms_grade). Written whole or not at
+    all."""
     stream = io.StringIO()
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow([*CSV_COLUMNS[:2], *(c.label for c in grades.cells), *CSV_COLUMNS[2:]])
@@ -406,9 +408,9 @@ def write_csv(grades, path):
                     for c in grades.cells
                 ),
                 _number(row.penalty),
-                _number(row.total),
+                "" if row.lms_grade is None else _number(row.lms_grade),
                 _number(row.max_score),
-                f"{row.percent:.1f}",
+                "" if row.lms_grade is None else f"{row.percent:.1f}",
                 row.submitted,
                 _duration(row.late_by),
                 row.status,

@@ -16,6 +16,7 @@ gets. This file and protocol.py are copied into the sandbox's working directory 
 
 import copy
 import io
+import linecache
 import os
 import sys
 import traceback
@@ -99,6 +100,7 @@ class Server:
     def __init__(self, channel):
         self.channel = channel
         self.namespace = {"__name__": "__main__", "get_ipython": lambda: None}
+        self.cells_run = 0
         self.objects, self.ref_of = {}, {}  # ref id -> object; id(object) -> ref id
         self.exports = {}  # the grader's objects seen here, by export id
         self.rngs, self.rng_states = {}, {}  # linked generators and their last reported state
@@ -287,8 +289,14 @@ class Server:
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = stdout, stderr
         error = None
+        # Each cell under its own name, its lines in linecache: a traceback shows the
+        # student's line of code, as Jupyter does.
+        self.cells_run += 1
+        name = f"<your cell {self.cells_run}>"
+        code = without_magics(source)
+        linecache.cache[name] = (len(code), None, code.splitlines(keepends=True), name)
         try:
-            exec(compile(without_magics(source), "<cell>", "exec"), self.namespace)
+            exec(compile(code, name, "exec"), self.namespace)
         except BaseException as exc:  # noqa: BLE001
             error = {
                 "ename": type(exc).__name__,

@@ -183,9 +183,26 @@ def _error(cell):
             text = f"{name}: {output.get('evalue', '')}"
             # IPython's traceback ends with the message and its notes (where to look)
             entries = [ANSI.sub("", entry).strip() for entry in output.get("traceback") or ()]
+            if not str(output.get("evalue", "")).strip():
+                return _without_message(name, entries)
             starts = [i for i, entry in enumerate(entries) if entry.startswith(f"{name}:")]
             return "\n".join(entries[starts[-1] :]) if starts else text.strip()
     return ""
+
+
+def _without_message(name, entries):
+    """An error with no message (raise NotImplementedError()): say where it was raised."""
+    places = [m for m in map(FRAME.search, entries) if m]
+    where = ""
+    if places:
+        cell, function = places[-1].group("cell"), places[-1].group("function")
+        where = f" in {function} ({cell})" if function else f" ({cell})"
+    if name == "NotImplementedError":
+        return f"{name}{where}: not written yet; replace raise NotImplementedError() with your code"
+    return f"{name}{where}"
+
+
+FRAME = re.compile(r"(?P<cell>Cell In\[\d+\], line \d+)(?:, in (?P<function>\w+))?")
 
 
 def _first_line(text):
