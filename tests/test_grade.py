@@ -31,7 +31,8 @@ CLASS_SIZE = 50
 
 
 def gradebook_scores(course):
-    """{student: {test cell: score}} and {student: flagged} of the assignment, from the gradebook."""
+    """{student: {test cell: score}} and {student: flagged} of the assignment, from the
+    gradebook."""
     scores, flagged = {}, {}
     with course.gradebook() as gradebook:
         for submission in gradebook.find_assignment(ASSIGNMENT).submissions:
@@ -274,7 +275,8 @@ def test_the_grade_command_prints_each_submission(small_course):
         status["students"]["cli_student"]["reason"],
         status["students"]["cli_student"]["flags"],
     ) == (None, [])
-    # Other students of this course were graded incomplete or flagged by the tests above: exit 1, and who.
+    # Other students of this course were graded incomplete or flagged by the tests above: exit 1,
+    # and who.
     if any(v["status"] != "graded" or v["flags"] for v in status["students"].values()):
         assert result.returncode == 1 and "need a look" in result.stderr, result.stderr[-3000:]
     assert "Traceback" not in result.stderr and "Warning" not in result.stdout + result.stderr

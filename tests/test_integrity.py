@@ -1,4 +1,5 @@
-"""Grading integrity: the adversarial corpus of tests/support/integrity_corpus.py, graded in one batch.
+"""Grading integrity: the adversarial corpus of tests/support/integrity_corpus.py, graded in one
+batch.
 
 Every entry is a real notebook with a wrong answer plus an attempt on the grader
 (or an honest variant). The corpus is graded with 2 workers in the sandbox (the
@@ -409,7 +410,8 @@ def test_no_student_output_is_live_html_in_the_feedback(corpus):
 
 def test_nothing_a_student_starts_or_writes_outlives_the_sandbox(corpus):
     """The fork bomb's children (they become `sleep 617.25`) are gone with their sandbox, and so are
-    the files a student wrote outside its scratch folder (/tmp, /var/tmp, /dev/shm, which is RAM)."""
+    the files a student wrote outside its scratch folder (/tmp, /var/tmp, /dev/shm, which is
+    RAM)."""
     listing = subprocess.run(
         ["ps", "-eo", "uid=,pid=,args="], capture_output=True, text=True
     ).stdout

@@ -69,8 +69,8 @@ def test_the_student_wheel_offers_check_alone(tmp_path):
 
     def run(*args):
         code = (
-            f"import sys, runpy; sys.path.insert(0, {str(tmp_path / 'site')!r}); "
-            f"sys.argv = ['autograder', *{list(args)!r}]; runpy.run_module('autograder', run_name='__main__')"
+            f"import sys, runpy; sys.path.insert(0, {str(tmp_path / 'site')!r}); sys.argv = "
+            f"['autograder', *{list(args)!r}]; runpy.run_module('autograder', run_name='__main__')"
         )
         return subprocess.run(
             [sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=tmp_path

@@ -76,7 +76,8 @@ def test_summary_most_failures_name_the_mistake(capsys):
         for m, r in results:
             if m not in named:
                 print(
-                    f"  no specific diagnosis: {m.assignment}: {m.mistake}: {r.message.splitlines()[0][:120]}"
+                    f"  no specific diagnosis: {m.assignment}: {m.mistake}: "
+                    f"{r.message.splitlines()[0][:120]}"
                 )
     assert len(caught) == total
     assert len(named) / total >= SPECIFIC_TARGET

@@ -257,7 +257,8 @@ def _check_notebook(name, data, secrets, reference):
         leaked = sorted({line.strip() for line in cell.source.splitlines()} & secrets)
         if leaked:
             problems.append(
-                f"{where}: {len(leaked)} line(s) of the solution or hidden tests, e.g. {leaked[0]!r}"
+                f"{where}: {len(leaked)} line(s) of the solution or hidden tests, e.g. "
+                f"{leaked[0]!r}"
             )
         if cell.cell_type == "code":
             problems += _check_code(where, cell.source, reference)
@@ -293,7 +294,8 @@ def _check_code(where, source, reference):
 
 
 def _body_key(function):
-    """A function's body without its docstring, as an AST dump; None for bodies too short to tell."""
+    """A function's body without its docstring, as an AST dump; None for bodies too short to
+    tell."""
     body = function.body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         body = body[1:]

@@ -162,8 +162,8 @@ def build_parser():
     sub = command(
         "report",
         help="grade CSV and plots of how the class did",
-        description="Write the grade sheet (CSV, a row for every submitter), the distribution of total "
-        "scores and the pass rate of each test cell (PNG).",
+        description="Write the grade sheet (CSV, a row for every submitter), the distribution of "
+        "total scores and the pass rate of each test cell (PNG).",
     )
     sub.add_argument(
         "--out", metavar="DIR", help="output folder (default: <course>/reports/<assignment>)"
@@ -179,8 +179,8 @@ def build_parser():
     sub = command(
         "export",
         help="grades in the LMS's import format (Canvas or Moodle CSV)",
-        description="Write the grades as Canvas's gradebook import CSV or Moodle's grade import CSV "
-        "(see autograder/instructor/README.md for the columns).",
+        description="Write the grades as Canvas's gradebook import CSV or Moodle's grade import "
+        "CSV (see autograder/instructor/README.md for the columns).",
     )
     sub.add_argument("lms", choices=("canvas", "moodle"))
     sub.add_argument(
@@ -255,8 +255,9 @@ def run_grade(course, args):
         print(
             f"This run graded {len(outcomes)} new or changed "
             f"submission{'' if len(outcomes) == 1 else 's'}: {counts['graded']} graded, "
-            f"{counts['incomplete']} incomplete (a cell crashed, hung or ran out of memory: that cell earned "
-            f"nothing, the reason says which), {counts['failed']} failed (nothing could run: 0 points)."
+            f"{counts['incomplete']} incomplete (a cell crashed, hung or ran out of memory: that "
+            f"cell earned nothing, the reason says which), {counts['failed']} failed (nothing "
+            "could run: 0 points)."
         )
         flagged = sum(bool(o.flags) for o in outcomes)
         if flagged:
@@ -279,7 +280,8 @@ def run_grade(course, args):
 
 
 def _attention(grades):
-    """Print who needs a look (not graded, incomplete, failed, flagged, not collected); the exit status."""
+    """Print who needs a look (not graded, incomplete, failed, flagged, not collected); the exit
+    status."""
     rows = grades.needs_attention()
     if not rows:
         return 0

@@ -1,4 +1,5 @@
-"""Import a class's submissions into nbgrader's layout: ``submitted/<student>/<assignment>/<notebook>.ipynb``.
+"""Import a class's submissions into nbgrader's layout:
+``submitted/<student>/<assignment>/<notebook>.ipynb``.
 
     report = collect(course, "forward", "downloads/forward.zip")
     print(format_table(report))
@@ -271,13 +272,15 @@ class _File:
             )
         if len(data) > MAX_FILE_BYTES:
             raise _Skip(
-                f"larger than {limit}: too large to be a notebook; ask the student for the notebook itself"
+                f"larger than {limit}: too large to be a notebook; ask the student for the "
+                "notebook itself"
             )
         return data
 
 
 def _ignore_reason(parts):
-    """(the path to list as ignored, why) for a path that is never part of a submission, else None."""
+    """(the path to list as ignored, why) for a path that is never part of a submission, else
+    None."""
     for depth, part in enumerate(parts):
         if part == "__MACOSX":
             return "/".join(parts[: depth + 1]), "macOS metadata, not a submission"
@@ -380,8 +383,8 @@ def _list_zip(archive):
         parts = tuple(p for p in name.split("/") if p not in ("", "."))
         if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts:
             problem = (
-                "unsafe path in the zip (absolute or with '..', it points outside the archive); not read. "
-                "Re-create the zip from the class's folder"
+                "unsafe path in the zip (absolute or with '..', it points outside the archive); "
+                "not read. Re-create the zip from the class's folder"
             )
             files.append(_File(name, problem=problem, unsafe=True))
             continue
@@ -426,7 +429,8 @@ class _Identity:
 
 
 def _simple(name):
-    """A name reduced to lower-case letters and digits, to compare 'Forward-Copy1' with 'forward'."""
+    """A name reduced to lower-case letters and digits, to compare 'Forward-Copy1' with
+    'forward'."""
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
@@ -673,7 +677,8 @@ def load_notebook(data):
     ) as error:  # JSON may spell a lone surrogate (\ud800), which no file can hold
         bad = error.object[error.start : error.end].encode("unicode_escape").decode()
         raise _Skip(
-            f"not a notebook: it holds text that is not valid Unicode ({bad}, a lone surrogate); {fix}"
+            f"not a notebook: it holds text that is not valid Unicode ({bad}, a lone surrogate); "
+            f"{fix}"
         )
     return notebook, notes
 
@@ -1051,7 +1056,8 @@ def format_table(report):
     rows = [(e.student or "-", e.file, e.outcome, e.note) for e in report.found + report.ignored]
     lines = [
         text_table(("student", "file", "outcome", "note"), rows),
-        f"{len(report.found)} notebooks found: {len(report.taken)} taken, {len(report.skipped)} skipped",
+        f"{len(report.found)} notebooks found: {len(report.taken)} taken, {len(report.skipped)} "
+        "skipped",
     ]
     if report.ignored:
         lines.append(

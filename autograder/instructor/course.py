@@ -20,7 +20,8 @@ class InstructorError(Exception):
 
 @dataclass
 class Course:
-    """An nbgrader course folder (``source/<assignment>/<assignment>.ipynb`` and ``nbgrader_config.py``)."""
+    """An nbgrader course folder (``source/<assignment>/<assignment>.ipynb`` and
+    ``nbgrader_config.py``)."""
 
     root: Path
     db_url: str | None = None
@@ -84,7 +85,8 @@ class Course:
         return Gradebook(self.db_url, course_id=self.course_id)
 
     def gradebook_exists(self):
-        """False for an SQLite gradebook whose file is not there yet (opening it would create it)."""
+        """False for an SQLite gradebook whose file is not there yet (opening it would create
+        it)."""
         return (
             not self.db_url.startswith("sqlite:///")
             or Path(self.db_url[len("sqlite:///") :]).is_file()
@@ -102,14 +104,16 @@ def quiet_library_warnings():
 
 
 def load_config(root):
-    """The traitlets Config of <root>/nbgrader_config.py (the file also sets the kernels' BLAS threads)."""
+    """The traitlets Config of <root>/nbgrader_config.py (the file also sets the kernels' BLAS
+    threads)."""
     from traitlets.config.loader import PyFileConfigLoader
 
     return PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
 
 
 def find_course(path=None):
-    """The course folder: `path`, else the current directory if it is a course, else ./assignments."""
+    """The course folder: `path`, else the current directory if it is a course, else
+    ./assignments."""
     if path is not None:
         return Path(path)
     here = Path(os.getcwd())

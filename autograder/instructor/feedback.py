@@ -183,8 +183,8 @@ def annotate(page, flags):
         '<div class="grader-notice" style="border:2px solid #c44e52;padding:0.5em 1em;margin:1em 0">'
         "<p><strong>Note from the grader.</strong> This notebook was flagged for the instructor to look at."
         + (
-            " Cells you changed, removed or added around the tests were graded as the assignment has them "
-            "(restored): " + html.escape("; ".join(restored)) + "."
+            " Cells you changed, removed or added around the tests were graded as the assignment "
+            "has them (restored): " + html.escape("; ".join(restored)) + "."
             if restored
             else ""
         )

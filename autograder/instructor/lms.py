@@ -124,8 +124,8 @@ def load_roster(path):
         return Roster("moodle", people, [])
     raise InstructorError(
         f"{path} is not a class list this tool reads: expected Canvas's gradebook export (columns "
-        f"{', '.join(CANVAS_FIXED)}, ...) or Moodle's grading worksheet (columns {', '.join(MOODLE_WORKSHEET)}, ...); "
-        f"its first row is {', '.join(header[:6]) or 'empty'}."
+        f"{', '.join(CANVAS_FIXED)}, ...) or Moodle's grading worksheet (columns "
+        f"{', '.join(MOODLE_WORKSHEET)}, ...); its first row is {', '.join(header[:6]) or 'empty'}."
     )
 
 

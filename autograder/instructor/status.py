@@ -1,4 +1,5 @@
-"""<course>/grading/<assignment>.json: how each submission's grading went (written by grade, read by report).
+"""<course>/grading/<assignment>.json: how each submission's grading went (written by grade, read
+by report).
 
     {"assignment": "forward", "students": {"alice": {"status": "graded", "reason": null, "flags": [],
                                                      "sha256": "<fingerprint of what was graded>"}}}
@@ -19,7 +20,8 @@ def status_path(course, assignment):
 
 
 def load_status(course, assignment):
-    """{student: {"status": ..., "reason": ..., "flags": [...], "sha256": ...}}; {} if there is no file yet."""
+    """{student: {"status": ..., "reason": ..., "flags": [...], "sha256": ...}}; {} if there is no
+    file yet."""
     path = status_path(course, assignment)
     if not path.is_file():
         return {}

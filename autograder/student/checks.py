@@ -755,8 +755,8 @@ def _float64_copy(layer, names):
         value = getattr(layer, name, None)
         if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiub":
             raise GradientCheckError(
-                f"{type(layer).__name__}.{name} is not a numeric numpy array "
-                f"(got {type(value).__name__}): the layer must keep its parameter {name} as an array"
+                f"{type(layer).__name__}.{name} is not a numeric numpy array (got "
+                f"{type(value).__name__}): the layer must keep its parameter {name} as an array"
             )
         setattr(clone, name, np.array(value, dtype=np.float64))
     return clone

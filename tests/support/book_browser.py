@@ -356,7 +356,8 @@ def check_site(
             report.images, report.interactive = len(facts["images"]), facts["interactive"]
             if facts["typeset"] != facts["math"]:
                 report.problems.append(
-                    f"{facts['math'] - facts['typeset']} of {facts['math']} math elements not typeset"
+                    f"{facts['math'] - facts['typeset']} of {facts['math']} math elements not "
+                    "typeset"
                 )
             if facts["mathErrors"]:
                 report.problems.append(f"{facts['mathErrors']} MathJax error(s)")

@@ -1,4 +1,5 @@
-"""Grading integrity: submissions that try to cheat the grader, and honest ones that must not suffer.
+"""Grading integrity: submissions that try to cheat the grader, and honest ones that must not
+suffer.
 
 Used by tests/test_integrity.py. Every entry starts from a real notebook of the
 course (the instructor's source notebook, i.e. the full solution, or the
@@ -33,6 +34,7 @@ import copy
 from dataclasses import dataclass
 
 import nbformat
+
 from .assignment_cases import Append, Delete, Prepend, Replace, Rewrite, _find
 
 COURSE_PLACEHOLDER = "@COURSE@"
@@ -724,7 +726,8 @@ check_gate(Max(), [1.0, 2.0], [2.0, -1.0])  # checking my own work
 
 # ----------------------------------------------------------------- the corpus
 
-# ----------------------------------------------------------------- verdicts the student's process could sway
+# ----------------------------------------------------------------- verdicts the student's process
+# could sway
 
 # backward: the four activations' backward returns zeros (each fails its test)
 ZERO_BACKWARDS = tuple(
@@ -863,7 +866,8 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_allclose_softmax",
-        "softmax normalises over the whole batch; np.allclose and np.testing.assert_allclose rebound to pass",
+        "softmax normalises over the whole batch; np.allclose and np.testing.assert_allclose "
+        "rebound to pass",
         (SOFTMAX_GLOBAL,),
         (Append("softmax", REBIND_ALLCLOSE),),
         5,
@@ -873,7 +877,8 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_numpy_testing_softmax",
-        "cross-entropy gradient without the batch mean; numpy.testing replaced by a module of no-ops",
+        "cross-entropy gradient without the batch mean; numpy.testing replaced by a module of "
+        "no-ops",
         (CE_NO_MEAN,),
         (AddCell("cross_entropy", REPLACE_NUMPY_TESTING),),
         5,
@@ -899,7 +904,8 @@ ENTRIES = (
     Entry(
         "forward",
         "cheat_check_forward_forward",
-        "ReLU is the identity; the test helper check_forward redefined in the ReLU cell to accept anything",
+        "ReLU is the identity; the test helper check_forward redefined in the ReLU cell to accept "
+        "anything",
         (RELU_IDENTITY,),
         (
             Append(
@@ -914,7 +920,8 @@ ENTRIES = (
     Entry(
         "backward",
         "cheat_check_layer_backward",
-        "ReLU.backward passes grad_out through; check_layer, relative_error and numeric_jacobian redefined",
+        "ReLU.backward passes grad_out through; check_layer, relative_error and numeric_jacobian "
+        "redefined",
         (RELU_PASSES_GRAD,),
         (
             Append(
@@ -948,7 +955,8 @@ ENTRIES = (
     Entry(
         "graph",
         "cheat_float_subclass_graph",
-        "backward overwrites gradients; 0-d gradients returned as a float subclass whose == and < are always True",
+        "backward overwrites gradients; 0-d gradients returned as a float subclass whose == and < "
+        "are always True",
         (OVERWRITE_GRADS,),
         (AddCell("backward", FLOAT_ALWAYS_EQUAL),),
         9,
@@ -957,8 +965,8 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_ndarray_subclass_softmax",
-        "softmax normalises over the whole batch and returns an ndarray subclass overriding __eq__, "
-        "__array_ufunc__ and __array_function__",
+        "softmax normalises over the whole batch and returns an ndarray subclass overriding "
+        "__eq__, __array_ufunc__ and __array_function__",
         (SOFTMAX_GLOBAL,),
         (AddCell("softmax", NDARRAY_SUBCLASS),),
         5,
@@ -967,7 +975,8 @@ ENTRIES = (
     Entry(
         "backward",
         "cheat_array_dunder_backward",
-        "the Jacobian leaves out tanh'; returned as an object with __array__ that equals everything",
+        "the Jacobian leaves out tanh'; returned as an object with __array__ that equals "
+        "everything",
         (JACOBIAN_NO_SLOPE,),
         (AddCell("jacobian", ARRAY_DUNDER),),
         11,
@@ -976,7 +985,8 @@ ENTRIES = (
     Entry(
         "backward",
         "cheat_array_interface_backward",
-        "the Jacobian is an object whose __array_interface__ points numpy at address 16 of the grader's memory",
+        "the Jacobian is an object whose __array_interface__ points numpy at address 16 of the "
+        "grader's memory",
         (),
         (Rewrite("jacobian", ARRAY_INTERFACE_POINTER),),
         11,
@@ -991,26 +1001,26 @@ ENTRIES = (
         (Replace("cross_entropy", "targets = np.asarray(targets)\n", EMPTY_FOR_ONE_HOT),),
         3,
         failing("test_ce_forward", "test_ce_backward"),
-        notes="np.testing.assert_allclose(np.empty(0), 0.75) passes: a test comparing a student's value "
-        "with a number must check its shape first",
+        notes="np.testing.assert_allclose(np.empty(0), 0.75) passes: a test comparing a student's "
+        "value with a number must check its shape first",
     ),
     Entry(
         "backward",
         "cheat_mutate_inputs_backward",
-        "the Jacobian is zeros, and the function zeroes the caller's W, from which the test then computes "
-        "its reference",
+        "the Jacobian is zeros, and the function zeroes the caller's W, from which the test then "
+        "computes its reference",
         (),
         (Rewrite("jacobian", MUTATE_INPUTS),),
         11,
         failing("test_jacobian"),
-        notes="the zero Jacobian is wrong; the test must not take its reference from arrays it handed to "
-        "the student's code (nbgrader in a kernel gives 14 too)",
+        notes="the zero Jacobian is wrong; the test must not take its reference from arrays it "
+        "handed to the student's code (nbgrader in a kernel gives 14 too)",
     ),
     Entry(
         "sgd_xor",
         "cheat_caller_frame_sgd_xor",
-        "SGD ignores the momentum; step() copies the hidden test's expected parameters out of the caller's "
-        "frame and rebinds np.testing.assert_allclose",
+        "SGD ignores the momentum; step() copies the hidden test's expected parameters out of the "
+        "caller's frame and rebinds np.testing.assert_allclose",
         (SGD_NO_MOMENTUM,),
         (AddCell("sgd", CALLER_FRAME),),
         9,
@@ -1131,7 +1141,8 @@ ENTRIES = (
     Entry(
         "forward",
         "cheat_duplicated_test_forward",
-        "ReLU is the identity; its test cell duplicated (same grade_id twice: stock nbgrader aborts)",
+        "ReLU is the identity; its test cell duplicated (same grade_id twice: stock nbgrader "
+        "aborts)",
         (RELU_IDENTITY,),
         (Duplicate("test_relu_forward"),),
         9,
@@ -1141,7 +1152,8 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_test_turned_solution_softmax",
-        "softmax normalises over the whole batch; its test cell turned into a solution cell holding `pass`",
+        "softmax normalises over the whole batch; its test cell turned into a solution cell "
+        "holding `pass`",
         (SOFTMAX_GLOBAL,),
         (
             SetRole("test_softmax", (("solution", True), ("grade", False), ("locked", False))),
@@ -1154,7 +1166,8 @@ ENTRIES = (
     Entry(
         "graph",
         "cheat_points_changed_graph",
-        "Scale.backward forgets c; points of test_add_gate raised to 100 and test_scale_gate marked ungraded",
+        "Scale.backward forgets c; points of test_add_gate raised to 100 and test_scale_gate "
+        "marked ungraded",
         (SCALE_FORGETS_C,),
         (
             SetRole("test_add_gate", (("points", 100),)),
@@ -1187,7 +1200,8 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_bonus_cell_softmax",
-        "cross-entropy gradient without the batch mean; a made-up graded cell worth 50 points added",
+        "cross-entropy gradient without the batch mean; a made-up graded cell worth 50 points "
+        "added",
         (CE_NO_MEAN,),
         (AddGradedCell("test_ce_backward", "bonus", 50, 'print("bonus: tests passed")'),),
         5,
@@ -1198,8 +1212,9 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_source_relative_softmax",
-        "softmax normalises over the whole batch; execs the softmax cell of the instructor's notebook, "
-        "looked for at ../../source, walking up from the working folder, and at the course's absolute path",
+        "softmax normalises over the whole batch; execs the softmax cell of the instructor's "
+        "notebook, looked for at ../../source, walking up from the working folder, and at the "
+        "course's absolute path",
         (SOFTMAX_GLOBAL,),
         (Append("softmax", SOURCE_FROM_COURSE_FOLDERS),),
         5,
@@ -1209,20 +1224,21 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_git_history_softmax",
-        "softmax normalises over the whole batch; execs the softmax cell of the instructor's notebook "
-        "read from the git objects of the checkout the toolkit is imported from",
+        "softmax normalises over the whole batch; execs the softmax cell of the instructor's "
+        "notebook read from the git objects of the checkout the toolkit is imported from",
         (SOFTMAX_GLOBAL,),
         (Append("softmax", SOURCE_FROM_GIT),),
         5,
         failing("test_softmax"),
         flags=flags("reads-files"),
-        notes="the sandbox hides the course, `solutions` and the instructor package, not the checkout's "
-        ".git (nor the rest of the filesystem)",
+        notes="the sandbox hides the course, `solutions` and the instructor package, not the "
+        "checkout's .git (nor the rest of the filesystem)",
     ),
     Entry(
         "backward",
         "cheat_import_solutions_backward",
-        "dW transposed; subclasses the Linear of the instructor's `solutions` package if it can import it",
+        "dW transposed; subclasses the Linear of the instructor's `solutions` package if it can "
+        "import it",
         (DW_TRANSPOSED,),
         (AddCell("linear", IMPORT_SOLUTIONS),),
         12,
@@ -1231,7 +1247,8 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_pre_run_cell_softmax",
-        "cross-entropy gradient without the batch mean; a pre_run_cell hook records the hidden tests",
+        "cross-entropy gradient without the batch mean; a pre_run_cell hook records the hidden "
+        "tests",
         (CE_NO_MEAN,),
         (AddCell("cross_entropy", PRE_RUN_CELL), AddCell("test_ce_backward", "print(_seen)\n")),
         5,
@@ -1241,7 +1258,8 @@ ENTRIES = (
     Entry(
         "forward",
         "cheat_other_students_forward",
-        "ReLU is the identity; looks for classmates' submissions to exec their ReLU cell, lists folders",
+        "ReLU is the identity; looks for classmates' submissions to exec their ReLU cell, lists "
+        "folders",
         (RELU_IDENTITY,),
         (AddCell("relu", OTHER_STUDENTS),),
         9,
@@ -1252,8 +1270,8 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_gradebook_write_softmax",
-        "cross-entropy gradient without the batch mean; writes full marks into gradebook.db (absolute "
-        "path, and guessed from the working folder)",
+        "cross-entropy gradient without the batch mean; writes full marks into gradebook.db "
+        "(absolute path, and guessed from the working folder)",
         (CE_NO_MEAN,),
         (AddCell("cross_entropy", WRITE_GRADEBOOK),),
         5,
@@ -1262,8 +1280,8 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_overwrite_course_softmax",
-        "softmax normalises over the whole batch; overwrites the source and release notebooks and the "
-        "config, removes the gradebook",
+        "softmax normalises over the whole batch; overwrites the source and release notebooks and "
+        "the config, removes the gradebook",
         (SOFTMAX_GLOBAL,),
         (AddCell("softmax", OVERWRITE_COURSE),),
         5,
@@ -1304,12 +1322,14 @@ ENTRIES = (
         failing("test_linear_dX", "test_linear_dW", "test_linear_db"),
         status=INCOMPLETE,
         flags=flags("process-control"),
-        notes="the process died: incomplete, even though check_layer turns the loss into its own error",
+        notes="the process died: incomplete, even though check_layer turns the loss into its own "
+        "error",
     ),
     Entry(
         "forward",
         "cheat_sigint_loop_forward",
-        "Sigmoid.forward loops forever, ignoring SIGINT and SIGTERM (graded with a 5 s cell timeout)",
+        "Sigmoid.forward loops forever, ignoring SIGINT and SIGTERM (graded with a 5 s cell "
+        "timeout)",
         (),
         (Rewrite("sigmoid", "class Sigmoid:\n    params = ()\n" + SIGINT_LOOP),),
         10,
@@ -1321,7 +1341,8 @@ ENTRIES = (
     Entry(
         "backward",
         "cheat_memory_bomb_backward",
-        "Tanh.backward forgets the square, after allocating (and writing) memory until MemoryError, kept",
+        "Tanh.backward forgets the square, after allocating (and writing) memory until "
+        "MemoryError, kept",
         (),
         (AddCell("tanh", MEMORY_BOMB),),
         13,
@@ -1330,8 +1351,8 @@ ENTRIES = (
     Entry(
         "graph",
         "cheat_fork_bomb_graph",
-        "Add.forward subtracts (test_backward only checks gradients: it still passes), after forking "
-        "children until the process limit stops it",
+        "Add.forward subtracts (test_backward only checks gradients: it still passes), after "
+        "forking children until the process limit stops it",
         (),
         (AddCell("add", FORK_BOMB),),
         11,
@@ -1351,8 +1372,8 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_raw_output_bomb_softmax",
-        "cross-entropy gradient without the batch mean; a cell of its own writes about 1 GB to file "
-        "descriptor 1",
+        "cross-entropy gradient without the batch mean; a cell of its own writes about 1 GB to "
+        "file descriptor 1",
         (CE_NO_MEAN,),
         (AddCell("cross_entropy", RAW_OUTPUT_BOMB),),
         5,
@@ -1361,8 +1382,8 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_script_output_softmax",
-        "the loss is summed; <script> and onerror HTML printed, warned, raised (also as an exception's "
-        "class name) from the student's code",
+        "the loss is summed; <script> and onerror HTML printed, warned, raised (also as an "
+        "exception's class name) from the student's code",
         (CE_SUM,),
         (AddCell("cross_entropy", XSS),),
         3,
@@ -1373,33 +1394,36 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_forged_message_softmax",
-        "cross-entropy gradient without the batch mean; a cell of its own writes a forged, absurdly "
-        "nested message on the pipe to the grader",
+        "cross-entropy gradient without the batch mean; a cell of its own writes a forged, "
+        "absurdly nested message on the pipe to the grader",
         (CE_NO_MEAN,),
         (AddCell("test_softmax", FORGED_MESSAGE),),
         5,
         failing("test_ce_backward"),
         status=INCOMPLETE,
-        notes="a message that breaks the protocol loses the student's process (that cell), as a crash does",
+        notes="a message that breaks the protocol loses the student's process (that cell), as a "
+        "crash does",
     ),
     # ======================================================= semantics the sandbox must keep
     Entry(
         "forward",
         "mistake_overflowing_sigmoid_forward",
-        "Sigmoid as 1 / (1 + exp(-x)): exp overflows for large negative x, which the test turns into an "
-        "error with np.errstate(over='raise') (no trick: a plain mistake the grader must still catch)",
+        "Sigmoid as 1 / (1 + exp(-x)): exp overflows for large negative x, which the test turns "
+        "into an error with np.errstate(over='raise') (no trick: a plain mistake the grader must "
+        "still catch)",
         (SIGMOID_OVERFLOWS,),
         (),
         10,
         failing("test_sigmoid_forward"),
-        notes="nbgrader in a kernel (grade(..., sandbox=False)) scores it 10: the test's np.errstate must "
-        "hold in the student's process too",
+        notes="nbgrader in a kernel (grade(..., sandbox=False)) scores it 10: the test's "
+        "np.errstate must hold in the student's process too",
     ),
     Entry(
         "backward",
         "mistake_backward_mutates_cache_backward",
-        "ReLU.backward clamps the input forward cached, in place (self.x[self.x < 0] = 0): the gradient is "
-        "right but check_layer's contract (backward leaves forward's arrays alone) is broken (no trick)",
+        "ReLU.backward clamps the input forward cached, in place (self.x[self.x < 0] = 0): the "
+        "gradient is right but check_layer's contract (backward leaves forward's arrays alone) is "
+        "broken (no trick)",
         (
             Replace(
                 "relu",
@@ -1411,8 +1435,8 @@ ENTRIES = (
         (),
         12,
         failing("test_relu_backward"),
-        notes="nbgrader in a kernel scores it 12: check_layer looks for changed arrays in vars(layer), which "
-        "a proxy of the student's layer does not have",
+        notes="nbgrader in a kernel scores it 12: check_layer looks for changed arrays in "
+        "vars(layer), which a proxy of the student's layer does not have",
     ),
     # ======================================================= honest variants
     Entry(
@@ -1446,8 +1470,8 @@ ENTRIES = (
     Entry(
         "forward",
         "honest_loops_forward",
-        "ReLU, LeakyReLU and Linear with Python loops instead of vectorised code, IPython magics, a file "
-        "saved and loaded in the working folder",
+        "ReLU, LeakyReLU and Linear with Python loops instead of vectorised code, IPython magics, "
+        "a file saved and loaded in the working folder",
         (
             Rewrite("relu", LOOPS_RELU),
             Rewrite("leaky_relu", LOOPS_LEAKY_RELU),
@@ -1461,8 +1485,8 @@ ENTRIES = (
     Entry(
         "backward",
         "honest_float32_backward",
-        "layers that keep the input's float dtype (float32 in, float32 out), checked on float32 in a cell of "
-        "their own",
+        "layers that keep the input's float dtype (float32 in, float32 out), checked on float32 in "
+        "a cell of their own",
         (
             Replace(
                 "relu",
@@ -1512,7 +1536,8 @@ ENTRIES = (
     Entry(
         "backward",
         "honest_crash_later_backward",
-        "right everywhere, but the Jacobian function ends the process (os._exit): only test_jacobian loses",
+        "right everywhere, but the Jacobian function ends the process (os._exit): only "
+        "test_jacobian loses",
         (
             Replace(
                 "jacobian",
@@ -1538,7 +1563,8 @@ ENTRIES = (
         status=INCOMPLETE,
         flags=flags("process-control"),
         honest=True,
-        notes="the process died inside check_loss, which reports it as its own error: still incomplete",
+        notes="the process died inside check_loss, which reports it as its own error: still "
+        "incomplete",
     ),
     Entry(
         "graph",
@@ -1583,8 +1609,8 @@ ENTRIES = (
     Entry(
         "backward",
         "cheat_first_call_only_backward",
-        "the activations' backward returns zeros; their forward is right only on an object's first call, "
-        "so that finite differences of the later calls agree with the zeros",
+        "the activations' backward returns zeros; their forward is right only on an object's first "
+        "call, so that finite differences of the later calls agree with the zeros",
         ZERO_BACKWARDS,
         (Append("tanh", FIRST_CALL_ONLY),),
         8,
@@ -1598,7 +1624,8 @@ ENTRIES = (
     Entry(
         "backward",
         "cheat_linear_zeros_backward",
-        "Linear.forward and Linear.backward both return zeros (finite differences of a zero forward are zero)",
+        "Linear.forward and Linear.backward both return zeros (finite differences of a zero "
+        "forward are zero)",
         LINEAR_ZEROS,
         (),
         9,
@@ -1607,7 +1634,8 @@ ENTRIES = (
     Entry(
         "backward",
         "cheat_hidden_dict_backward",
-        "ReLU.backward clips its cached input in place; the object shows an empty __dict__ to the grader",
+        "ReLU.backward clips its cached input in place; the object shows an empty __dict__ to the "
+        "grader",
         (RELU_CLIPS_CACHE,),
         (Append("relu", CONSTANT_CACHE),),
         12,
@@ -1618,8 +1646,8 @@ ENTRIES = (
     Entry(
         "sgd_xor",
         "cheat_params_when_asked_sgd_xor",
-        "SGD keeps one velocity per parameter name (wrong with two Linear layers); Linear reports no "
-        "parameters when the grader asks, so that the tests would skip the layers",
+        "SGD keeps one velocity per parameter name (wrong with two Linear layers); Linear reports "
+        "no parameters when the grader asks, so that the tests would skip the layers",
         (SHARED_VELOCITY, SHARED_VELOCITY_KEY),
         (Append("earlier_parts", PARAMS_WHEN_ASKED),),
         7,
@@ -1639,7 +1667,8 @@ ENTRIES = (
         "backward",
         "cheat_numeric_backward_backward",
         "Tanh.backward estimates its gradient numerically from its own forward (right to 1e-10, "
-        "but the assignment asks for the formula): the hidden case at a large size runs out of time",
+        "but the assignment asks for the formula): the hidden case at a large size runs out of "
+        "time",
         (),
         (
             Replace(
@@ -1653,7 +1682,8 @@ ENTRIES = (
         13,
         failing("test_tanh_backward"),
         flags=flags("numeric-derivative"),
-        notes="the numeric estimate needs forward passes per entry: at (64, 512) it misses the time limit",
+        notes="the numeric estimate needs forward passes per entry: at (64, 512) it misses the "
+        "time limit",
     ),
     Entry(
         "forward",
@@ -1676,8 +1706,8 @@ ENTRIES = (
     Entry(
         "forward",
         "cheat_callback_storm_forward",
-        "Sequential.forward keeps calling the test's own helper layers, a short request at a time, so that "
-        "no single request ever takes long",
+        "Sequential.forward keeps calling the test's own helper layers, a short request at a time, "
+        "so that no single request ever takes long",
         (),
         (
             Replace(
@@ -1698,8 +1728,8 @@ ENTRIES = (
     Entry(
         "mnist",
         "cheat_lookup_table_mnist",
-        "no training; the model looks the test images up in a table of their labels (the notebook's data, "
-        "the loader with the grading switch removed, the label file)",
+        "no training; the model looks the test images up in a table of their labels (the "
+        "notebook's data, the loader with the grading switch removed, the label file)",
         (MNIST_NO_TRAINING,),
         (Replace("mnist_training", "pass\n", MNIST_LOOKUP),),
         3,
@@ -1739,7 +1769,8 @@ ENTRIES = (
     Entry(
         "sgd_xor",
         "honest_crash_later_sgd_xor",
-        "right, but predict_proba ends the process: test_predict_proba (and the plot) lose, the rest keeps",
+        "right, but predict_proba ends the process: test_predict_proba (and the plot) lose, the "
+        "rest keeps",
         (
             Replace(
                 "predict_proba",

@@ -20,6 +20,7 @@ import zipfile
 from dataclasses import dataclass
 
 import nbformat
+
 from .assignment_cases import CASES, Delete
 from .assignment_course import points, read, release_notebook, source_notebook
 
@@ -165,7 +166,8 @@ def _zip_bytes(inner_name, data):
 
 
 def canvas_name(person):
-    """Canvas's sortable-name part of a download file name: last then first, lower case, letters only."""
+    """Canvas's sortable-name part of a download file name: last then first, lower case, letters
+    only."""
     first, _, last = person.name.rpartition(" ")
     return "".join(ch for ch in (last + first).lower() if ch.isalnum())
 
@@ -192,7 +194,8 @@ def canvas_export(course, path, people, file_id=500000, changed=()):
 
 
 def moodle_export(course, path, people, changed=()):
-    """A Moodle "Download all submissions" zip (in folders): <Full Name>_<participant id>_assignsubmission_file_/<file>."""
+    """A Moodle "Download all submissions" zip (in folders): <Full Name>_<participant
+    id>_assignsubmission_file_/<file>."""
     members = []
     for person in people:
         kind = CORRECT if person.lms_id in changed else person.kind

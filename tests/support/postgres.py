@@ -84,7 +84,8 @@ def server_environment():
 
 
 def url(socket_dir, database, port=PORT):
-    """SQLAlchemy URL of a database on the server whose socket is in socket_dir, as the superuser."""
+    """SQLAlchemy URL of a database on the server whose socket is in socket_dir, as the
+    superuser."""
     return f"postgresql+psycopg://{SERVER_USER}@/{database}?host={socket_dir}&port={port}"
 
 

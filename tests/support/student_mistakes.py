@@ -5,7 +5,8 @@ test) and changes one line or two of the student's code, as a student would.
 ``test`` is the test cell that must catch it, ``caught`` whether its visible
 part does or only the hidden part; ``spares`` are test cells that must still
 pass whole (one bug costs one part, in the student's own notebook too). ``key``
-is the diagnosis the check must give (``GradientCheckError.diagnosis.key``, or for NumPy's own errors the hint
+is the diagnosis the check must give (``GradientCheckError.diagnosis.key``, or for NumPy's own
+errors the hint
 Jupyter adds, see autograder/student/display.py); ``says`` is instead a phrase
 a test cell's own message must contain. A mistake with neither gets no
 specific diagnosis: the failure names the wrong values only.
@@ -26,10 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from .assignment_cases import Replace
 
 from autograder.student import display
 from autograder.student.checks import GradientCheckError
+
+from .assignment_cases import Replace
 
 SOURCE = Path(__file__).resolve().parents[2] / "assignments" / "source"
 # Cells a test never needs: MNIST's data and training, plots, re-checks of earlier parts.
