@@ -6,7 +6,8 @@ Arithmetic on nodes builds the graph as it runs; ``backward(y)`` then walks
 it from ``y`` back to the leaves and fills every node's ``grad`` with dy/dnode
 (same shape as the node's value).
 
-Every operation is a gate with the same contract as the layers (DESIGN.md):
+Every operation is a gate with the same contract as the layers (ARCHITECTURE.md,
+"The gate contract"):
 ``forward(*input_values)`` returns the output value and caches what
 ``backward`` needs; ``backward(grad_out)`` returns one gradient per input,
 each of its input's shape. The engine only sends gradients along the edges
@@ -123,7 +124,7 @@ class Node:
         return sub(other, self)
 
     def __mul__(self, other):
-        # A plain number makes the lecture's "scalar mul" gate rather than a
+        # A plain number makes chapter 3's scale gate rather than a
         # constant leaf, so `2 * x` shows up in the graph as scale(2).
         return scale(self, other) if _is_number(other) else mul(self, other)
 
@@ -638,7 +639,7 @@ def _send_to_parents(node):
             f"{type(node.op).__name__}.backward returned {len(grads)} gradient(s) "
             f"for {len(node.parents)} input(s); return one per input, as a tuple"
         )
-    for i, (parent, g) in enumerate(zip(node.parents, grads)):
+    for i, (parent, g) in enumerate(zip(node.parents, grads, strict=True)):
         if np.shape(g) != parent.shape:
             raise ValueError(
                 f"{type(node.op).__name__}.backward returned a gradient of shape {np.shape(g)} "

@@ -179,7 +179,7 @@ def test_the_status_file_gives_the_reason_of_a_failed_submission(graded, tmp_pat
         text = str(summary(course, ASSIGNMENT))
     finally:
         path.unlink()
-    by_student = {row[0]: dict(zip(header, row)) for row in rows}
+    by_student = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
     assert sorted(by_student) == sorted(STUDENTS + ["ghost"])
     assert by_student["tampered_test"]["status"] == "failed"
     assert (

@@ -1,5 +1,7 @@
 """Training with the reference package: SGD, XOR, MNIST, checkpoints and the command line."""
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -84,7 +86,7 @@ def test_sgd_refuses_bad_settings_and_missing_gradients():
 def test_cosine_schedule_starts_at_the_rate_and_decreases():
     lr = cosine_schedule(0.05, 10)
     rates = [lr(epoch) for epoch in range(10)]
-    assert rates[0] == 0.05 and all(a > b for a, b in zip(rates, rates[1:])) and rates[-1] > 0
+    assert rates[0] == 0.05 and all(a > b for a, b in pairwise(rates)) and rates[-1] > 0
 
 
 def test_minibatches_cover_every_example_once_in_a_new_order_each_epoch():

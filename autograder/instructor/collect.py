@@ -269,7 +269,7 @@ class _File:
             raise _Skip(
                 f"cannot be read: {error}; unpack SOURCE yourself and collect the folder, "
                 "or ask for the file again"
-            )
+            ) from None
         if len(data) > MAX_FILE_BYTES:
             raise _Skip(
                 f"larger than {limit}: too large to be a notebook; ask the student for the "
@@ -374,7 +374,7 @@ def _list_zip(archive):
         raise InstructorError(
             f"{archive} is not a readable zip file ({error}). "
             "Download it again, or unpack it and pass the folder."
-        )
+        ) from None
     for info in sorted(infos, key=lambda i: i.filename):
         decoded, notes = zip_name(info)
         name = decoded.replace("\\", "/")  # zips made on Windows may use backslashes
@@ -630,16 +630,18 @@ def load_notebook(data):
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise _Skip(f"not a notebook: not UTF-8 text (invalid byte at offset {error.start}); {fix}")
+        raise _Skip(
+            f"not a notebook: not UTF-8 text (invalid byte at offset {error.start}); {fix}"
+        ) from None
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as error:
         raise _Skip(
             f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}; "
             f"the file is damaged or not a notebook: {fix}"
-        )
+        ) from None
     except RecursionError:
-        raise _Skip(f"not a notebook: its JSON is nested too deeply to read; {fix}")
+        raise _Skip(f"not a notebook: its JSON is nested too deeply to read; {fix}") from None
     if not isinstance(raw, dict) or "nbformat" not in raw:
         raise _Skip(f"JSON but not a Jupyter notebook (no 'nbformat' field); {fix}")
     version = raw["nbformat"]
@@ -655,13 +657,13 @@ def load_notebook(data):
     except nbformat.ValidationError as error:
         where = "/".join(map(str, error.absolute_path)) or "top level"
         message = error.message if len(error.message) <= 120 else error.message[:117] + "..."
-        raise _Skip(f"not a valid nbformat 4 notebook: at {where}: {message}; {fix}")
+        raise _Skip(f"not a valid nbformat 4 notebook: at {where}: {message}; {fix}") from None
     except (
         Exception
     ) as error:  # e.g. a version nbformat does not know, or cells that are not a list
         raise _Skip(
             f"not a readable notebook (nbformat {version}): {type(error).__name__}: {error}; {fix}"
-        )
+        ) from None
     if len(data) > MAX_NOTEBOOK_BYTES:
         for cell in notebook.cells:
             if cell.cell_type == "code":
@@ -679,7 +681,7 @@ def load_notebook(data):
         raise _Skip(
             f"not a notebook: it holds text that is not valid Unicode ({bad}, a lone surrogate); "
             f"{fix}"
-        )
+        ) from None
     return notebook, notes
 
 
@@ -709,7 +711,7 @@ def collect(course, assignment, source, pattern=None, progress=True):
         except re.error as error:
             raise InstructorError(
                 f"The pattern {pattern!r} is not a valid regular expression: {error}."
-            )
+            ) from None
         if "student" not in pattern.groupindex:
             raise InstructorError(
                 f"The pattern {pattern.pattern!r} needs a named group for the student id, "

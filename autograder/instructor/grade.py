@@ -470,7 +470,9 @@ class Grader:
         for path in sorted(
             self.course.folder("autograded", student, self.assignment).glob("*.ipynb")
         ):
-            problem = run(lambda: BaseConverter.convert_single_notebook(converter, str(path)))
+            problem = run(
+                lambda path=path: BaseConverter.convert_single_notebook(converter, str(path))
+            )
             if problem:
                 return self.fail(student, problem)
         score, max_score = self.scores(student)

@@ -85,13 +85,13 @@ def load_roster(path):
     except (OSError, UnicodeDecodeError) as error:
         raise InstructorError(
             f"Cannot read the roster {path}: {error}. Pass the LMS's class list as a UTF-8 CSV."
-        )
+        ) from None
     rows = list(csv.reader(io.StringIO(text)))
     header = [cell.strip() for cell in rows[0]] if rows else []
     if tuple(header[:5]) == CANVAS_FIXED:
         people = []
         for row in rows[1:]:
-            cells = dict(zip(header, row))
+            cells = dict(zip(header, row, strict=False))  # a short row: its last cells empty
             if (
                 not cells.get("ID", "").strip().isdigit()
             ):  # Points Possible, Test Student rows, blanks
@@ -110,7 +110,7 @@ def load_roster(path):
     if set(MOODLE_WORKSHEET) <= set(header):
         people = []
         for row in rows[1:]:
-            cells = dict(zip(header, row))
+            cells = dict(zip(header, row, strict=False))  # a short row: its last cells empty
             match = re.fullmatch(r"\D*(\d+)", cells.get("Identifier", "").strip())
             if match:
                 people.append(

@@ -484,7 +484,7 @@ def plot_cells(grades, path):
     colors = ["#c44e52" if rate < PASS_MARK else "#4c72b0" for rate in rates]
     positions = range(len(rates))
     ax.barh(positions, rates, color=colors)
-    for y, rate in zip(positions, rates):
+    for y, rate in zip(positions, rates, strict=True):
         label = f"{rate:.0%} ({round(rate * n)}/{n})"
         if rate > 0.8:  # no room right of a long bar: write inside it
             ax.text(rate - 0.01, y, label, va="center", ha="right", color="white")
@@ -509,7 +509,7 @@ def plot_cells(grades, path):
         ncols=2,
         fontsize="small",
     )
-    lows = [cell.name for cell, rate in zip(grades.cells, rates) if rate < PASS_MARK]
+    lows = [cell.name for cell, rate in zip(grades.cells, rates, strict=True) if rate < PASS_MARK]
     _save(
         fig,
         path,

@@ -30,7 +30,7 @@ def load_status(course, assignment):
     except (ValueError, KeyError, TypeError) as error:
         raise InstructorError(
             f"{path} is not a grading status file ({error}). Run grade again to rewrite it."
-        )
+        ) from None
 
 
 def save_status(course, assignment, students):

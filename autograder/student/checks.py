@@ -2,7 +2,7 @@
 
 Each check runs the student's code, compares every gradient with central
 differences of the code's *own* forward pass, and checks the
-forward/backward contract (DESIGN.md): no argument is modified, backward can
+forward/backward contract (ARCHITECTURE.md, "The check contract"): no argument is modified, backward can
 be called twice, forward replaces its cache. A failure raises
 :class:`GradientCheckError`, an ``AssertionError``, so a check works as is in
 an nbgrader test cell and under pytest. Its message says which quantity is
@@ -14,7 +14,7 @@ parameters are cast to float64: the object passed in is never modified, and
 float32 code is checked without float32 rounding raising false alarms.
 
 How entries are compared: the relative error |a - b| / max(|a| + |b|, tiny)
-of DESIGN.md, where tiny is NOISE_FLOOR times the rounding noise of the
+of book/notation.md, where tiny is NOISE_FLOOR times the rounding noise of the
 finite-difference estimate (gradients.py). Entries far above the noise are
 compared relatively; an entry near 0, whose estimate is mostly rounding, is
 compared against tiny instead, so that correct code never trips on it.
@@ -39,7 +39,9 @@ try:  # optional, not a dependency: see _checking
 except ImportError:
     ThreadpoolController = None
 
-RTOL = 1e-7  # the largest relative error a gradient may have (DESIGN.md)
+RTOL = (
+    1e-7  # the largest relative error a gradient may have (book/notation.md, "Checking gradients")
+)
 # tiny = NOISE_FLOOR x the rounding noise of the estimate: an entry passes when
 # it agrees to RTOL relatively or to RTOL x NOISE_FLOOR = 100 noise levels
 # absolutely. Correct code stays within half a noise level (benchmarks/), so
@@ -384,9 +386,10 @@ def _with_param(obj, name, inputs):
 def _check_gradients(block, work, out, rng, max_coords, rtol):
     """Everything after forward: backward, the contract, and the numeric comparison."""
     held = _held_arrays(work, out, exclude={*block.params, *("d" + p for p in block.params)})
-    judged = lambda found: {
-        q: g for q, g in found.items() if block.judged is None or q in block.judged
-    }  # noqa: E731
+
+    def judged(found):
+        return {q: g for q, g in found.items() if block.judged is None or q in block.judged}
+
     gradients = judged(block.backward(work))
     _check_nothing_changed(block, work, held)
     again = judged(block.backward(work))

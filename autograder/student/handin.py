@@ -89,7 +89,9 @@ def run_notebook(path, timeout=CELL_TIMEOUT):
     try:
         notebook = nbformat.read(str(path), as_version=4)
     except Exception as error:  # JSON or notebook-format errors, unreadable files
-        raise CannotRun(f"{path} is not a readable notebook ({error}). Was it saved by Jupyter?")
+        raise CannotRun(
+            f"{path} is not a readable notebook ({error}). Was it saved by Jupyter?"
+        ) from None
     tests = [c for c in notebook.cells if _is_test(c)]
     if not tests:
         raise CannotRun(
@@ -138,7 +140,7 @@ def _execute(notebook, folder, timeout):
             raise CannotRun(
                 f"could not start a Python kernel ({error}). Is ipykernel installed "
                 "(pip install -r requirements.txt)?"
-            )
+            ) from None
         return f"the run stopped: {error}"
     return ""
 
