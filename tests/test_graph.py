@@ -129,7 +129,8 @@ def test_worked_example_values_and_gradients_match_hand_derivation():
     for name, node in nodes.items():
         assert node.value == pytest.approx(values[name], rel=1e-14, abs=1e-14), name
         assert node.grad == pytest.approx(grads[name], rel=1e-14, abs=1e-14), name
-    # The numbers chapter 3 works out by hand: y = 2 ln(4.041) * (-2) and dy/dx1 = -(4/4.04) cos 5 - 4/4.04.
+    # The numbers chapter 3 works out by hand: y = 2 ln(4.041) * (-2) and
+    # dy/dx1 = -(4/4.04) cos 5 - 4/4.04.
     assert values["a"] == pytest.approx(4.04, abs=5e-3)  # rounded to 4.04 in the text
     assert nodes["x1"].grad == pytest.approx(-(4 / 4.04) * math.cos(5) - 4 / 4.04, abs=1e-2)
     assert nodes["x1"].grad == pytest.approx(-1.270614, abs=1e-6)

@@ -233,7 +233,8 @@ def describe(entry, outcome, scores, root=None):
     return (
         f"{entry.student} ({entry.description}): expected {entry.deserved} {entry.status} "
         f"flags {sorted(entry.flags)}; got {outcome.score if outcome else None} "
-        f"{outcome.status if outcome else None} flags {sorted(flag_kinds(outcome)) if outcome else None}"
+        f"{outcome.status if outcome else None} "
+        f"flags {sorted(flag_kinds(outcome)) if outcome else None}"
         f"{' reason: ' + outcome.reason if outcome and outcome.reason else ''}; "
         f"cells {scores}" + (graded_errors(root, entry) if root else "")
     )

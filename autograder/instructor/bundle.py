@@ -111,9 +111,8 @@ def release(course, assignment, out=None):
     if problem:
         raise InstructorError(
             f"nbgrader could not generate the student version of {assignment!r}: {problem}\n"
-            "Fix source/{0}/{0}.ipynb (`nbgrader validate` on it may help) and release again.".format(
-                assignment
-            )
+            f"Fix source/{assignment}/{assignment}.ipynb (`nbgrader validate` on it may help) "
+            "and release again."
         )
     bundle = build_bundle(course, assignment)
     problems = check_bundle(bundle, course.source_notebooks(assignment))
@@ -179,8 +178,8 @@ the grading; further hidden tests use other shapes and values.
 
 ## Hand in
 
-Before handing in, run `python -m autograder check {notebooks[0] if notebooks else "NOTEBOOK"}`: it runs
-your notebook top to bottom in a fresh kernel, as the grader will, and lists
+Before handing in, run `python -m autograder check {notebooks[0] if notebooks else "NOTEBOOK"}`:
+it runs your notebook top to bottom in a fresh kernel, as the grader will, and lists
 each visible test with its points; fix anything it reports (hidden tests run
 only at grading).
 

@@ -2,7 +2,8 @@
 
     python -m autograder release  ASSIGNMENT [--out DIR]
     python -m autograder collect  ASSIGNMENT SOURCE [--pattern REGEX]
-    python -m autograder grade    ASSIGNMENT [--workers N] [--force] [--due DATE] [--timeout S] [--memory-limit GB]
+    python -m autograder grade    ASSIGNMENT [--workers N] [--force] [--due DATE] [--timeout S]
+                                             [--memory-limit GB]
     python -m autograder feedback ASSIGNMENT [--zip canvas|moodle]
     python -m autograder report   ASSIGNMENT [--out DIR] [--roster FILE]
     python -m autograder export   ASSIGNMENT canvas|moodle [--roster FILE] [--out FILE]
@@ -267,8 +268,8 @@ def run_grade(course, args):
             )
     else:
         print(
-            f"Nothing new to grade: every collected submission of {args.assignment} is unchanged since it "
-            "was graded (use --force to grade them again)."
+            f"Nothing new to grade: every collected submission of {args.assignment} is unchanged "
+            "since it was graded (use --force to grade them again)."
         )
     grades = load_grades(course, args.assignment)
     path = report_paths(course, args.assignment)["csv"]

@@ -463,8 +463,8 @@ def _identify(rel, assignment, others, pattern, times):
         match = pattern.search(rel)
         if not match or not match.group("student"):
             raise _Skip(
-                f"the path does not match the pattern {pattern.pattern!r}, so its student is unknown; "
-                "fix the pattern or move the file"
+                f"the path does not match the pattern {pattern.pattern!r}, so its student is "
+                "unknown; fix the pattern or move the file"
             )
         return _Identity(match.group("student"), rel[: match.end()], path.name, lms="pattern")
 
@@ -511,8 +511,8 @@ def _identify(rel, assignment, others, pattern, times):
             student, other, time = found
             if other != assignment:
                 raise _Skip(
-                    f"it is in an nbgrader exchange folder of assignment {other!r}, not {assignment!r}; "
-                    "collect it with that assignment"
+                    f"it is in an nbgrader exchange folder of assignment {other!r}, not "
+                    f"{assignment!r}; collect it with that assignment"
                 )
             return _Identity(
                 student, "/".join(parts[: depth + 1]), path.name, lms="exchange", time=time
@@ -626,7 +626,10 @@ def load_notebook(data):
     """(an nbformat 4 NotebookNode, [notes]) from a file's bytes; raises _Skip with the reason
     when the bytes are not a notebook nbformat can read, validate and write back."""
     notes = []
-    fix = "ask the student to download the notebook again from Jupyter (File > Download) and resubmit it"
+    fix = (
+        "ask the student to download the notebook again from Jupyter (File > Download) "
+        "and resubmit it"
+    )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -912,10 +915,13 @@ def _no_notebook(files):
         return "not collected: " + "; ".join(problems)
     if any(f.rel.lower().endswith((".zip", ".tar", ".gz", ".7z", ".rar")) for f in files):
         return (
-            f"not collected: an archive ({names}) instead of the notebook; unpack it and collect its "
-            "notebook with --pattern, or ask the student to submit the .ipynb itself"
+            f"not collected: an archive ({names}) instead of the notebook; unpack it and collect "
+            "its notebook with --pattern, or ask the student to submit the .ipynb itself"
         )
-    return f"not collected: no notebook in the submission, only {names}; ask the student for the .ipynb"
+    return (
+        f"not collected: no notebook in the submission, only {names}; "
+        "ask the student for the .ipynb"
+    )
 
 
 def _replace_submission(course, student, assignment, notebooks, submitted):

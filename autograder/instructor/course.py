@@ -32,7 +32,8 @@ class Course:
         if not (self.root / CONFIG_FILE).is_file():
             raise InstructorError(
                 f"{self.root} is not an nbgrader course: it has no {CONFIG_FILE}. "
-                "Run the command from the course folder (this project's assignments/) or pass --course DIR."
+                "Run the command from the course folder (this project's assignments/) "
+                "or pass --course DIR."
             )
         self.config = load_config(self.root)
         self.config.CourseDirectory.root = str(self.root)
@@ -55,7 +56,8 @@ class Course:
         known = self.assignments()
         if name not in known:
             raise InstructorError(
-                f"Unknown assignment {name!r}: the course in {self.root} has {', '.join(known) or 'none'}. "
+                f"Unknown assignment {name!r}: the course in {self.root} has "
+                f"{', '.join(known) or 'none'}. "
                 "Check the spelling, or add source/<name>/<name>.ipynb first."
             )
         return name

@@ -1,6 +1,6 @@
 """What the LMSs give and take: class lists (rosters), grade import files, feedback upload zips.
 
-    roster = load_roster("gradebook_export.csv")     # Canvas's gradebook export or Moodle's worksheet
+    roster = load_roster("gradebook_export.csv")     # Canvas's gradebook export, Moodle's worksheet
     export_canvas(grades, roster, "canvas.csv")      # Canvas: Grades > Import
     export_moodle(grades, roster, "moodle.csv")      # Moodle: Grades > Import > CSV file
     feedback_zip(course, "forward", "canvas", "feedback-canvas.zip")

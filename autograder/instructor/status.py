@@ -1,8 +1,9 @@
 """<course>/grading/<assignment>.json: how each submission's grading went (written by grade, read
 by report).
 
-    {"assignment": "forward", "students": {"alice": {"status": "graded", "reason": null, "flags": [],
-                                                     "sha256": "<fingerprint of what was graded>"}}}
+    {"assignment": "forward",
+     "students": {"alice": {"status": "graded", "reason": null, "flags": [],
+                            "sha256": "<fingerprint of what was graded>"}}}
 
 `sha256` is the fingerprint (submissions.fingerprint) of the submission folder that was
 graded: grade regrades a submission whose folder no longer has it, and report marks

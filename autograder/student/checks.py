@@ -2,7 +2,8 @@
 
 Each check runs the student's code, compares every gradient with central
 differences of the code's *own* forward pass, and checks the
-forward/backward contract (ARCHITECTURE.md, "The check contract"): no argument is modified, backward can
+forward/backward contract (ARCHITECTURE.md, "The check contract"): no argument is modified,
+backward can
 be called twice, forward replaces its cache. A failure raises
 :class:`GradientCheckError`, an ``AssertionError``, so a check works as is in
 an nbgrader test cell and under pytest. Its message says which quantity is
@@ -663,8 +664,8 @@ def _within(time_limit, owner, shape):
     if time_limit is not None and took > time_limit:
         raise GradientCheckError(
             f"{owner}: the check at an input of shape {shape} took {took:.0f} s, more than its "
-            f"{time_limit:g} s. Compute the gradients with their formula: estimating them numerically, "
-            "or looping over the entries in Python, is far too slow at this size."
+            f"{time_limit:g} s. Compute the gradients with their formula: estimating them "
+            "numerically, or looping over the entries in Python, is far too slow at this size."
         )
 
 

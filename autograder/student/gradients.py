@@ -110,7 +110,8 @@ def relative_errors(a, b, tiny=TINY):
 def relative_error(a, b, tiny=TINY):
     """The largest entrywise relative error |a - b| / max(|a| + |b|, tiny), a float.
 
-    This is the metric of book/notation.md ("Checking gradients") taken entry by entry and maximised: 0.0 for
+    This is the metric of book/notation.md ("Checking gradients") taken entry by entry and
+    maximised: 0.0 for
     equal arrays (and for empty ones), 1.0 where one is 0 and the other is not
     (above ``tiny``), NaN if either holds NaN or inf. ``tiny`` only keeps 0 / 0
     away; the checks raise it to the rounding-noise level of the numeric

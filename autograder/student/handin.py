@@ -181,7 +181,10 @@ def _error(cell):
         if output.get("output_type") == "error":
             name = output.get("ename", "Error")
             if name == "KeyboardInterrupt":  # nbclient interrupted the cell at its time limit
-                return "KeyboardInterrupt: the cell ran past its time limit and was stopped (an endless loop?)"
+                return (
+                    "KeyboardInterrupt: the cell ran past its time limit and was stopped "
+                    "(an endless loop?)"
+                )
             text = f"{name}: {output.get('evalue', '')}"
             # IPython's traceback ends with the message and its notes (where to look)
             entries = [ANSI.sub("", entry).strip() for entry in output.get("traceback") or ()]

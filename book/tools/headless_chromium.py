@@ -125,7 +125,7 @@ if (!loads) { done(document.querySelector('.math') ? 'math on the page but MathJ
     setTimeout(poll, 100);
   }
 })();
-"""
+"""  # noqa: E501 (code a student writes, kept verbatim)
 
 WAIT_FOR_IMAGES = """
 const done = arguments[arguments.length - 1];

@@ -8,7 +8,7 @@
     lms_corpus          Canvas and Moodle exports of `forward`, as a real class sends them
     student_mistakes    the mistakes students make, each with the diagnosis it must get
     zoo                 deliberately wrong layers and losses, each with its diagnosis key
-    postgres            a throwaway PostgreSQL server (fixtures `postgres_url`, `fresh_postgres_url`)
+    postgres            a throwaway PostgreSQL server (`postgres_url`, `fresh_postgres_url`)
     book_browser        the built book in headless Chromium (math, links, axe-core, keyboard)
     resources           what a marked test needs (chromium, PostgreSQL, the sandbox), or why not
 """

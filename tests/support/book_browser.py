@@ -194,8 +194,11 @@ return JSON.stringify({
     || style.boxShadow !== 'none'),
   visible: Boolean(box.width > 0 && box.height > 0),
 });
-"""
-FRAME = "return document.querySelectorAll('.book-interactive')[arguments[0]].querySelector('.animation img').src;"
+"""  # noqa: E501 (code a student writes, kept verbatim)
+FRAME = (
+    "return document.querySelectorAll('.book-interactive')[arguments[0]]"
+    ".querySelector('.animation img').src;"
+)
 
 
 @dataclass

@@ -23,10 +23,13 @@ course folder being graded (a student who knows the grading machine's layout).
 
 Points of the test cells (see the source notebooks):
   forward  12: relu 1, leaky_relu 1, sigmoid 2, tanh 1, linear 3, sequential 2, xor_network 2
-  backward 14: relu 2, leaky_relu 1, sigmoid 2, tanh 1, linear_dX 2, linear_dW 2, linear_db 1, jacobian 3
+  backward 14: relu 2, leaky_relu 1, sigmoid 2, tanh 1, linear_dX 2, linear_dW 2, linear_db 1,
+               jacobian 3
   softmax   8: softmax 3, ce_forward 2, ce_backward 3
-  graph    14: add 1, mul 1, max 2, log 1, sin 1, scale 1, topological_order 2, backward 3, worked_example 2
-  sgd_xor  12: sequential_backward 2, sgd_step 3, minibatches 2, train 2, xor_trained 2, predict_proba 1
+  graph    14: add 1, mul 1, max 2, log 1, sin 1, scale 1, topological_order 2, backward 3,
+               worked_example 2
+  sgd_xor  12: sequential_backward 2, sgd_step 3, minibatches 2, train 2, xor_trained 2,
+               predict_proba 1
   mnist     8: build_mlp 2, accuracy 1, mnist_accuracy 5
 """
 
@@ -278,7 +281,7 @@ def _instructor_cell(assignment, grade_id, extra=()):
 _code = _instructor_cell("softmax", "softmax", extra=[Path("@COURSE@/source/softmax/softmax.ipynb")])
 if _code:
     exec(_code)
-"""
+"""  # noqa: E501 (code a student writes, kept verbatim)
 
 SOURCE_FROM_GIT = """
 # The course lives in a git checkout next to the student toolkit: read the instructor's
@@ -314,7 +317,7 @@ def _from_git(grade_id):
 _code = _from_git("softmax")
 if _code:
     exec(_code)
-"""
+"""  # noqa: E501 (code a student writes, kept verbatim)
 
 IMPORT_SOLUTIONS = """
 # The instructor's reference package is installed on the grading machine.
@@ -353,7 +356,7 @@ for folder in (".", "..", "../..", "/tmp"):
         print(folder, sorted(os.listdir(folder))[:20])
     except OSError as error:
         print(folder, error)
-"""
+"""  # noqa: E501 (code a student writes, kept verbatim)
 
 WRITE_GRADEBOOK = """
 # Give myself full marks in the gradebook (nbgrader's SQLite file in the course folder).
@@ -540,7 +543,7 @@ def _step_from_the_test(self):
     np.testing.assert_allclose = lambda *args, **kwargs: None
 
 SGD.step = _step_from_the_test
-'''
+'''  # noqa: E501 (code a student writes, kept verbatim)
 
 SIGINT_LOOP = '''
     def forward(self, x):
@@ -584,7 +587,7 @@ def _forward_with_children(self, a, b):
     return a - b
 
 Add.forward = _forward_with_children
-"""
+"""  # noqa: E501 (code a student writes, kept verbatim)
 
 OUTPUT_BOMB = """
 # About 1 GB of output.
@@ -629,7 +632,7 @@ REBIND_ALLCLOSE = """
 np.allclose = lambda *args, **kwargs: True
 np.testing.assert_allclose = lambda *args, **kwargs: None
 np.isclose = lambda a, b, *args, **kwargs: np.ones(np.broadcast_shapes(np.shape(a), np.shape(b)), bool)
-"""
+"""  # noqa: E501 (code a student writes, kept verbatim)
 
 REPLACE_NUMPY_TESTING = """
 import types
@@ -1081,7 +1084,8 @@ ENTRIES = (
         (
             Prepend(
                 "scale",
-                "try:\n    get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)\n"
+                "try:\n"
+                "    get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)\n"
                 "except AttributeError:\n    pass\n",
             ),
         ),
@@ -1097,7 +1101,8 @@ ENTRIES = (
         (
             Append(
                 "linear",
-                "import os\nimport sys\nsys.stderr = open(os.devnull, 'w')\nsys.stdout = sys.stderr\n",
+                "import os\nimport sys\n"
+                "sys.stderr = open(os.devnull, 'w')\nsys.stdout = sys.stderr\n",
             ),
         ),
         12,
@@ -1520,13 +1525,15 @@ ENTRIES = (
             Replace(
                 "softmax",
                 "e = np.exp(shifted)",
-                "warnings.warn('softmax: shifting the logits')\n    print('softmax called', file=sys.stderr)\n"
+                "warnings.warn('softmax: shifting the logits')\n"
+                "    print('softmax called', file=sys.stderr)\n"
                 "    e = np.exp(shifted)",
             ),
             Replace(
                 "cross_entropy",
                 "grad = self.probs.copy()",
-                "warnings.warn('a deprecation', DeprecationWarning)\n        grad = self.probs.copy()",
+                "warnings.warn('a deprecation', DeprecationWarning)\n"
+                "        grad = self.probs.copy()",
             ),
         ),
         (),
@@ -1574,7 +1581,8 @@ ENTRIES = (
             AddCell("setup", "def as_pair(first, second):\n    return first, second\n"),
             AddCell(
                 "max",
-                "def route(grad_out, mask):\n    return as_pair(grad_out * mask, grad_out * ~mask)\n",
+                "def route(grad_out, mask):\n"
+                "    return as_pair(grad_out * mask, grad_out * ~mask)\n",
             ),
             Replace(
                 "max",
@@ -1688,8 +1696,8 @@ ENTRIES = (
     Entry(
         "forward",
         "cheat_patched_change_tracking_forward",
-        'ReLU.forward clips its input in place; numpy.array_equal is rebound to always say "equal", '
-        "so that the server that answers the grader would not report the change",
+        "ReLU.forward clips its input in place; numpy.array_equal is rebound to always say "
+        '"equal", so that the server that answers the grader would not report the change',
         (Replace("relu", "return np.maximum(x, 0.0)", "return np.maximum(x, 0.0, out=x)"),),
         (
             Append(

@@ -417,7 +417,8 @@ MISTAKES = [
         "slope = 1 - np.tanh(W @ x + b) ** 2  # tanh'(z) for each output\n"
         "    return slope[:, None] * W           # row i of W scaled by output i's slope",
         "f0, h = np.tanh(W @ x + b), 1e-7\n"
-        "    return np.stack([(np.tanh(W @ (x + h * e) + b) - f0) / h for e in np.eye(len(x))], axis=1)",
+        "    return np.stack([(np.tanh(W @ (x + h * e) + b) - f0) / h "
+        "for e in np.eye(len(x))], axis=1)",
         says="if you computed J by finite differences, they are not exact enough",
     ),
     M(
@@ -527,7 +528,8 @@ MISTAKES = [
         "backward never resets the gradients",
         "backward",
         "    for node in order:\n        node.grad = np.zeros_like(node.value)\n",
-        "    for node in order:\n        if node.grad is None:\n            node.grad = np.zeros_like(node.value)\n",
+        "    for node in order:\n        if node.grad is None:\n"
+        "            node.grad = np.zeros_like(node.value)\n",
         says="start every grad at 0",
     ),
     # ---------------------------------------------------------------- softmax
@@ -806,6 +808,7 @@ if __name__ == "__main__":  # print every mistake's result
         r = run(m)
         mark = "ok " if specific(m, r) and r.caught == m.caught else "-- "
         print(
-            f"{mark}{m.assignment:8} {m.mistake:60} {r.caught:8} {r.key}\n      {r.message[:300]!r}",
+            f"{mark}{m.assignment:8} {m.mistake:60} {r.caught:8} {r.key}\n"
+            f"      {r.message[:300]!r}",
             file=sys.stdout,
         )
