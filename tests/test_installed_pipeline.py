@@ -3,7 +3,8 @@
 The wheel is built from this checkout and installed (without dependencies) into a fresh
 virtualenv; the dependencies come from the test environment's site-packages through a
 .pth file, whose own .pth files (the checkout's editable install among them) Python does
-not read (their data files, nbconvert's templates, through JUPYTER_PATH). Then release, collect, grade, feedback and report run on a course folder
+not read (their data files, nbconvert's templates, through JUPYTER_PATH). Then release, collect,
+grade, feedback and report run on a course folder
 outside the checkout, and `autograder` must be the installed one.
 """
 
@@ -14,7 +15,11 @@ import zipfile
 from pathlib import Path
 
 import nbformat
-from assignment_course import copy_course, environment, read, source_notebook
+import pytest
+
+from tests.support.assignment_course import copy_course, environment, read, source_notebook
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # the whole pipeline, from a wheel
 
 ROOT = Path(__file__).resolve().parents[1]
 

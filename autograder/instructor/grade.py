@@ -103,8 +103,8 @@ def grade(
     stock nbgrader does (execute.py); due: a due date to store as nbgrader's (e.g.
     "2024-03-01 17:00:00 UTC"; a changed due date regrades everyone, for the late penalties);
     limits: the GradingLimits of a notebook, in either mode (default: from the course's config).
-    Returns [Outcome] in student order, one per submission graded. Raises InstructorError (before grading anyone) when the preflight
-    fails: see preflight().
+    Returns [Outcome] in student order, one per submission graded. Raises InstructorError
+    (before grading anyone) when the preflight fails: see preflight().
     """
     course.require_assignment(assignment)
     everyone = submitted_students(course, assignment)
@@ -116,7 +116,8 @@ def grade(
     unknown = sorted(set(students or []) - set(everyone))
     if unknown:
         raise InstructorError(
-            f"No submission of {assignment!r} from {', '.join(unknown)}; collected: {', '.join(everyone)}."
+            f"No submission of {assignment!r} from {', '.join(unknown)}; collected: "
+            f"{', '.join(everyone)}."
         )
     chosen = list(students or everyone)
     if due is not None:
@@ -262,14 +263,16 @@ def register_assignment(course, assignment):
     problem = run(make_converter(GenerateAssignment, course, assignment).start)
     if problem or not gradebook_knows(course, assignment):
         raise InstructorError(
-            f"The gradebook ({course.db_url}) does not know assignment {assignment!r}, and registering it "
-            f"from source/{assignment}/ failed: {problem or 'no notebooks were recorded'}. "
-            f"Fix the source notebook, then run `python -m autograder release {assignment}` and grade again."
+            f"The gradebook ({course.db_url}) does not know assignment {assignment!r}, and "
+            f"registering it from source/{assignment}/ failed: "
+            f"{problem or 'no notebooks were recorded'}. Fix the source notebook, then run `python "
+            f"-m autograder release {assignment}` and grade again."
         )
 
 
 def due_date(course, assignment):
-    """nbgrader's due date of the assignment (ISO text, UTC), or None (none set, or not registered)."""
+    """nbgrader's due date of the assignment (ISO text, UTC), or None (none set, or not
+    registered)."""
     from nbgrader.api import MissingEntry
 
     with course.gradebook() as gradebook:
@@ -403,7 +406,8 @@ class Grader:
                 first_line = (str(error).strip().splitlines() or [""])[0][:300]
                 return (
                     [],
-                    f"{source_path.name} is not a readable notebook ({type(error).__name__}: {first_line})",
+                    f"{source_path.name} is not a readable notebook ({type(error).__name__}: "
+                    f"{first_line})",
                     flags,
                 )
             graded, found = rebuild(nbformat.read(str(source_path), as_version=4), handed_in)
@@ -449,7 +453,8 @@ class Grader:
         ]
 
     def flag(self, student):
-        """Mark the student's notebooks as flagged in the gradebook (nbgrader's formgrader shows it)."""
+        """Mark the student's notebooks as flagged in the gradebook (nbgrader's formgrader shows
+        it)."""
         with self.course.gradebook() as gradebook:
             for notebook in gradebook.find_submission(self.assignment, student).notebooks:
                 notebook.flagged = True
@@ -552,7 +557,8 @@ def _start_worker(setup, slots):
 
 @functools.cache
 def _reference(source_path):
-    """The instructor's code of a source notebook, run once per worker (trusted.instructor_cells)."""
+    """The instructor's code of a source notebook, run once per worker
+    (trusted.instructor_cells)."""
     if source_path is None:
         return {}
     return reference_namespace(instructor_cells(nbformat.read(source_path, as_version=4)))
