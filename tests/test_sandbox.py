@@ -477,6 +477,9 @@ def test_a_signal_to_grading_leaves_no_sandbox_process_and_no_scratch_folder(
         env={**environment(), "TMPDIR": str(scratch)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # Ctrl-C as at a terminal: a child inherits an ignored SIGINT, and an in-process
+        # kernel earlier in this test process (ipykernel's init_signal) may have ignored it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 240
