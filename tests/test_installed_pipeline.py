@@ -18,6 +18,7 @@ import nbformat
 import pytest
 
 from tests.support.assignment_course import copy_course, environment, read, source_notebook
+from tests.support.wheels import build_wheel
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # the whole pipeline, from a wheel
 
@@ -33,24 +34,7 @@ def run(*command, cwd, env):
 
 
 def test_release_collect_grade_feedback_report_from_the_wheel(tmp_path):
-    wheels = tmp_path / "wheels"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--no-build-isolation",
-            "--wheel-dir",
-            str(wheels),
-            str(ROOT),
-        ],
-        check=True,
-    )
-    (wheel,) = wheels.glob("backprop_course-*.whl")
+    wheel = build_wheel(ROOT, tmp_path / "wheels")
     names = zipfile.ZipFile(wheel).namelist()
     assert "autograder/instructor/vendor/tex-svg.js" in names
     assert "autograder/instructor/vendor/student-pyproject.toml" in names

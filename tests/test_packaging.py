@@ -5,32 +5,13 @@ import sys
 import zipfile
 from pathlib import Path
 
+from tests.support.wheels import build_wheel
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def build_wheel(project, out):
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--no-build-isolation",
-            "--wheel-dir",
-            str(out),
-            str(project),
-        ],
-        check=True,
-    )
-    (wheel,) = out.glob("*.whl")
-    return zipfile.ZipFile(wheel).namelist()
-
-
 def test_student_wheel_has_autograder_and_no_solutions(tmp_path):
-    names = build_wheel(ROOT / "packaging" / "autograder", tmp_path)
+    names = zipfile.ZipFile(build_wheel(ROOT / "packaging" / "autograder", tmp_path)).namelist()
     packages = {name.split("/")[0] for name in names if not name.endswith(".dist-info/")}
     assert "autograder/__init__.py" in names and "autograder/student/checks.py" in names
     assert not any(name.startswith("solutions") for name in names)
@@ -40,8 +21,7 @@ def test_student_wheel_has_autograder_and_no_solutions(tmp_path):
 
 
 def test_student_wheel_imports_without_solutions(tmp_path):
-    build_wheel(ROOT / "packaging" / "autograder", tmp_path / "wheel")
-    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    wheel = build_wheel(ROOT / "packaging" / "autograder", tmp_path / "wheel")
     zipfile.ZipFile(wheel).extractall(tmp_path / "site")
     # Import from the unpacked wheel alone, with `solutions` made unimportable.
     code = (
@@ -63,8 +43,7 @@ def test_student_wheel_imports_without_solutions(tmp_path):
 
 
 def test_the_student_wheel_offers_check_alone(tmp_path):
-    build_wheel(ROOT / "packaging" / "autograder", tmp_path / "wheel")
-    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    wheel = build_wheel(ROOT / "packaging" / "autograder", tmp_path / "wheel")
     zipfile.ZipFile(wheel).extractall(tmp_path / "site")
 
     def run(*args):
