@@ -219,8 +219,12 @@ def grade(
                 outcome = grader.isolated(student, grader.record, student, problems)
             found = flags.get(student, [])
             if sandbox and outcome.status != Status.FAILED:
-                more = grader.isolated(student, grader.disagreements, student)
-                found = found + (more if isinstance(more, list) else [])
+                try:
+                    found = found + grader.disagreements(student)
+                except Exception as error:  # a flag, never a zeroed grade: the scores stand
+                    found = found + [
+                        Flag("disagrees", f"not checked: {type(error).__name__}: {error}")
+                    ]
             finish(outcome, found)
     return [outcomes[s] for s in sorted(outcomes)]
 
