@@ -138,9 +138,38 @@ def grade(
         ]
     if not chosen:
         return []
-    preflight(course, assignment)
     workers = workers or os.cpu_count() or 1
-    grader = Grader(course, assignment)
+    sources = {p.name: str(p) for p in course.source_notebooks(assignment)}
+    limits = limits or GradingLimits.from_options(course.config)
+    setup = WorkerSetup(
+        course.config, sandbox, [str(p) for p in hidden_paths(course.root)], sources, limits
+    )
+    context = multiprocessing.get_context("spawn")  # a clean process: no copied sockets or threads
+    slots = context.Value("i", 0)  # each worker's own sandbox user id
+    pool = WorkerPool(
+        workers, mp_context=context, initializer=_start_worker, initargs=(setup, slots)
+    )
+    with pool:
+        # The workers start up (imports, the instructor's code) while this process checks:
+        # a failed check below stops them before anyone is graded.
+        pool.start_all(workers)
+        _check_before_grading(course, assignment, sandbox, sources)
+        return _grade_with(
+            pool,
+            Grader(course, assignment),
+            chosen,
+            status,
+            fingerprints,
+            current_due,
+            progress,
+            sandbox,
+        )
+
+
+def _check_before_grading(course, assignment, sandbox, sources):
+    """The preflight, and in the sandbox mode the sandbox and the instructor's code that every
+    student's grading needs: InstructorError before anyone is graded."""
+    preflight(course, assignment)
     if sandbox:
         try:
             check_available()
@@ -148,8 +177,6 @@ def grade(
             raise InstructorError(
                 f"{error} (or grade with --kernel, the stock way, without the sandbox)."
             ) from None
-    sources = {p.name: str(p) for p in course.source_notebooks(assignment)}
-    if sandbox:
         for path in sources.values():  # the twins' code: a failure here would fail every student
             try:
                 _reference(path)
@@ -158,11 +185,11 @@ def grade(
                     f"{path}: {error}. Nothing was graded: fix the source notebook "
                     "(nbgrader validate checks it runs)."
                 ) from None
-    limits = limits or GradingLimits.from_options(course.config)
-    setup = WorkerSetup(
-        course.config, sandbox, [str(p) for p in hidden_paths(course.root)], sources, limits
-    )
 
+
+def _grade_with(pool, grader, chosen, status, fingerprints, current_due, progress, sandbox):
+    """Grade the `chosen` students on the started `pool`; [Outcome] in student order."""
+    course, assignment = grader.course, grader.assignment
     outcomes, started = {}, {}
 
     def finish(outcome, flags):
@@ -185,16 +212,9 @@ def grade(
         outcomes[student] = outcome
         bar.update()
 
-    context = multiprocessing.get_context("spawn")  # a clean process: no copied sockets or threads
-    slots = context.Value("i", 0)  # each worker's own sandbox user id
-    with (
-        WorkerPool(
-            workers, mp_context=context, initializer=_start_worker, initargs=(setup, slots)
-        ) as pool,
-        tqdm(
-            total=len(chosen), desc=f"grading {assignment}", unit="notebook", disable=not progress
-        ) as bar,
-    ):
+    with tqdm(
+        total=len(chosen), desc=f"grading {assignment}", unit="notebook", disable=not progress
+    ) as bar:
         pending, flags = {}, {}
         for student in chosen:
             started[student] = time.perf_counter()
@@ -532,6 +552,12 @@ class WorkerPool(ProcessPoolExecutor):
     """The worker processes. Left by an exception (Ctrl-C included) it stops them at once,
     their sandboxes with them, instead of finishing the queue first."""
 
+    def start_all(self, workers):
+        """Start the `workers` processes now rather than at their first notebooks (an empty
+        task each: the pool starts a process per task while none is idle)."""
+        for _ in range(workers):
+            self.submit(int)
+
     def __exit__(self, kind, value, trace):
         if kind is not None:
             self.shutdown(wait=False, cancel_futures=True)
@@ -557,6 +583,12 @@ def _start_worker(setup, slots):
     resource.setrlimit(
         resource.RLIMIT_AS, (WORKER_MEMORY, resource.getrlimit(resource.RLIMIT_AS)[1])
     )
+    if setup.sandbox:  # ready before the first notebook arrives (a failure is the parent's to say)
+        for source in setup.sources.values():
+            try:
+                _reference(source)
+            except ReferenceUnavailable:
+                pass
 
 
 @functools.cache
