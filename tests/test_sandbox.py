@@ -476,7 +476,8 @@ def test_a_signal_to_grading_leaves_no_sandbox_process_and_no_scratch_folder(
         cwd=hanging_course,
         env={**environment(), "TMPDIR": str(scratch)},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
         # Ctrl-C as at a terminal: a child inherits an ignored SIGINT, and an in-process
         # kernel earlier in this test process (ipykernel's init_signal) may have ignored it.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
@@ -497,9 +498,13 @@ def test_a_signal_to_grading_leaves_no_sandbox_process_and_no_scratch_folder(
             time.sleep(0.2)
         assert alive() == [] and processes_of(int(uid)) == [] and processes_running(marker) == []
         assert [p.name for p in scratch.iterdir() if p.name.startswith("sandbox-")] == []
+        if sent == signal.SIGINT:  # Ctrl-C: a message and the shell's status, no traceback
+            _, errors = command.communicate(timeout=60)
+            assert command.returncode == 130, errors
+            assert "Traceback" not in errors and "run the same command again" in errors, errors
     finally:
         command.kill()
-        command.wait()
+        command.communicate()
         for pid in processes_running(marker):
             os.kill(pid, signal.SIGKILL)
 
