@@ -190,7 +190,7 @@ def _check_before_grading(course, assignment, sandbox, sources):
 def _grade_with(pool, grader, chosen, status, fingerprints, current_due, progress, sandbox):
     """Grade the `chosen` students on the started `pool`; [Outcome] in student order."""
     course, assignment = grader.course, grader.assignment
-    outcomes, started = {}, {}
+    outcomes, started, retry = {}, {}, set()
 
     def finish(outcome, flags):
         """Record one student's outcome: flags, seconds, and their line in the status file."""
@@ -203,7 +203,8 @@ def _grade_with(pool, grader, chosen, status, fingerprints, current_due, progres
             "status": outcome.status,
             "reason": outcome.reason,
             "flags": outcome.flags,
-            "sha256": fingerprints[student],
+            # A submission the grading machinery failed is graded again by the next run.
+            "sha256": None if student in retry else fingerprints[student],
             "due": current_due,
         }
         save_status(
@@ -234,7 +235,12 @@ def _grade_with(pool, grader, chosen, status, fingerprints, current_due, progres
             try:
                 problems = [p for p in future.result() if p]
             except Exception as error:  # the worker itself died: record it, keep going
-                outcome = grader.fail(student, f"the grading worker crashed: {error!r}")
+                outcome = grader.fail(
+                    student,
+                    f"the grading worker crashed ({type(error).__name__}: {error}): "
+                    "run grade again to retry this submission",
+                )
+                retry.add(student)
             else:
                 outcome = grader.isolated(student, grader.record, student, problems)
             found = flags.get(student, [])
