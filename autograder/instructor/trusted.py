@@ -288,11 +288,12 @@ def run_notebook(
     session = Session(
         hidden, limits, slot, cell_timeout, reference, declared_data(notebook), notebook_timeout
     )
-    problems, kept = [], 0  # kept: characters of output so far
+    problems, kept, count = [], 0, 0  # kept: characters of output so far
     try:
         for cell in notebook.cells:
             if cell.cell_type != "code":
                 continue
+            cell.execution_count = None  # a cell the time limit skips shows `In [ ]:`
             if session.time_left() <= 0:
                 cell.outputs = [
                     _error(
@@ -306,6 +307,8 @@ def run_notebook(
                     "limit)"
                 )
                 continue
+            count += 1
+            cell.execution_count = count  # `In [n]:` in the feedback, as in Jupyter
             where = where_it_runs(cell)
             if where == "test":
                 cell.outputs = session.run_grader(cell.source, test=True)
