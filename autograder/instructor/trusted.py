@@ -177,13 +177,14 @@ class Session:
         self.close()
         return reason
 
-    def run_student(self, source):
-        """Run code in the student's process; returns nbformat outputs."""
+    def run_student(self, source, cell=None):
+        """Run code in the student's process; returns nbformat outputs. cell: the cell's
+        number in the notebook (In [n])."""
         try:
             with wall_clock(self.time_left()):
                 self.ensure_running()
                 self.code.deadline = time.monotonic() + self.time_left()
-                result = self.code.run_cell(source, self.cell_timeout)
+                result = self.code.run_cell(source, self.cell_timeout, cell)
                 self.code.deadline = None
         except StudentProcessLost as lost:
             return [
@@ -314,7 +315,9 @@ def run_notebook(
                 cell.outputs = session.run_grader(cell.source, test=True)
                 kept = _within_budget(cell.outputs, kept)
             else:
-                outputs = session.run_student(cell.source) if where in ("student", "both") else []
+                outputs = (
+                    session.run_student(cell.source, count) if where in ("student", "both") else []
+                )
                 if where in ("grader", "both"):
                     grader_outputs = session.run_grader(cell.source)
                     outputs = outputs if where == "both" and outputs else grader_outputs
