@@ -238,6 +238,35 @@ def test_a_crash_in_the_students_code_points_at_their_cell_by_its_number(small_c
 
 @pytest.mark.slow
 @pytest.mark.sandbox
+def test_a_failed_check_points_at_the_students_line_as_in_their_notebook(small_course):
+    """A wrong dW at grading: the graded error gives the diagnosis and, as the check does in the
+    student's own notebook, the line of their code that sets dW, in their cell by its number."""
+    notebook = read(source_notebook(ASSIGNMENT, small_course))
+    Replace("linear", "self.dW = grad_out.T @ self.x", "self.dW = self.x.T @ grad_out").apply(
+        notebook.cells
+    )
+    submit(small_course, "transposed", ASSIGNMENT, notebook)
+    grade(Course(small_course), ASSIGNMENT, workers=1, students=["transposed"], progress=False)
+    graded = read(small_course / "autograded" / "transposed" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    code = [cell for cell in graded.cells if cell.cell_type == "code"]
+    [linear] = [cell for cell in code if "class Linear" in cell.source]
+    line = 1 + linear.source.splitlines().index("        self.dW = self.x.T @ grad_out")
+    [failed] = [
+        "\n".join(output.traceback)
+        for cell in code
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "test_linear_dW"
+        for output in cell.outputs
+        if output.output_type == "error"
+    ]
+    assert "it is transposed (check the order of the product)" in failed, failed
+    assert (
+        f"Your code: Cell In[{linear.execution_count}], line {line}, in Linear.backward\n"
+        "    self.dW = self.x.T @ grad_out"
+    ) in failed, failed
+
+
+@pytest.mark.slow
+@pytest.mark.sandbox
 def test_graded_submissions_are_skipped_unless_forced(small_course):
     submit(small_course, "twice", ASSIGNMENT, read(source_notebook(ASSIGNMENT, small_course)))
     course = Course(small_course)

@@ -17,6 +17,7 @@ copied back and forth with every request, so a test's ``rng`` advances as if
 the code had run in the same process.
 """
 
+import ast
 import builtins
 import inspect
 import time
@@ -24,7 +25,15 @@ import weakref
 
 import numpy as np
 
-from .protocol import Closed, ProtocolError, Timeout, changed_states, decode, encode
+from .protocol import (
+    Closed,
+    ProtocolError,
+    Timeout,
+    changed_states,
+    decode,
+    encode,
+    without_magics,
+)
 
 CELL_MODULE = "__grader__"  # the __name__ of the namespace the test cells run in
 
@@ -152,6 +161,11 @@ class RemoteObject:
     def __copy__(self):
         return self._student.copy(self)
 
+    def student_source_of(self, method):
+        """Where the student wrote `method` of this object's class (StudentCode.method_source):
+        what a failed check points at (autograder.student.display)."""
+        return self._student.method_source(type(self).__name__, method)
+
 
 class RemoteMethod:
     """A bound method of a proxy: calling it is one request."""
@@ -195,6 +209,7 @@ class StudentCode:
         self.deadline = None  # time.monotonic() by which the current cell must be done
         self.watched = weakref.WeakValueDictionary()  # ref in the student's process -> our copy
         self.referee = None  # a referee.Referee, told how the tests made each object
+        self.cells = {}  # notebook cell number -> the source sent to run there
 
     def call(self, target, args, kwargs):
         """target(*args, **kwargs) in the student's process, for a class or function proxy."""
@@ -286,7 +301,27 @@ class StudentCode:
     def run_cell(self, source, timeout, cell=None):
         """Run cell code in the student's process: {"stdout", "stderr", "error"}. cell: its
         number in the notebook (In [n]), for the student's tracebacks."""
+        if cell is not None:
+            self.cells[cell] = source  # the grader's own copy: where a failed check points
         return self.request("exec", timeout=timeout, source=source, cell=cell)
+
+    def method_source(self, class_name, method):
+        """(source lines, first line number, "Cell In[n]") of `class_name.method` as the last
+        cell defining that class wrote it, from the cells this grader sent; None if none did."""
+        for number in sorted(self.cells, reverse=True):
+            try:
+                tree = ast.parse(without_magics(self.cells[number]))
+            except SyntaxError:
+                continue
+            for node in tree.body:
+                if isinstance(node, ast.ClassDef) and node.name == class_name:
+                    for item in node.body:
+                        if isinstance(item, ast.FunctionDef) and item.name == method:
+                            lines = without_magics(self.cells[number]).splitlines()
+                            body = lines[item.lineno - 1 : item.end_lineno]
+                            return body, item.lineno, f"Cell In[{number}]"
+                    return None
+        return None
 
     def global_name(self, name):
         return self.request("global", name=name)

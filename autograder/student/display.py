@@ -70,11 +70,28 @@ def _location(subject, quantity, input_quantity, key):
     else:
         forward = quantity in ("the output", "the value") or key in FORWARD_KEYS
         stage = "forward" if forward else "backward"
+        # At grading the subject is the grader's proxy of the student's object: its class
+        # finds the method in the cells the grader sent to the student's process.
+        source_of = getattr(type(subject), "student_source_of", None)
+        if source_of is not None:
+            found = source_of(subject, stage)
+            if found is None:
+                return None
+            lines, start, cell = found
+            name = f"{type(subject).__name__}.{stage}"
+            return _pointer(lines, start, quantity, input_quantity, key, stage, name, cell)
         function = _delegate(subject, stage)
     code = getattr(function, "__code__", None)
     if code is None or _in_toolkit(code.co_filename):
         return None
     lines, start = inspect.getsourcelines(function)
+    name = function.__qualname__.replace(".<locals>", "")
+    return _pointer(lines, start, quantity, input_quantity, key, stage, name, code.co_filename)
+
+
+def _pointer(lines, start, quantity, input_quantity, key, stage, name, filename):
+    """'Your code: <place>, in <name>' and the line to look at, of a function's source `lines`
+    (starting at line `start` of `filename`)."""
     if quantity and quantity != input_quantity and quantity.startswith("d") and stage:
         # the first line that sets the parameter gradient, e.g. self.dW = ...
         pattern, pick = rf"\bself\.{re.escape(quantity)}\b\s*(\[[^\]]*\])?\s*[-+*/]?=(?!=)", 0
@@ -84,8 +101,7 @@ def _location(subject, quantity, input_quantity, key):
         pattern, pick = None, 0
     matches = [i for i, line in enumerate(lines) if pattern and re.search(pattern, line)]
     offset = matches[pick] if matches else 0  # else the def line
-    name = function.__qualname__.replace(".<locals>", "")
-    place = cell_name(code.co_filename, start + offset)
+    place = cell_name(filename, start + offset)
     return f"Your code: {place}, in {name}\n    {lines[offset].strip()}"
 
 
@@ -104,7 +120,10 @@ def _delegate(subject, stage):
 
 
 def cell_name(filename, line):
-    """'Cell In[5], line 27' for code run in IPython, else 'file.py, line 27'."""
+    """'Cell In[5], line 27' for code run in IPython (or graded: filename 'Cell In[5]'), else
+    'file.py, line 27'."""
+    if re.fullmatch(r"Cell In\[\d+\]", filename):
+        return f"{filename}, line {line}"
     shell = _shell()
     named = shell.compile.format_code_name(filename) if shell is not None else None
     if named:
