@@ -19,6 +19,7 @@ failed, flagged, not collected or got no feedback (the output says which);
 import argparse
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 from .course import Course, InstructorError, find_course
@@ -134,6 +135,13 @@ def build_parser():
         "--memory-limit", type=float, metavar="GB", help="memory per notebook (default: 4)"
     )
     sub.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="grade on a Dask cluster: its scheduler's address (tcp://HOST:8786), or local:N for "
+        "N worker processes here; off: on this machine (default: Cluster.address in "
+        "nbgrader_config.py, else this machine)",
+    )
+    sub.add_argument(
         "--kernel",
         action="store_true",
         help="run each notebook, tests included, in one Jupyter kernel as stock nbgrader does, "
@@ -217,6 +225,11 @@ def run_grade(course, args):
     from .report import load_grades, report_paths, summarize, write_csv
     from .sandbox import GiB
 
+    if args.workers and args.cluster not in (None, "off"):
+        raise InstructorError(
+            "--workers counts processes on this machine; a cluster's workers are its own "
+            "(local:N for N here): give one of --workers and --cluster."
+        )
     if args.timeout is not None:
         course.config.Execute.timeout = args.timeout
     if args.notebook_timeout is not None:
@@ -231,6 +244,7 @@ def run_grade(course, args):
         force=args.force,
         sandbox=not args.kernel,
         due=args.due,
+        cluster=args.cluster,
     )
     if outcomes:
         print(
@@ -257,6 +271,12 @@ def run_grade(course, args):
             f"{counts['incomplete']} incomplete (a cell crashed, hung or ran out of memory: that cell earned "
             f"nothing, the reason says which), {counts['failed']} failed (nothing could run: 0 points)."
         )
+        counts = Counter(o.worker for o in outcomes if o.worker)
+        if counts:
+            print(
+                "Graded per worker of the cluster: "
+                + ", ".join(f"{worker} {count}" for worker, count in sorted(counts.items()))
+            )
         flagged = sum(bool(o.flags) for o in outcomes)
         if flagged:
             print(

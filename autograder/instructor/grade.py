@@ -80,6 +80,11 @@ class Outcome:
     max_score: float = 0.0
     seconds: float = 0.0
     flags: list = field(default_factory=list)  # what the instructor should look at (rebuild.Flag)
+    worker: str | None = None  # the cluster's worker that graded it (--cluster)
+
+
+class GradingLost(Exception):
+    """The submission could not be graded where it was sent (cluster.py); the message says why."""
 
 
 def grade(
@@ -91,6 +96,7 @@ def grade(
     progress=True,
     sandbox=True,
     due=None,
+    cluster=None,
 ):
     """Autograde the collected submissions of `assignment` that are new or changed since
     they were last graded.
@@ -100,7 +106,9 @@ def grade(
     even if unchanged since graded; sandbox: grade with the tests outside the student's
     process (trusted.py; the default), else run the notebook in a Jupyter kernel as
     stock nbgrader does (execute.py); due: a due date to store as nbgrader's (e.g.
-    "2024-03-01 17:00:00 UTC"; a changed due date regrades everyone, for the late penalties).
+    "2024-03-01 17:00:00 UTC"; a changed due date regrades everyone, for the late penalties);
+    cluster: "tcp://HOST:PORT" (a Dask scheduler) or "local:N" to grade there (cluster.py),
+    default: the course's `Cluster.address` setting, else ("off" too) this machine's workers.
     Returns [Outcome] in student order, one per submission graded. Raises InstructorError (before grading anyone) when the preflight
     fails: see preflight().
     """
@@ -137,19 +145,23 @@ def grade(
         return []
     preflight(course, assignment)
     workers = workers or os.cpu_count() or 1
+    cluster = cluster or course.config.get("Cluster", {}).get("address") or None
+    cluster = None if cluster == "off" else cluster
+    if cluster and not sandbox:
+        raise InstructorError("--cluster grades in the sandbox only: leave out --kernel.")
     grader = Grader(course, assignment)
-    if sandbox:
+    if sandbox and not cluster:  # a cluster's workers check their own (cluster.py)
         try:
             check_available()
         except SandboxUnavailable as error:
             raise InstructorError(
                 f"{error} (or grade with --kernel, the stock way, without the sandbox)."
             ) from None
-    sources = {p.name: str(p) for p in course.source_notebooks(assignment)}
+    sources = {p.name: p.read_text(encoding="utf-8") for p in course.source_notebooks(assignment)}
     if sandbox:
-        for path in sources.values():  # the twins' code: a failure here would fail every student
-            try:
-                _reference(path)
+        for path in course.source_notebooks(assignment):  # the twins' code: a failure here
+            try:  # would fail every student
+                _reference(sources[path.name])
             except ReferenceUnavailable as error:
                 raise InstructorError(
                     f"{path}: {error}. Nothing was graded: fix the source notebook "
@@ -166,6 +178,7 @@ def grade(
         student = outcome.student
         outcome.seconds = round(time.perf_counter() - started[student], 2)
         outcome.flags = [str(flag) for flag in flags]
+        outcome.worker = worker.get(student)
         if outcome.flags:
             grader.isolated(student, grader.flag, student)
         status[student] = {
@@ -181,12 +194,21 @@ def grade(
         outcomes[student] = outcome
         bar.update()
 
-    context = multiprocessing.get_context("spawn")  # a clean process: no copied sockets or threads
-    slots = context.Value("i", 0)  # each worker's own sandbox user id
-    with (
-        WorkerPool(
+    if cluster:
+        from .cluster import ClusterPool
+
+        pool = ClusterPool(
+            cluster, setup, course.root, assignment, declared_data(course, assignment)
+        )
+    else:
+        context = multiprocessing.get_context("spawn")  # a clean process: no copied sockets
+        slots = context.Value("i", 0)  # each worker's own sandbox user id
+        pool = WorkerPool(
             workers, mp_context=context, initializer=_start_worker, initargs=(setup, slots)
-        ) as pool,
+        )
+    worker = {}  # student -> the cluster's worker that graded it
+    with (
+        pool,
         tqdm(
             total=len(chosen), desc=f"grading {assignment}", unit="notebook", disable=not progress
         ) as bar,
@@ -204,11 +226,16 @@ def grade(
             if problem:
                 finish(grader.fail(student, problem), flags[student])
                 continue
-            pending[pool.submit(_execute_all, [str(p) for p in notebooks])] = student
+            pending[pool.execute(student, [str(p) for p in notebooks])] = student
         for future in as_completed(pending):
             student = pending[future]
+            worker[student] = getattr(future, "worker", None)
             try:
                 problems = [p for p in future.result() if p]
+            except InstructorError:  # the cluster's scheduler is gone: a rerun grades the rest
+                raise
+            except GradingLost as lost:
+                outcome = grader.fail(student, str(lost))
             except Exception as error:  # the worker itself died: record it, keep going
                 outcome = grader.fail(student, f"the grading worker crashed: {error!r}")
             else:
@@ -508,7 +535,7 @@ class WorkerSetup:
     config: object
     sandbox: bool
     hidden: list
-    sources: dict  # notebook file name -> the instructor's source notebook (the referee's code)
+    sources: dict  # notebook file name -> the instructor's source notebook, as text (the twins)
 
 
 _setup = None
@@ -518,6 +545,10 @@ _slot = 0
 class WorkerPool(ProcessPoolExecutor):
     """The worker processes. Left by an exception (Ctrl-C included) it stops them at once,
     their sandboxes with them, instead of finishing the queue first."""
+
+    def execute(self, student, paths):
+        """Execute one submission's notebooks (in place); a Future of their problems."""
+        return self.submit(_execute_all, paths)
 
     def __exit__(self, kind, value, trace):
         if kind is not None:
@@ -548,11 +579,12 @@ def _start_worker(setup, slots):
 
 
 @functools.cache
-def _reference(source_path):
-    """The instructor's code of a source notebook, run once per worker (trusted.instructor_cells)."""
-    if source_path is None:
+def _reference(source):
+    """The instructor's code of a source notebook (its text), run once per worker
+    (trusted.instructor_cells)."""
+    if source is None:
         return {}
-    return reference_namespace(instructor_cells(nbformat.read(source_path, as_version=4)))
+    return reference_namespace(instructor_cells(nbformat.reads(source, as_version=4)))
 
 
 def _execute_all(paths):
@@ -561,6 +593,17 @@ def _execute_all(paths):
         from .execute import execute_notebook
 
         return [execute_notebook(Path(path), _setup.config).problem for path in paths]
+    problems = []
+    for path in paths:
+        notebook = nbformat.read(path, as_version=4)
+        problems.append(_execute(notebook, Path(path).name))
+        nbformat.write(notebook, path)
+    return problems
+
+
+def _execute(notebook, name):
+    """Run the rebuilt notebook `name` in place, the student's code in the sandbox; its problem
+    or None. (Also what a cluster's worker runs: cluster.py.)"""
     config = _setup.config
     limits = Limits()
     if "memory_limit" in config.get("LimitedExecute", {}):
@@ -569,18 +612,13 @@ def _execute_all(paths):
     notebook_timeout = (
         int(config.get("LimitedExecute", {}).get("notebook_timeout", 900) or 0) or None
     )
-    problems = []
-    for path in paths:
-        notebook = nbformat.read(path, as_version=4)
-        found = run_notebook(
-            notebook,
-            _setup.hidden,
-            limits,
-            slot=_slot,
-            cell_timeout=cell_timeout,
-            reference=_reference(_setup.sources.get(Path(path).name)),
-            notebook_timeout=notebook_timeout,
-        )
-        nbformat.write(notebook, path)
-        problems.append("; ".join(found) or None)
-    return problems
+    found = run_notebook(
+        notebook,
+        _setup.hidden,
+        limits,
+        slot=_slot,
+        cell_timeout=cell_timeout,
+        reference=_reference(_setup.sources.get(name)),
+        notebook_timeout=notebook_timeout,
+    )
+    return "; ".join(found) or None
