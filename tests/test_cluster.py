@@ -163,7 +163,7 @@ class Killer(threading.Thread):
                     chosen = [k for k in keys if self.wanted(k) and (k, address) not in self.killed]
                     if chosen:
                         time.sleep(self.after)
-                        pid = client.scheduler_info()["workers"][address]["pid"]
+                        pid = client.run(os.getpid, workers=[address])[address]
                         os.kill(pid, signal.SIGKILL)
                         self.killed.append((chosen[0], address))
                         time.sleep(1)  # until the scheduler has seen it

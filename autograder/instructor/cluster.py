@@ -205,9 +205,13 @@ class GradingPlugin(WorkerPlugin):
             ) from None
 
     def teardown(self, worker):
-        if self.pool is not None:
-            self.pool.__exit__(RuntimeError, None, None)  # stop the processes now
-            self.pool = None
+        if self.pool is None:
+            return
+        if any(isinstance(plugin, GradingPlugin) for plugin in worker.plugins.values()):
+            self.pool.shutdown(wait=False, cancel_futures=True)  # another run's processes live
+        else:  # stop them now, an abandoned notebook included (WorkerPool: every child)
+            self.pool.__exit__(RuntimeError, None, None)
+        self.pool = None
 
 
 def grade_task(run, notebooks):

@@ -1,0 +1,147 @@
+"""Grading throughput on this machine's worker processes and on a Dask cluster.
+
+    .venv/bin/python benchmarks/cluster_grading.py [--size 50] [--repeat 1]
+
+Builds one class of `--size` submissions of `backward` (tests/class_submissions.py)
+and grades it, each time in a fresh copy of the course, four ways:
+`grade --workers 1`, `grade --cluster local:1`, `grade --workers 2`,
+`grade --cluster local:2` (a LocalCluster: the scheduler and the workers are
+processes of this machine talking over TCP on localhost, as on a real cluster).
+Prints for each the notebooks per second (end to end, and without the
+cluster's start-up: the LocalCluster, the workers' checks), and the cluster's
+overhead per notebook against local grading with as many processes (target:
+within 15 %). Every run must give the same scores. The load average is printed
+with each run: on a shared machine the numbers move with it.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from assignment_course import copy_course, grades, nbgrader  # noqa: E402
+from class_submissions import ASSIGNMENT, submit_class  # noqa: E402
+
+from autograder.instructor import cluster as cluster_module  # noqa: E402
+from autograder.instructor import grade as grading  # noqa: E402
+from autograder.instructor.course import Course  # noqa: E402
+from autograder.instructor.grade import grade  # noqa: E402
+
+OVERHEAD_TARGET = 0.15  # the cluster's time per notebook over local grading's, less 1
+
+
+def load():
+    return "/".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+class TimedStart(cluster_module.ClusterPool):
+    """ClusterPool that notes how long connecting (start-up and the workers' checks) took."""
+
+    started = []
+
+    def __enter__(self):
+        start = time.perf_counter()
+        result = super().__enter__()
+        TimedStart.started.append(time.perf_counter() - start)
+        return result
+
+
+PARENT_STEPS = ("rebuild", "record", "disagreements", "flag", "fail")
+parent_seconds = []
+
+
+def timing_parent():
+    """Count the time the parent spends in its own steps (rebuild, record, ...): what one
+    `grade` command does one notebook after another, whatever the cluster."""
+    for step in PARENT_STEPS:
+        real = getattr(grading.Grader, step)
+
+        def timed(self, *args, real=real):
+            start = time.perf_counter()
+            try:
+                return real(self, *args)
+            finally:
+                parent_seconds.append(time.perf_counter() - start)
+
+        timed.__name__ = real.__name__
+        setattr(grading.Grader, step, timed)
+
+
+def run(scratch, name, size, **where):
+    root = copy_course(Path(scratch) / name)
+    nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
+    submit_class(root, size)
+    before = load()
+    TimedStart.started.clear()
+    start = time.perf_counter()
+    outcomes = grade(Course(root), ASSIGNMENT, progress=False, **where)
+    seconds = time.perf_counter() - start
+    startup = sum(TimedStart.started)
+    scores = {s: v for (a, s), v in grades(root).items() if a == ASSIGNMENT}
+    assert len(outcomes) == size, (name, len(outcomes))
+    return seconds, startup, scores, f"{before} -> {load()}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=50, help="submissions in the class")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of the four runs")
+    args = parser.parse_args()
+    cluster_module.ClusterPool = TimedStart  # grade() looks it up at call time
+    timing_parent()
+    print(f"{args.size} submissions of {ASSIGNMENT}, {os.cpu_count()} cores")
+    print(
+        f"{'run':28s} {'seconds':>8s} {'nb/s':>6s} {'start-up':>9s} {'nb/s w/o':>9s}  "
+        "load (1/5/15 min)"
+    )
+    results, reference, same = {}, None, True
+    with tempfile.TemporaryDirectory() as scratch:
+        for round_ in range(args.repeat):
+            for processes in (1, 2):
+                for name, where in (
+                    (f"grade --workers {processes}", {"workers": processes}),
+                    (f"grade --cluster local:{processes}", {"cluster": f"local:{processes}"}),
+                ):
+                    seconds, startup, scores, loads = run(
+                        scratch, f"{round_}-{processes}-{len(results)}", args.size, **where
+                    )
+                    reference = reference or scores
+                    same = same and scores == reference
+                    results.setdefault(name, []).append((seconds, startup))
+                    print(
+                        f"{name:28s} {seconds:8.1f} {args.size / seconds:6.2f} {startup:9.1f} "
+                        f"{args.size / (seconds - startup):9.2f}  {loads}",
+                        flush=True,
+                    )
+    missed = False
+    for processes in (1, 2):
+        local = min(s for s, _ in results[f"grade --workers {processes}"])
+        remote = min(results[f"grade --cluster local:{processes}"])
+        per_local = local / args.size
+        per_cluster = remote[0] / args.size
+        per_steady = (remote[0] - remote[1]) / args.size
+        overhead = per_steady / per_local - 1
+        missed = missed or overhead > OVERHEAD_TARGET
+        print(
+            f"{processes} process(es): local {per_local:.2f} s/notebook, cluster "
+            f"{per_cluster:.2f} s/notebook end to end, {per_steady:.2f} without its start-up "
+            f"({remote[1]:.1f} s): overhead {overhead:+.0%} (target <= {OVERHEAD_TARGET:.0%}); "
+            f"per core: {1 / (per_steady * processes):.2f} notebooks/s"
+        )
+    graded = len(results) * args.size * args.repeat
+    print(
+        f"the parent's own steps (rebuild, record, ...): {sum(parent_seconds) / graded:.3f} "
+        f"s/notebook: one `grade` command records at most {graded / sum(parent_seconds):.1f} "
+        "notebooks/s"
+    )
+    print(f"every run gave the same scores: {same}")
+    return 1 if missed or not same else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
