@@ -196,7 +196,7 @@ def test_fifty_submissions_on_a_scheduler_with_two_workers(tmp_path, dask_cluste
 
 def test_a_worker_killed_mid_run_costs_nothing(tmp_path, dask_cluster, monkeypatch):
     recorded = counting_records(monkeypatch)
-    course, students = new_class(tmp_path)
+    course, students = new_class(tmp_path, size=16)  # every kind twice
     killer = Killer(dask_cluster, lambda key: "_correct" in key, after=0.5)
     killer.start()
     try:

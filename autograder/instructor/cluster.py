@@ -48,6 +48,7 @@ import multiprocessing
 import re
 import sys
 import threading
+import time
 import uuid
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
@@ -57,7 +58,7 @@ from pathlib import Path
 
 import dask
 import nbformat
-from distributed import Client, KilledWorker, LocalCluster, get_worker
+from distributed import Client, KilledWorker, LocalCluster, Status, get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from . import grade
@@ -71,6 +72,7 @@ ALLOWED_FAILURES = 1  # worker deaths a task may cause and still be retried (loc
 RETRIES = 1  # a grading process that died under a live worker: tried once more
 CONNECT_TIMEOUT = 30  # seconds to reach the scheduler
 WORKER_TIMEOUT = 120  # seconds for a first worker to join and pass its checks
+SLOTS_EVERY = 5  # seconds between counts of the workers' slots (workers come and go)
 DAEMON_FIX = "DASK_DISTRIBUTED__WORKER__DAEMON=False"
 
 
@@ -163,6 +165,11 @@ class GradingPlugin(WorkerPlugin):
         self.refusal = await asyncio.get_running_loop().run_in_executor(None, self._start, slots)
         if self.refusal is None:
             await worker.set_resources(**{self.run: slots})
+            # The scheduler looks again at the tasks waiting for a worker (those of a worker
+            # that died while no other could take them) when a worker starts running, not when
+            # one offers a new resource: pause and resume to have it look.
+            worker.status = Status.paused
+            worker.status = Status.running
         else:
             logger.error("This worker refuses the grading run %s: %s", self.run, self.refusal)
 
@@ -262,6 +269,7 @@ class ClusterPool:
         self.say = say or (lambda text: print(text, file=sys.stderr))
         self.client = None
         self.slots = 0  # tasks out at a time: the accepting workers' threads
+        self._counted = time.monotonic()  # when slots was last asked of the scheduler
         self._stack = ExitStack()
         self._futures = {}  # dask future -> our Future, for the tasks out
         self._backlog = collections.deque()  # (student, paths, our Future) not sent yet
@@ -292,6 +300,7 @@ class ClusterPool:
                 host="127.0.0.1",
                 scheduler_port=0,
                 dashboard_address=None,
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # its HTTP server
                 memory_limit=0,  # the grading process and the sandbox have limits of their own
                 silence_logs=logging.CRITICAL,
             )
@@ -395,7 +404,8 @@ class ClusterPool:
                 self._futures.pop(task, None)
             task.release()
         if not isinstance(done.exception(), ClusterLost):
-            self.slots = self._slots()
+            if time.monotonic() > self._counted + SLOTS_EVERY:
+                self.slots, self._counted = self._slots(), time.monotonic()
             self._pump()
 
     def _slots(self):
