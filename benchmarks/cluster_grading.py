@@ -43,12 +43,12 @@ def load():
 class TimedStart(cluster_module.ClusterPool):
     """ClusterPool that notes how long connecting (start-up and the workers' checks) took."""
 
-    started = []
+    started = []  # (seconds, CPU seconds of every process so far) when the workers were ready
 
     def __enter__(self):
         start = time.perf_counter()
         result = super().__enter__()
-        TimedStart.started.append(time.perf_counter() - start)
+        TimedStart.started.append((time.perf_counter() - start, tree_cpu_seconds()))
         return result
 
 
@@ -73,6 +73,21 @@ def timing_parent():
         setattr(grading.Grader, step, timed)
 
 
+def tree_cpu_seconds():
+    """cpu_seconds(), the processes still running included (the cluster's, while it runs)."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process()
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
 def cpu_seconds():
     """CPU time of this process and of its ended children (and theirs: the workers, their
     grading processes and sandboxes are all waited for when a run ends)."""
@@ -88,13 +103,13 @@ def run(scratch, name, size, **where):
     submit_class(root, size)
     before = load()
     TimedStart.started.clear()
-    start, cpu = time.perf_counter(), cpu_seconds()
+    start, start_cpu = time.perf_counter(), cpu_seconds()
     outcomes = grade(Course(root), ASSIGNMENT, progress=False, **where)
-    seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
-    startup = sum(TimedStart.started)
+    seconds, cpu = time.perf_counter() - start, cpu_seconds() - start_cpu
+    startup, startup_cpu = TimedStart.started[0] if TimedStart.started else (0.0, start_cpu)
     scores = {s: v for (a, s), v in grades(root).items() if a == ASSIGNMENT}
     assert len(outcomes) == size, (name, len(outcomes))
-    return seconds, startup, cpu, scores, f"{before} -> {load()}"
+    return seconds, startup, (cpu, startup_cpu - start_cpu), scores, f"{before} -> {load()}"
 
 
 def main():
@@ -107,7 +122,7 @@ def main():
     print(f"{args.size} submissions of {ASSIGNMENT}, {os.cpu_count()} cores")
     print(
         f"{'run':28s} {'seconds':>8s} {'nb/s':>6s} {'start-up':>9s} {'nb/s w/o':>9s} "
-        f"{'CPU s/nb':>8s}  "
+        f"{'CPU s/nb':>8s} {'w/o':>8s}  "
         "load (1/5/15 min)"
     )
     results, reference, same = {}, None, True
@@ -126,7 +141,8 @@ def main():
                     results.setdefault(name, []).append((seconds, startup, cpu))
                     print(
                         f"{name:28s} {seconds:8.1f} {args.size / seconds:6.2f} {startup:9.1f} "
-                        f"{args.size / (seconds - startup):9.2f} {cpu / args.size:8.2f}  {loads}",
+                        f"{args.size / (seconds - startup):9.2f} {cpu[0] / args.size:8.2f} "
+                        f"{(cpu[0] - cpu[1]) / args.size:8.2f}  {loads}",
                         flush=True,
                     )
     missed = False
@@ -136,14 +152,16 @@ def main():
         per_local, per_cluster = local[0] / args.size, remote[0] / args.size
         per_steady = (remote[0] - remote[1]) / args.size
         overhead = per_steady / per_local - 1
-        cpu_local, cpu_cluster = local[2] / args.size, remote[2] / args.size
+        cpu_local = local[2][0] / args.size
+        cpu_cluster = (remote[2][0] - remote[2][1]) / args.size
         cpu_overhead = cpu_cluster / cpu_local - 1
         missed = missed or min(overhead, cpu_overhead) > OVERHEAD_TARGET
         print(
             f"{processes} process(es): wall clock: local {per_local:.2f} s/notebook, cluster "
             f"{per_cluster:.2f} end to end, {per_steady:.2f} without its start-up "
             f"({remote[1]:.1f} s): {overhead:+.0%}; CPU: local {cpu_local:.2f} s/notebook, "
-            f"cluster {cpu_cluster:.2f} (start-up included): {cpu_overhead:+.0%} "
+            f"cluster {cpu_cluster:.2f} without its start-up ({remote[2][1]:.1f} CPU s): "
+            f"{cpu_overhead:+.0%} "
             f"(target <= {OVERHEAD_TARGET:.0%}); an idle core grades about "
             f"{1 / cpu_local:.2f} notebooks/s"
         )
