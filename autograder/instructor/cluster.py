@@ -379,6 +379,12 @@ class ClusterPool:
                 )
 
     def _finish(self, task, paths, done):
+        with self._lock:  # its slot is free: send the next one before reading this one's result
+            self._futures.pop(task, None)
+        if task.status != "cancelled":
+            if time.monotonic() > self._counted + SLOTS_EVERY:
+                self.slots, self._counted = self._slots(), time.monotonic()
+            self._pump()
         try:
             if task.status == "cancelled":
                 raise ClusterLost(
@@ -400,13 +406,7 @@ class ClusterPool:
         except BaseException as error:
             done.set_exception(error)
         finally:
-            with self._lock:
-                self._futures.pop(task, None)
             task.release()
-        if not isinstance(done.exception(), ClusterLost):
-            if time.monotonic() > self._counted + SLOTS_EVERY:
-                self.slots, self._counted = self._slots(), time.monotonic()
-            self._pump()
 
     def _slots(self):
         """Grading slots of the workers that accepted this run (workers may come and go)."""
