@@ -171,6 +171,16 @@ class Killer(threading.Thread):
                 time.sleep(0.1)
 
 
+def grade_while(killer, course):
+    """Grade the course on the killer's cluster while the killer runs."""
+    killer.start()
+    try:
+        return grade(course, ASSIGNMENT, cluster=killer.cluster.address, progress=False)
+    finally:
+        killer.done.set()
+        killer.join()
+
+
 # ----------------------------------------------------------------- the class, as on this machine
 
 
@@ -198,12 +208,7 @@ def test_a_worker_killed_mid_run_costs_nothing(tmp_path, dask_cluster, monkeypat
     recorded = counting_records(monkeypatch)
     course, students = new_class(tmp_path, size=16)  # every kind twice
     killer = Killer(dask_cluster, lambda key: "_correct" in key, after=0.5)
-    killer.start()
-    try:
-        outcomes = grade(course, ASSIGNMENT, cluster=dask_cluster.address, progress=False)
-    finally:
-        killer.done.set()
-        killer.join()
+    outcomes = grade_while(killer, course)
     assert len(killer.killed) == 1, "no worker was killed: the test proves nothing"
     check_class(course, students, outcomes)  # every submission, its designed score, once
     assert set(recorded.values()) == {1}
@@ -218,12 +223,7 @@ def test_a_submission_that_kills_workers_twice_fails_alone(tmp_path, dask_cluste
     course, students = new_class(tmp_path, size=6)
     [doomed] = [s for s, kind in students.items() if kind.name == "correct"]
     killer = Killer(dask_cluster, lambda key: key.startswith(f"grade-{doomed}-"), times=2)
-    killer.start()
-    try:
-        outcomes = grade(course, ASSIGNMENT, cluster=dask_cluster.address, progress=False)
-    finally:
-        killer.done.set()
-        killer.join()
+    outcomes = grade_while(killer, course)
     assert len(killer.killed) == 2
     by_student = {o.student: o for o in outcomes}
     assert by_student[doomed].status == "failed" and "killed 2 workers" in by_student[doomed].reason
