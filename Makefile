@@ -27,7 +27,7 @@ book-assets:
 
 # Reinstall whenever the project's dependencies change. The instructor wheel carries
 # MathJax for offline feedback pages, so the assets come first.
-$(STAMP): pyproject.toml packaging/autograder/pyproject.toml | book-assets
+$(STAMP): pyproject.toml packaging/autograder/pyproject.toml packaging/dependencies.py | book-assets
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'

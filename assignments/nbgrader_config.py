@@ -15,6 +15,8 @@ from pathlib import Path
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
+from autograder.instructor.course import one_blas_thread
+
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
 # The six assignments, in the order of the book's chapters; each lives in
@@ -48,5 +50,4 @@ c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, ClearH
 
 # One BLAS thread per notebook kernel: kernels inherit this environment, and on a
 # shared machine several threads per kernel only fight over the cores.
-for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(variable, "1")
+one_blas_thread(os.environ)

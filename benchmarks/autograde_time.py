@@ -5,7 +5,7 @@
 Works in a temporary copy of assignments/: generates the release, submits the
 instructor's source notebooks as one student, then times `nbgrader autograde
 <assignment>` once per assignment (each time includes nbgrader's own start-up,
-a few seconds, most of it importing jsonschema's format checkers), and once
+a few seconds, most of it imports), and once
 `nbgrader autograde '*'` for all six in one run. The budget for the six is
 3 minutes; the exit status is 1 when it is exceeded. MNIST comes from MNIST_DIR (default ../shared/datasets/mnist).
 """

@@ -26,17 +26,22 @@ def save_model(model, path, history=None):
 
 
 def load_model(path):
-    """Rebuild the MLP saved by ``save_model``; returns (model, history dict or None)."""
+    """Rebuild the MLP saved by ``save_model``; returns (model, history dict or None).
+
+    Raises ValueError naming the problem for a file that is not such a model (the CLI
+    prints it and exits with status 2)."""
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             if meta.get("format") != FORMAT:
                 raise ValueError(f"unknown format {meta.get('format')!r}")
+            missing = [key for key in ("sizes", "activation") if key not in meta]
+            if missing:
+                raise ValueError(f"its description has no {' or '.join(missing)}")
             params = {key.removeprefix("param/"): data[key] for key in data.files if key != "meta"}
-    except (OSError, KeyError, ValueError) as error:
+    except (OSError, KeyError, ValueError, AttributeError) as error:
         raise ValueError(f"{path} is not a model saved by save_model: {error}") from None
-    first = params["0.W"]
-    model = MLP(meta["sizes"], meta["activation"], dtype=first.dtype)
+    model = MLP(meta["sizes"], meta["activation"], dtype=_dtype(params, path))
     state = model.state()
     if set(state) != set(params):
         raise ValueError(f"{path}: saved parameters {sorted(params)} do not match the model")
@@ -49,4 +54,14 @@ def load_model(path):
                 f"expected {getattr(layer, name).shape}"
             )
         setattr(layer, name, value.copy())
-    return model, meta["history"]
+    return model, meta.get("history")
+
+
+def _dtype(params, path):
+    """The dtype of the saved parameters (the first layer's weights)."""
+    if "0.W" not in params:
+        raise ValueError(
+            f"{path}: no parameter 0.W (the first layer's weights) among the saved "
+            f"parameters {sorted(params)}; save the model with save_model"
+        )
+    return params["0.W"].dtype

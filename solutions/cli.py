@@ -13,11 +13,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from autograder.student.mnist import MNISTNotFound, load_mnist
-from autograder.student.plotting import plot_learning_curves
 from autograder.student.xor import xor_dataset
 
 from .checkpoint import load_model, save_model
-from .layers import ACTIVATIONS
+from .layers import ACTIVATION_LAYERS
 from .losses import BinaryCrossEntropyWithLogits, SoftmaxCrossEntropy
 from .model import MLP
 from .optim import SGD, cosine_schedule
@@ -121,6 +120,9 @@ def command_train(args):
     if args.save:
         print(f"model saved to {save_model(model, args.save, history)}")
     if args.plot:
+        # Imported only when a plot is asked for: matplotlib is slow to import.
+        from autograder.student.plotting import plot_learning_curves
+
         plot_learning_curves(history, args.plot, title=f"{args.task}: {model.sizes}")
         print(f"learning curves saved to {args.plot}")
     return 0
@@ -175,7 +177,7 @@ def build_parser():
     trainer.add_argument("task", choices=sorted(DEFAULTS))
     trainer.add_argument("--epochs", type=positive_int)
     trainer.add_argument("--hidden", type=positive_int, nargs="+", help="hidden layer widths")
-    trainer.add_argument("--activation", choices=sorted(ACTIVATIONS))
+    trainer.add_argument("--activation", choices=sorted(ACTIVATION_LAYERS))
     trainer.add_argument("--lr", type=positive_float, help="(initial) learning rate")
     trainer.add_argument(
         "--lr-schedule",

@@ -1,25 +1,29 @@
 """A small reverse-mode computation-graph engine on NumPy arrays.
 
-A ``Node`` holds a ``value`` (an ndarray; a scalar is a 0-d array), the
-operation that made it and that operation's inputs (its ``parents``).
+A ``Node`` holds a ``value`` (an ndarray; a scalar is a 0-d array), the gate
+that made it (``node.gate``) and that gate's inputs (its ``parents``).
 Arithmetic on nodes builds the graph as it runs; ``backward(y)`` then walks
 it from ``y`` back to the leaves and fills every node's ``grad`` with dy/dnode
 (same shape as the node's value).
 
-Every operation is a gate with the same contract as the layers (DESIGN.md):
+Every gate is one class with the same contract as the layers (ARCHITECTURE.md):
 ``forward(*input_values)`` returns the output value and caches what
 ``backward`` needs; ``backward(grad_out)`` returns one gradient per input,
 each of its input's shape. The engine only sends gradients along the edges
-and sums them where a node feeds several others.
+and sums them where a node feeds several others. The module functions
+(``add``, ``max``, ``log``, ...) and the operators on nodes (``+``, ``*``, ``x.T``, ...)
+are the gates' ``apply``: ``max(a, b)`` is ``Max()(a, b)``.
 
     x1, x2, x3 = Node(5.0, name="x1"), Node(-2.0, name="x2"), Node(-5.0, name="x3")
-    y = 2 * log(x1 + sin(x1)) * maximum(x2, x3)
+    y = 2 * log(x1 + sin(x1)) * max(x2, x3)
     y.backward()            # x1.grad, x2.grad, x3.grad
     trace(y)                # every node with its value and grad, parents first
 
-Binary elementwise gates (``+ - * /``, ``maximum``) broadcast like NumPy, and
+Binary elementwise gates (``+ - * /``, ``max``) broadcast like NumPy, and
 their backward sums the gradient over the broadcast axes, so a bias ``b:
-(d_out,)`` in ``X @ W.T + b`` gets ``db = dZ.sum(axis=0)``.
+(d_out,)`` in ``X @ W.T + b`` gets ``db = dZ.sum(axis=0)``. The one-input
+elementwise gates take f and f' from the table shared with the activation layers
+(elementwise.py).
 """
 
 import numbers
@@ -27,22 +31,24 @@ from collections import namedtuple
 
 import numpy as np
 
-from .layers import sigmoid as _stable_sigmoid
+from . import elementwise
+from .elementwise import FUNCTIONS, Elementwise
 
 __all__ = [
     "Node",
-    "Operation",
+    "Gate",
     "backward",
     "topological_order",
     "trace",
     "TraceRow",
+    # the gates as functions
     "add",
     "sub",
     "mul",
     "div",
+    "max",
     "neg",
     "scale",
-    "maximum",
     "power",
     "log",
     "exp",
@@ -56,13 +62,13 @@ __all__ = [
     "sum",
     "mean",
     # the gates, for code that builds or subclasses them directly
-    "Elementwise",
+    "ElementwiseGate",
     "Broadcasting",
     "Add",
     "Sub",
     "Mul",
     "Div",
-    "Maximum",
+    "Max",
     "Neg",
     "Scale",
     "Power",
@@ -80,90 +86,6 @@ __all__ = [
 ]
 
 
-class Node:
-    """A value in the graph. ``Node(2.0, name="x1")`` makes a leaf (an input or a parameter).
-
-    value: ndarray, the node's own copy, float64 unless ``dtype`` says otherwise
-    (``dtype=None`` keeps a float input's dtype). grad: ndarray of the value's
-    shape after ``backward``, else None.
-    op: the Operation that computed the value (None for a leaf); parents: its inputs.
-    """
-
-    # Make NumPy defer to Node in `ndarray * node`, so the result is a Node
-    # rather than an object array of Nodes.
-    __array_ufunc__ = None
-
-    def __init__(self, value, name=None, *, dtype=np.float64):
-        self.value = np.array(value, dtype=dtype)
-        if not np.issubdtype(self.value.dtype, np.floating):
-            raise TypeError(f"Node values must be floats, got dtype {self.value.dtype}")
-        self.name = name
-        self.grad = None
-        self.op = None
-        self.parents = ()
-
-    @property
-    def shape(self):
-        return self.value.shape
-
-    def backward(self, grad=None):
-        """Fill ``grad`` on every node this one depends on; see ``backward``."""
-        backward(self, grad)
-
-    def __add__(self, other):
-        return add(self, other)
-
-    def __radd__(self, other):
-        return add(other, self)
-
-    def __sub__(self, other):
-        return sub(self, other)
-
-    def __rsub__(self, other):
-        return sub(other, self)
-
-    def __mul__(self, other):
-        # A plain number makes the lecture's "scalar mul" gate rather than a
-        # constant leaf, so `2 * x` shows up in the graph as scale(2).
-        return scale(self, other) if _is_number(other) else mul(self, other)
-
-    def __rmul__(self, other):
-        return scale(self, other) if _is_number(other) else mul(other, self)
-
-    def __truediv__(self, other):
-        return scale(self, 1.0 / other) if _is_number(other) else div(self, other)
-
-    def __rtruediv__(self, other):
-        return div(other, self)
-
-    def __matmul__(self, other):
-        return matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return matmul(other, self)
-
-    def __neg__(self):
-        return neg(self)
-
-    def __pow__(self, exponent):
-        return power(self, exponent)
-
-    @property
-    def T(self):
-        return transpose(self)
-
-    def sum(self, axis=None, keepdims=False):
-        return sum(self, axis, keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        return mean(self, axis, keepdims)
-
-    def __repr__(self):
-        made_by = f", op={self.op.label}" if self.op is not None else ""
-        name = f", name={self.name!r}" if self.name is not None else ""
-        return f"Node({self.value!r}{name}{made_by})"
-
-
 def _is_number(x):
     return isinstance(x, numbers.Real) and not isinstance(x, Node)
 
@@ -178,13 +100,17 @@ def _as_node(x):
 # --------------------------------------------------------------------------
 
 
-class Operation:
+class Gate:
     """Base gate: subclasses define ``forward(*input_values)`` and ``backward(grad_out)``.
 
     ``gate(*inputs)`` runs the forward pass on the inputs' values and returns
     the output Node, linked to its inputs. A gate instance caches one forward
     pass, so it can be applied once: make a new gate for every use.
+    ``Gate.apply(*inputs, *constants)`` does both, e.g. ``Scale.apply(x, 2)`` is
+    ``Scale(2)(x)``; ``arity`` is the number of inputs.
     """
+
+    arity = 1
 
     def __call__(self, *inputs):
         if getattr(self, "_applied", False):
@@ -196,8 +122,14 @@ class Operation:
         self._applied = True
         parents = tuple(_as_node(x) for x in inputs)
         out = Node(self.forward(*(p.value for p in parents)), dtype=None)
-        out.op, out.parents = self, parents
+        out.gate, out.parents = self, parents
         return out
+
+    @classmethod
+    def apply(cls, *args, **constants):
+        """A new gate of this class on the inputs: the first ``arity`` arguments are the
+        inputs, the rest the gate's constants."""
+        return cls(*args[cls.arity :], **constants)(*args[: cls.arity])
 
     @property
     def label(self):
@@ -216,125 +148,80 @@ class Operation:
         return f"<{self.formula()} gate>"
 
 
-class Elementwise(Operation):
+class ElementwiseGate(Elementwise, Gate):
     """A gate y = f(x) acting on each entry: dx = dy * f'(x), any shape.
 
-    Subclasses give ``_apply(x)`` and ``_derivative(x, y)`` (y = f(x) is passed
-    too because several derivatives are cheapest in terms of the output).
+    ``function`` is (f, f') from the table shared with the activation layers
+    (elementwise.FUNCTIONS), or made from the gate's constant in ``__init__``.
     """
 
-    def forward(self, x):
-        self._x = x
-        self._y = self._apply(x)
-        return self._y
-
     def backward(self, grad_out):
-        return (grad_out * self._derivative(self._x, self._y),)
+        return (self.input_gradient(grad_out),)
 
 
-class Scale(Elementwise):
+class Scale(ElementwiseGate):
     """y = c * x for a constant c: the gradient is scaled by c."""
 
     def __init__(self, c):
         self.c = float(c)
-
-    def _apply(self, x):
-        return self.c * x
-
-    def _derivative(self, x, y):
-        return self.c
+        self.function = elementwise.scale(self.c)
 
     def settings(self):
         return (f"{self.c:g}",)
 
 
-class Neg(Elementwise):
-    def _apply(self, x):
-        return -x
-
-    def _derivative(self, x, y):
-        return -1.0
-
-
-class Power(Elementwise):
-    """y = x ** p for a constant p: dx = dy * p * x ** (p - 1)."""
+class Power(ElementwiseGate):
+    """y = x ** p for a constant number p (not a Node): dx = dy * p * x ** (p - 1)."""
 
     def __init__(self, p):
+        if not _is_number(p):
+            raise TypeError(f"power takes a constant number as exponent, got {type(p).__name__}")
         self.p = float(p)
-
-    def _apply(self, x):
-        return x**self.p
-
-    def _derivative(self, x, y):
-        return self.p * x ** (self.p - 1)
+        self.function = elementwise.power(self.p)
 
     def settings(self):
         return (f"{self.p:g}",)
 
 
-class Log(Elementwise):
+class Neg(ElementwiseGate):
+    function = FUNCTIONS["neg"]
+
+
+class Log(ElementwiseGate):
     """Natural logarithm; defined for x > 0."""
 
-    def _apply(self, x):
-        return np.log(x)
-
-    def _derivative(self, x, y):
-        return 1 / x
+    function = FUNCTIONS["log"]
 
 
-class Exp(Elementwise):
-    def _apply(self, x):
-        return np.exp(x)
-
-    def _derivative(self, x, y):
-        return y
+class Exp(ElementwiseGate):
+    function = FUNCTIONS["exp"]
 
 
-class Sin(Elementwise):
-    def _apply(self, x):
-        return np.sin(x)
-
-    def _derivative(self, x, y):
-        return np.cos(x)
+class Sin(ElementwiseGate):
+    function = FUNCTIONS["sin"]
 
 
-class Cos(Elementwise):
-    def _apply(self, x):
-        return np.cos(x)
-
-    def _derivative(self, x, y):
-        return -np.sin(x)
+class Cos(ElementwiseGate):
+    function = FUNCTIONS["cos"]
 
 
-class Tanh(Elementwise):
-    def _apply(self, x):
-        return np.tanh(x)
-
-    def _derivative(self, x, y):
-        return 1 - y * y
+class Tanh(ElementwiseGate):
+    function = FUNCTIONS["tanh"]
 
 
-class ReLU(Elementwise):
+class ReLU(ElementwiseGate):
     """max(0, x); the derivative at 0 is taken as 0 (as in ``layers.ReLU``)."""
 
-    def _apply(self, x):
-        return np.maximum(x, 0)
-
-    def _derivative(self, x, y):
-        return x > 0
+    function = FUNCTIONS["relu"]
 
 
-class Sigmoid(Elementwise):
+class Sigmoid(ElementwiseGate):
     """1 / (1 + exp(-x)), without overflow for large |x|."""
 
-    def _apply(self, x):
-        return _stable_sigmoid(x)
-
-    def _derivative(self, x, y):
-        return y * (1 - y)
+    function = FUNCTIONS["sigmoid"]
 
 
-class Broadcasting(Operation):
+class Broadcasting(Gate):
     """A binary elementwise gate z = f(a, b) with NumPy broadcasting.
 
     Subclasses give ``_apply(a, b)`` and ``_grads(grad_out)``, the two
@@ -342,6 +229,8 @@ class Broadcasting(Operation):
     shapes of a and b (an input stretched along an axis fed every entry of
     that axis, so its gradient is the sum over it).
     """
+
+    arity = 2
 
     def forward(self, a, b):
         try:
@@ -369,7 +258,7 @@ def _unbroadcast(grad, shape):
 
 
 class Add(Broadcasting):
-    """z = a + b: the gradient is passed unchanged to both inputs."""
+    """z = a + b: the gradient is passed unchanged to both inputs ("distributes")."""
 
     def _apply(self, a, b):
         return a + b
@@ -387,7 +276,7 @@ class Sub(Broadcasting):
 
 
 class Mul(Broadcasting):
-    """z = a * b: each input's gradient is the other input times dz (the "swap")."""
+    """z = a * b: each input's gradient is the other input times dz ("swaps")."""
 
     def _apply(self, a, b):
         return a * b
@@ -404,8 +293,8 @@ class Div(Broadcasting):
         return g / self._b, -g * self._a / self._b**2
 
 
-class Maximum(Broadcasting):
-    """z = max(a, b) entrywise: the gradient goes to the larger input ("routing").
+class Max(Broadcasting):
+    """z = max(a, b) entrywise: the gradient goes to the larger input ("routes").
 
     Ties go to the first input, a: any split summing to dz is a valid
     subgradient, and this keeps max(x, x) = x with gradient exactly 1.
@@ -419,11 +308,13 @@ class Maximum(Broadcasting):
         return g * a_wins, g * ~a_wins
 
 
-class MatMul(Operation):
+class MatMul(Gate):
     """z = a @ b for 1-D or 2-D a, b: da = dz @ b.T, db = a.T @ dz.
 
     a: (n, k) or (k,), b: (k, m) or (k,); z: (n, m), (m,), (n,) or ().
     """
+
+    arity = 2
 
     def forward(self, a, b):
         if not (1 <= a.ndim <= 2 and 1 <= b.ndim <= 2):
@@ -445,7 +336,7 @@ class MatMul(Operation):
         return (g @ b.T).reshape(self._a.shape), (a.T @ g).reshape(self._b.shape)
 
 
-class Transpose(Operation):
+class Transpose(Gate):
     """Reverse the axes (x.T): the gradient is transposed back."""
 
     def forward(self, x):
@@ -455,7 +346,7 @@ class Transpose(Operation):
         return (grad_out.T,)
 
 
-class Sum(Operation):
+class Sum(Gate):
     """Sum over ``axis`` (None: every entry): each input entry gets the gradient of its sum.
 
     x: any shape -> the shape of ``x.sum(axis, keepdims=keepdims)``.
@@ -489,88 +380,80 @@ class Mean(Sum):
         return super().backward(grad_out / self._count)
 
 
-# Module functions: the same gates, for code that reads like math.
+# The gates as functions, for code that reads like math: ``max(a, b)`` is ``Max()(a, b)``,
+# ``scale(x, c)`` is ``Scale(c)(x)``, ``sum(x, axis)`` is ``Sum(axis)(x)``. ``max`` and
+# ``sum`` shadow the builtins inside this module, like ``np.max`` and ``np.sum``.
+add, sub, mul, div, max, matmul = (g.apply for g in (Add, Sub, Mul, Div, Max, MatMul))  # noqa: A001
+neg, scale, power, transpose = (g.apply for g in (Neg, Scale, Power, Transpose))
+log, exp, sin, cos = (g.apply for g in (Log, Exp, Sin, Cos))
+tanh, relu, sigmoid = (g.apply for g in (Tanh, ReLU, Sigmoid))
+sum, mean = Sum.apply, Mean.apply  # noqa: A001
 
 
-def add(a, b):
-    return Add()(a, b)
+def _node_method(gate, *, reflected=False, by_number=None):
+    """A Node method that builds ``gate``: ``node.method(other, *constants)``.
+
+    reflected: the node is the right operand (``other - node`` for ``__rsub__``).
+    by_number: for a plain number ``other``, the one-input gate made from it instead
+    (``2 * x`` is a Scale(2) gate, as in the book's graphs, not Mul with a constant leaf).
+    """
+
+    def method(self, *args, **constants):
+        if by_number is not None and _is_number(args[0]):
+            return by_number(args[0])(self)
+        return gate.apply(args[0], self) if reflected else gate.apply(self, *args, **constants)
+
+    return method
 
 
-def sub(a, b):
-    return Sub()(a, b)
+class Node:
+    """A value in the graph. ``Node(2.0, name="x1")`` makes a leaf (an input or a parameter).
 
+    value: ndarray, the node's own copy, float64 unless ``dtype`` says otherwise
+    (``dtype=None`` keeps a float input's dtype). grad: ndarray of the value's
+    shape after ``backward``, else None.
+    gate: the Gate that computed the value (None for a leaf); parents: its inputs.
+    """
 
-def mul(a, b):
-    return Mul()(a, b)
+    # Make NumPy defer to Node in `ndarray * node`, so the result is a Node
+    # rather than an object array of Nodes.
+    __array_ufunc__ = None
 
+    def __init__(self, value, name=None, *, dtype=np.float64):
+        self.value = np.array(value, dtype=dtype)
+        if not np.issubdtype(self.value.dtype, np.floating):
+            raise TypeError(f"Node values must be floats, got dtype {self.value.dtype}")
+        self.name = name
+        self.grad = None
+        self.gate = None
+        self.parents = ()
 
-def div(a, b):
-    return Div()(a, b)
+    @property
+    def shape(self):
+        return self.value.shape
 
+    def backward(self, grad=None):
+        """Fill ``grad`` on every node this one depends on; see ``backward``."""
+        backward(self, grad)
 
-def maximum(a, b):
-    """Entrywise max; ties send the gradient to ``a``."""
-    return Maximum()(a, b)
+    # The operators, each a gate (see _node_method).
+    __add__, __radd__ = _node_method(Add), _node_method(Add, reflected=True)
+    __sub__, __rsub__ = _node_method(Sub), _node_method(Sub, reflected=True)
+    __mul__ = _node_method(Mul, by_number=Scale)
+    __rmul__ = _node_method(Mul, reflected=True, by_number=Scale)
+    __truediv__ = _node_method(Div, by_number=lambda c: Scale(1.0 / c))
+    __rtruediv__ = _node_method(Div, reflected=True)
+    __matmul__, __rmatmul__ = _node_method(MatMul), _node_method(MatMul, reflected=True)
+    __neg__ = _node_method(Neg)
+    __pow__ = _node_method(Power)
+    T = property(_node_method(Transpose))
+    sum = _node_method(Sum)
+    mean = _node_method(Mean)
 
-
-def neg(x):
-    return Neg()(x)
-
-
-def scale(x, c):
-    """c * x for a constant number c."""
-    return Scale(c)(x)
-
-
-def power(x, p):
-    """x ** p for a constant number p (not a Node)."""
-    if not _is_number(p):
-        raise TypeError(f"power takes a constant number as exponent, got {type(p).__name__}")
-    return Power(p)(x)
-
-
-def log(x):
-    return Log()(x)
-
-
-def exp(x):
-    return Exp()(x)
-
-
-def sin(x):
-    return Sin()(x)
-
-
-def cos(x):
-    return Cos()(x)
-
-
-def tanh(x):
-    return Tanh()(x)
-
-
-def relu(x):
-    return ReLU()(x)
-
-
-def sigmoid(x):
-    return Sigmoid()(x)
-
-
-def matmul(a, b):
-    return MatMul()(a, b)
-
-
-def transpose(x):
-    return Transpose()(x)
-
-
-def sum(x, axis=None, keepdims=False):  # noqa: A001 (shadows the builtin, like np.sum)
-    return Sum(axis, keepdims)(x)
-
-
-def mean(x, axis=None, keepdims=False):
-    return Mean(axis, keepdims)(x)
+    def __repr__(self):
+        made_by = f", gate={self.gate.label}" if self.gate is not None else ""
+        name = f", name={self.name!r}" if self.name is not None else ""
+        return f"Node({self.value!r}{name}{made_by})"
 
 
 # --------------------------------------------------------------------------
@@ -626,42 +509,43 @@ def backward(output, grad=None):
     # Children before parents: a node's grad is complete (summed over every
     # node it feeds) before its own gate passes it on.
     for node in reversed(order):
-        if node.op is not None:
+        if node.gate is not None:
             _send_to_parents(node)
 
 
 def _send_to_parents(node):
     """Run the node's gate backward and add each gradient to the matching parent."""
-    grads = node.op.backward(node.grad)
+    grads = node.gate.backward(node.grad)
     if len(grads) != len(node.parents):
         raise ValueError(
-            f"{type(node.op).__name__}.backward returned {len(grads)} gradient(s) "
+            f"{type(node.gate).__name__}.backward returned {len(grads)} gradient(s) "
             f"for {len(node.parents)} input(s); return one per input, as a tuple"
         )
     for i, (parent, g) in enumerate(zip(node.parents, grads)):
         if np.shape(g) != parent.shape:
             raise ValueError(
-                f"{type(node.op).__name__}.backward returned a gradient of shape {np.shape(g)} "
+                f"{type(node.gate).__name__}.backward returned a gradient of shape {np.shape(g)} "
                 f"for input {i} of shape {parent.shape}; a gradient has the shape of its "
                 "input (was a broadcast axis not summed?)"
             )
         parent.grad += g  # += sums over every path: the fan-out rule
 
 
-TraceRow = namedtuple("TraceRow", "name op value grad")
+TraceRow = namedtuple("TraceRow", "name formula value grad")
 
 
 def trace(output):
-    """One row per node, parents first: (name, op, value, grad).
+    """One row per node, parents first: (name, formula, value, grad).
 
-    ``op`` reads like the node's formula, e.g. 'log(a)', or is 'leaf'; unnamed
-    nodes are called '#i' by their position in the order. ``grad`` is None
+    ``formula`` names the gate that made the node and its inputs, e.g. 'log(a)', or is
+    'leaf'; unnamed nodes are called '#i' by their position in the order. ``grad`` is None
     until ``backward`` has run.
     """
     order = topological_order(output)
     names = {node: node.name or f"#{i}" for i, node in enumerate(order)}
     rows = []
     for node in order:
-        op = "leaf" if node.op is None else node.op.formula(*(names[p] for p in node.parents))
-        rows.append(TraceRow(names[node], op, node.value, node.grad))
+        inputs = (names[p] for p in node.parents)
+        formula = "leaf" if node.gate is None else node.gate.formula(*inputs)
+        rows.append(TraceRow(names[node], formula, node.value, node.grad))
     return rows

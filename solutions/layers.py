@@ -11,6 +11,8 @@ Shapes: a batch ``x`` is ``(B, d)`` with one example per row. ``Linear`` has
 
 import numpy as np
 
+from .elementwise import FUNCTIONS, Elementwise, leaky_relu
+from .elementwise import sigmoid as sigmoid  # public here too: solutions.layers.sigmoid
 from .init import init_weights
 from .validation import cached, check_array
 
@@ -65,21 +67,17 @@ class Linear(Layer):
         return f"Linear({self.d_in}, {self.d_out})"
 
 
-class Activation(Layer):
-    """An elementwise activation: ``dZ = dA * f'(Z)``, any input shape."""
-
-    name = None
+class Activation(Elementwise, Layer):
+    """An elementwise activation (elementwise.py): ``dZ = dA * f'(Z)``, any input shape."""
 
     def forward(self, x):
         check_array(x, "x", self)
-        self._x = x
-        self._out = self._apply(x)
-        return self._out
+        return super().forward(x)
 
     def backward(self, grad_out):
         x = cached(self, "_x")
         check_array(grad_out, "grad_out", self, shape=x.shape)
-        return grad_out * self._derivative(x, self._out)
+        return self.input_gradient(grad_out)
 
     def __repr__(self):
         return f"{type(self).__name__}()"
@@ -88,28 +86,15 @@ class Activation(Layer):
 class ReLU(Activation):
     """max(0, x); the derivative at 0 is taken as 0."""
 
-    name = "relu"
-
-    def _apply(self, x):
-        return np.maximum(x, 0)
-
-    def _derivative(self, x, out):
-        return x > 0
+    function = FUNCTIONS["relu"]
 
 
 class LeakyReLU(Activation):
     """x for x > 0, slope * x otherwise."""
 
-    name = "leaky_relu"
-
     def __init__(self, slope=0.01):
         self.slope = slope
-
-    def _apply(self, x):
-        return np.where(x > 0, x, self.slope * x)
-
-    def _derivative(self, x, out):
-        return np.where(x > 0, 1.0, self.slope).astype(x.dtype, copy=False)
+        self.function = leaky_relu(slope)
 
     def __repr__(self):
         return f"LeakyReLU(slope={self.slope})"
@@ -118,39 +103,22 @@ class LeakyReLU(Activation):
 class Sigmoid(Activation):
     """1 / (1 + exp(-x)), computed without overflow for large |x|."""
 
-    name = "sigmoid"
-
-    def _apply(self, x):
-        return sigmoid(x)
-
-    def _derivative(self, x, out):
-        return out * (1 - out)
+    function = FUNCTIONS["sigmoid"]
 
 
 class Tanh(Activation):
-    name = "tanh"
-
-    def _apply(self, x):
-        return np.tanh(x)
-
-    def _derivative(self, x, out):
-        return 1 - out * out
+    function = FUNCTIONS["tanh"]
 
 
-def sigmoid(x):
-    """Numerically stable logistic function: exp is only taken of -|x|."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-
-
-ACTIVATIONS = {cls.name: cls for cls in (ReLU, LeakyReLU, Sigmoid, Tanh)}
+# The activation layer classes by name (make_activation, the CLI's --activation choices).
+ACTIVATION_LAYERS = {"relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 
 
 def make_activation(name):
     """Build an activation layer from its name ('relu', 'leaky_relu', 'sigmoid', 'tanh')."""
     key = str(name).lower().replace("-", "_")
-    if key not in ACTIVATIONS:
+    if key not in ACTIVATION_LAYERS:
         raise ValueError(
-            f"unknown activation {name!r}: choose one of {', '.join(sorted(ACTIVATIONS))}"
+            f"unknown activation {name!r}: choose one of {', '.join(sorted(ACTIVATION_LAYERS))}"
         )
-    return ACTIVATIONS[key]()
+    return ACTIVATION_LAYERS[key]()

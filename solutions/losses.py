@@ -39,7 +39,7 @@ def class_targets(targets, batch, classes, owner):
             f"{owner}: targets have shape {targets.shape}; expected class labels of shape "
             f"({batch},) or one-hot of shape ({batch}, {classes})"
         )
-    if not np.issubdtype(targets.dtype, np.integer):
+    if targets.dtype.kind not in "iu":  # not a (signed or unsigned) integer type
         if not np.all(np.mod(targets, 1) == 0):
             raise TypeError(f"{owner}: class labels must be integers, got dtype {targets.dtype}")
         targets = targets.astype(np.int64)

@@ -8,29 +8,29 @@ def check_array(value, name, owner, *, ndim=None, last_dim=None, shape=None):
 
     ``owner`` names the layer or loss in the message.
     """
-    where = type(owner).__name__ if not isinstance(owner, str) else owner
+    # Called on every forward and backward: the owner's name is only worked out for a message.
     if not isinstance(value, np.ndarray):
         raise TypeError(
-            f"{where}: {name} must be a numpy array, got {type(value).__name__}; "
+            f"{_name(owner)}: {name} must be a numpy array, got {type(value).__name__}; "
             "convert it with np.asarray(...)"
         )
     if value.dtype.kind != "f":
         raise TypeError(
-            f"{where}: {name} has dtype {value.dtype}; use a float array "
+            f"{_name(owner)}: {name} has dtype {value.dtype}; use a float array "
             f"(e.g. {name}.astype(np.float32))"
         )
     if ndim is not None and value.ndim != ndim:
         raise ValueError(
-            f"{where}: {name} must have {ndim} dimensions (batch, features), "
+            f"{_name(owner)}: {name} must have {ndim} dimensions (batch, features), "
             f"got shape {value.shape}"
         )
     if last_dim is not None and value.shape[-1] != last_dim:
         raise ValueError(
-            f"{where}: {name} has {value.shape[-1]} features per example "
+            f"{_name(owner)}: {name} has {value.shape[-1]} features per example "
             f"(shape {value.shape}) but the layer expects {last_dim}"
         )
     if shape is not None and value.shape != tuple(shape):
-        raise ValueError(f"{where}: {name} has shape {value.shape}, expected {tuple(shape)}")
+        raise ValueError(f"{_name(owner)}: {name} has shape {value.shape}, expected {tuple(shape)}")
 
 
 def cached(owner, name):
@@ -42,3 +42,7 @@ def cached(owner, name):
             "run forward first so it can cache what backward needs."
         )
     return value
+
+
+def _name(owner):
+    return owner if isinstance(owner, str) else type(owner).__name__

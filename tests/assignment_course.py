@@ -22,6 +22,7 @@ from autograder.instructor.bundle import (  # noqa: F401
     secret_lines,
     split_regions,
 )
+from autograder.instructor.course import one_blas_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "assignments"
@@ -125,9 +126,7 @@ def environment():
     scripts = str(Path(sys.executable).parent)
     env["PATH"] = scripts + os.pathsep + env.get("PATH", "")
     env.setdefault("MNIST_DIR", str(ROOT.parent / "shared" / "datasets" / "mnist"))
-    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(variable, "1")
-    return env
+    return one_blas_thread(env)
 
 
 def nbgrader(course, *arguments, timeout=900):

@@ -24,7 +24,7 @@ class Kind:
     not_json: bool = False  # the file is not a notebook at all
     status: str = "graded"
     stock: bool = True  # stock nbgrader grades it to the same score
-    flags: tuple = ()  # kinds of the flags the grader raises (rebuild.Flag.kind)
+    flags: tuple = ()  # kinds of the flags the grader raises (status.Flag.kind)
 
 
 def _case(student):

@@ -13,7 +13,7 @@ release) and applies two kinds of edits:
 that the mistake breaks earn 0, every other test cell its points): it is the
 score the grader must give, so that a trick never earns a single point. An
 honest entry (no trick, code that is right where it claims to be) must get
-every point its code deserves. `status` and `flags` (the set of rebuild.Flag
+every point its code deserves. `status` and `flags` (the set of status.Flag
 kinds) are what the grader must report. Entries with `cell_timeout` are graded
 in a run of their own with that per-cell timeout (an infinite loop).
 
@@ -35,8 +35,10 @@ from dataclasses import dataclass
 import nbformat
 from assignment_cases import Append, Delete, Prepend, Replace, Rewrite, _find
 
+from autograder.instructor.status import Status
+
 COURSE_PLACEHOLDER = "@COURSE@"
-GRADED, INCOMPLETE, FAILED = "graded", "incomplete", "failed"
+GRADED, INCOMPLETE, FAILED = Status.GRADED, Status.INCOMPLETE, Status.FAILED
 
 
 # ----------------------------------------------------------------- edits beyond assignment_cases
@@ -152,7 +154,7 @@ class Entry:
         frozenset()
     )  # the test cells that earn 0 (every other one earns its points)
     status: str = GRADED
-    flags: frozenset = frozenset()  # rebuild.Flag kinds the grader must raise
+    flags: frozenset = frozenset()  # status.Flag kinds the grader must raise
     honest: bool = False
     base: str = "source"  # "source" (the full solution) or "release" (the blank)
     cell_timeout: int = None  # graded in a run of its own with this per-cell timeout (s)

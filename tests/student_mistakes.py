@@ -3,8 +3,9 @@
 Each mistake starts from the instructor's notebook (whose code passes every
 test) and changes one line or two of the student's code, as a student would.
 ``test`` is the test cell that must catch it, ``caught`` whether its visible
-part does or only the hidden part. ``key`` is the diagnosis the check must
-give (``GradientCheckError.diagnosis.key``, or for NumPy's own errors the hint
+part does or only the hidden part; ``spares`` are test cells that must still
+pass whole (one bug costs one part, in the student's own notebook too). ``key``
+is the diagnosis the check must give (``GradientCheckError.diagnosis.key``, or for NumPy's own errors the hint
 Jupyter adds, see autograder/student/display.py); ``says`` is instead a phrase
 a test cell's own message must contain. A mistake with neither gets no
 specific diagnosis: the failure names the wrong values only.
@@ -45,6 +46,7 @@ class Mistake:
     caught: str  # "visible" or "hidden"
     key: str = None
     says: str = None
+    spares: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,11 @@ def M(
     says=None,
     count=1,
     also=(),
+    spares=(),
 ):
     """A mistake made by one replacement in one cell (and the edits ``also``)."""
     edits = (Replace(cell, old, new, count), *also)
-    return Mistake(assignment, test, mistake, edits, caught, key, says)
+    return Mistake(assignment, test, mistake, edits, caught, key, says, spares)
 
 
 # forward keeping its input too, for a backward that (wrongly) uses it
@@ -153,6 +156,7 @@ MISTAKES = [
         "linear",
         "x @ self.W.T + self.b",
         "x @ self.W.T",
+        says="such as the bias b, is missing",
     ),
     M(
         "forward",
@@ -161,6 +165,7 @@ MISTAKES = [
         "sequential",
         "for layer in self.layers:",
         "for layer in reversed(self.layers):",
+        says="the layers ran last to first",
     ),
     # --------------------------------------------------------------- backward
     M(
@@ -308,6 +313,7 @@ MISTAKES = [
         "return grad_out @ self.W",
         "return -(grad_out @ self.W)",
         key="sign",
+        spares=("test_linear_dW", "test_linear_db"),
     ),
     M(
         "backward",
@@ -419,6 +425,7 @@ MISTAKES = [
         "jacobian",
         "return slope[:, None] * W ",
         "return W ",
+        says="the slope of tanh is missing",
     ),
     M(
         "backward",
@@ -556,7 +563,8 @@ MISTAKES = [
         "cross_entropy",
         "float(-log_probs[rows, labels].mean())",
         "float(-log_probs[rows, labels].sum())",
-        says="the mean of -log softmax",
+        says="the sum of the 2 examples' losses: return their mean",
+        spares=("test_ce_backward",),
     ),
     M(
         "softmax",
@@ -734,6 +742,15 @@ def run(mistake):
             key, message = _what_is_shown(error)
             return Result(version, key, message)
     return Result("missed", None, "")
+
+
+def spared(mistake):
+    """{test: the error it raised} for the tests the mistake must leave passing."""
+    cells = copy.deepcopy(_source(mistake.assignment)).cells
+    for edit in mistake.edits:
+        edit.apply(cells)
+    errors = {test: _run_until(cells, test, with_hidden=True) for test in mistake.spares}
+    return {test: error for test, error in errors.items() if error is not None}
 
 
 def _run_until(cells, test, with_hidden):

@@ -329,6 +329,12 @@ def graded_code_lines() -> set[str]:
         tree = ast.parse(module.read_text())
         source = module.read_text().splitlines()
         for node in ast.walk(tree):
+            if isinstance(node, ast.Lambda) and module.name == "elementwise.py":
+                # The activations' f and f' (the table layers and gates share), as a
+                # layer's method would return them.
+                code = f"return {ast.unparse(node.body)}"
+                if len(code) >= 16:
+                    lines.add(code)
             graded = isinstance(node, ast.FunctionDef) and (
                 node.name in GRADED_METHODS or node.name in GRADED_FUNCTIONS
             )
@@ -338,7 +344,9 @@ def graded_code_lines() -> set[str]:
             for statement in body:
                 for line in source[statement.lineno - 1 : statement.end_lineno]:
                     code = " ".join(line.split("#")[0].split())
-                    if len(code) >= 16 and not code.startswith(("raise", "check_array", '"', "'")):
+                    # A delegation to the base class (return super().forward(x)) shows nothing.
+                    skip = ("raise", "check_array", '"', "'", "return super().")
+                    if len(code) >= 16 and not code.startswith(skip):
                         lines.add(code)
     return lines
 
@@ -620,11 +628,6 @@ def test_interactive_figures_have_text_alternatives(built_book):
             assert 'role="group"' in box, f"{name}: {box[:200]}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the chapters' figures are not yet redrawn to the size "
-    "this check asks for (issue 17, legible figures)",
-)
 def test_figure_text_is_legible(browser_reports):
     """The smallest text of every figure, as displayed, is at least 80% of the body text."""
     by_path, _ = browser_reports

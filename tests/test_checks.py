@@ -87,7 +87,8 @@ def test_a_784_by_256_layer_with_batch_64_is_checked_by_sampling():
 
 
 def test_the_blas_thread_limit_of_a_check_is_lifted_afterwards():
-    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import threadpoolctl
+
     before = [pool["num_threads"] for pool in threadpoolctl.threadpool_info()]
     check_layer(S.Linear(5, 3, rng=0), batch((4, 5)))
     assert [pool["num_threads"] for pool in threadpoolctl.threadpool_info()] == before
@@ -141,6 +142,59 @@ def test_a_loss_value_is_checked_against_an_expected_number():
     with pytest.raises(GradientCheckError, match="expected values") as info:
         check_loss(S.SoftmaxCrossEntropy(), logits, labels, expected=2 * value)
     assert info.value.diagnosis.key == "factor"
+
+
+class SummingCrossEntropy(S.SoftmaxCrossEntropy):
+    """forward sums over the batch; backward is the right one, of the mean."""
+
+    def forward(self, logits, targets):
+        return super().forward(logits, targets) * len(logits)
+
+
+class SummingCrossEntropyBothWays(SummingCrossEntropy):
+    """forward sums and backward differentiates the sum: backward breaks the contract."""
+
+    def backward(self):
+        return super().backward() * len(self._probs)
+
+
+class MisspeltWeights(S.Linear):
+    def backward(self, grad_out):
+        super().backward(grad_out)
+        return grad_out @ self.w
+
+
+class MisspeltArrayAttribute(S.Linear):
+    def backward(self, grad_out):
+        super().backward(grad_out)
+        return (grad_out @ self.W).TT
+
+
+def test_a_misspelt_attribute_is_a_typo_not_a_missing_cache():
+    with pytest.raises(GradientCheckError, match="did you mean W") as info:
+        check_layer(MisspeltWeights(3, 2, rng=0), batch((4, 3)))
+    assert info.value.diagnosis.key == "crash"
+    with pytest.raises(GradientCheckError, match="'numpy.ndarray' object has no attribute") as info:
+        check_layer(MisspeltArrayAttribute(3, 2, rng=0), batch((4, 3)))
+    assert info.value.diagnosis.key == "crash" and "as if forward" not in str(info.value)
+
+
+def test_a_forward_that_sums_does_not_fail_a_right_backward():
+    """One bug, one part: the gradient check judges backward against forward / B."""
+    logits, labels = batch((6, 4)), np.arange(6) % 4
+    report = check_loss(SummingCrossEntropy(), logits, labels)
+    assert "not their mean" in str(report) and "B = 6" in str(report)
+    assert not check_loss(S.SoftmaxCrossEntropy(), logits, labels).notes
+    with pytest.raises(GradientCheckError) as info:
+        check_loss(SummingCrossEntropyBothWays(), logits, labels)
+    assert info.value.diagnosis.key == "batch_size"
+
+
+def test_a_forward_that_mixes_the_examples_is_named_not_the_backward():
+    logits, labels = batch((6, 4)), np.arange(6) % 4
+    with pytest.raises(GradientCheckError, match="Fix forward first") as info:
+        check_loss(zoo.CrossEntropyOverTheBatchAxis(), logits, labels)
+    assert info.value.diagnosis.key == "forward_not_mean"
 
 
 @pytest.mark.parametrize(

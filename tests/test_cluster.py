@@ -33,11 +33,13 @@ from assignment_course import (
     submit,
 )
 from class_submissions import ASSIGNMENT, KINDS, expected_scores, submit_class
-from test_grade import CLASS_SIZE, check_class, gradebook_scores
+from test_grade import CLASS_SIZE, check_class, gradebook_scores, submit_with
 
 from autograder.instructor import grade as grading
 from autograder.instructor.course import Course, InstructorError
 from autograder.instructor.grade import grade, load_status
+from autograder.instructor.limits import GradingLimits
+from autograder.instructor.status import Status
 
 pytestmark = pytest.mark.slow
 
@@ -215,7 +217,7 @@ def test_a_worker_killed_mid_run_costs_nothing(tmp_path, dask_cluster, monkeypat
     assert set(recorded) == {s for s, kind in students.items() if not kind.not_json}
     ((key, dead),) = killer.killed
     victim = next(o for o in outcomes if key.startswith(f"grade-{o.student}-"))
-    assert victim.status == "graded" and victim.worker != dead
+    assert victim.status == Status.GRADED and victim.worker != dead
     dask_cluster.wait_for(["w1", "w2"])  # the nanny restarted it
 
 
@@ -226,7 +228,10 @@ def test_a_submission_that_kills_workers_twice_fails_alone(tmp_path, dask_cluste
     outcomes = grade_while(killer, course)
     assert len(killer.killed) == 2
     by_student = {o.student: o for o in outcomes}
-    assert by_student[doomed].status == "failed" and "killed 2 workers" in by_student[doomed].reason
+    assert (
+        by_student[doomed].status == Status.FAILED
+        and "killed 2 workers" in by_student[doomed].reason
+    )
     others = [o for o in outcomes if o.student != doomed]
     assert [(o.status, o.score) for o in others] == [
         (
@@ -328,6 +333,21 @@ def test_an_interrupted_parent_grades_only_what_is_missing(tmp_path):
     assert "Graded per worker of the cluster: " in second.stdout
     scores, _ = gradebook_scores(course)
     assert scores == {s: expected_scores(course.root, k) for s, k in students.items()}
+
+
+def test_the_runs_limits_hold_on_the_workers(tmp_path):
+    """grade's limits (limits.GradingLimits, from its options) travel with the run: a cell past
+    its 5 s limit is stopped on the worker, as it is on this machine."""
+    root = copy_course(tmp_path)
+    nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
+    submit_with(root, "slow_sigmoid", "sigmoid", "import time\ntime.sleep(60)\n")
+    course, limits = Course(root), GradingLimits(cell_timeout=5)
+    [here] = grade(course, ASSIGNMENT, workers=1, limits=limits, progress=False)
+    [there] = grade(
+        course, ASSIGNMENT, cluster="local:1", limits=limits, force=True, progress=False
+    )
+    assert there.worker and "past its 5 s limit" in there.reason, there
+    assert (there.status, there.score, there.reason) == (Status.INCOMPLETE, here.score, here.reason)
 
 
 def test_a_cluster_address_that_is_not_one_is_named_with_the_fix(tmp_path):

@@ -154,6 +154,7 @@ def test_canvas_export(course, source, notebook):
     put(source, "alice_123_4567_forward.ipynb", notebook)
     put(source, "bob_LATE_88_9999_Forward-1.ipynb", notebook)
     put(source, "carol_late_5_6_my_work.ipynb", notebook)
+    put(source, "van_der_berg_LATE_77_70_forward.ipynb", notebook)
 
     report = collect(course, "forward", source, progress=False)
 
@@ -161,7 +162,9 @@ def test_canvas_export(course, source, notebook):
         "alice_123_4567_forward.ipynb": (TAKEN, "123"),
         "bob_LATE_88_9999_Forward-1.ipynb": (TAKEN, "88"),
         "carol_late_5_6_my_work.ipynb": (TAKEN, "5"),
+        "van_der_berg_LATE_77_70_forward.ipynb": (TAKEN, "77"),
     }
+    assert report.submitter("77").name == "van_der_berg" and report.submitter("77").late
     assert report.entry("alice_123_4567_forward.ipynb").note == ""  # the original name was right
     bob = report.entry("bob_LATE_88_9999_Forward-1.ipynb").note
     assert (
@@ -178,7 +181,7 @@ def test_canvas_export(course, source, notebook):
         "bob_LATE_88_9999_",
     )
     assert report.submitter("123").late == ""
-    check(report, course, found=3)
+    check(report, course, found=4)
 
 
 def test_moodle_export(course, source, notebook):

@@ -20,6 +20,7 @@ from postgres import fresh_postgres_url, postgres_url  # noqa: F401 (fixtures)
 
 from autograder.instructor.course import Course, InstructorError
 from autograder.instructor.grade import grade, load_status
+from autograder.instructor.limits import GradingLimits
 
 CLASS_SIZE = 50
 
@@ -64,7 +65,7 @@ def check_class(course, students, outcomes):
             sum(expected.values()),
             14.0,
         ), kind.name
-        assert [flag.split(":")[0] for flag in outcome.flags] == list(kind.flags), (
+        assert [flag.kind for flag in outcome.flags] == list(kind.flags), (
             kind.name,
             outcome.flags,
         )
@@ -134,9 +135,14 @@ def test_in_a_kernel_a_loop_that_ignores_interrupts_is_stopped_and_keeps_earlier
 def test_in_a_kernel_a_notebook_past_its_deadline_is_stopped_and_keeps_earlier_points(small_course):
     submit_with(small_course, "slow_sigmoid", "sigmoid", "import time\ntime.sleep(60)\n")
     course = Course(small_course)
-    course.config.LimitedExecute.notebook_timeout = 15
     [outcome] = grade(
-        course, ASSIGNMENT, workers=1, students=["slow_sigmoid"], progress=False, sandbox=False
+        course,
+        ASSIGNMENT,
+        workers=1,
+        students=["slow_sigmoid"],
+        progress=False,
+        sandbox=False,
+        limits=GradingLimits(notebook_timeout=15),
     )
     assert outcome.status == "incomplete" and "longer than 15 s" in outcome.reason, outcome.reason
     assert outcome.score == 3.0  # ReLU 2 + LeakyReLU 1; the Sigmoid cell and all after it: 0
@@ -159,8 +165,34 @@ def test_outputs_edited_to_show_a_pass_are_flagged_and_earn_nothing(small_course
         Course(small_course), ASSIGNMENT, workers=1, students=["edited_outputs"], progress=False
     )
     assert outcome.score == 12.0 and outcome.status == "graded"
-    assert [flag.split(":")[0] for flag in outcome.flags] == ["disagrees"]
-    assert "test_relu_backward" in outcome.flags[0]
+    assert [flag.kind for flag in outcome.flags] == ["disagrees"]
+    assert "test_relu_backward" in outcome.flags[0].detail
+
+
+def test_a_hidden_case_failing_is_no_disagreement(small_course):
+    """Tanh.backward that only works on 2-D input passes the visible test (its output shows
+    the pass honestly) and fails a hidden 3-D case: a lost point, not a flag."""
+    notebook = read(source_notebook(ASSIGNMENT, small_course))
+    Replace(
+        "tanh",
+        "return grad_out * (1 - self.out**2)",
+        "g = grad_out.reshape(len(grad_out), -1)\n"
+        "        return g * (1 - self.out.reshape(len(g), -1) ** 2)",
+    ).apply(notebook.cells)
+    test = next(
+        c
+        for c in notebook.cells
+        if c.metadata.get("nbgrader", {}).get("grade_id") == "test_tanh_backward"
+    )
+    test.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="Tanh.backward: tests passed\n")
+    ]
+    submit(small_course, "hidden_only", ASSIGNMENT, notebook)
+    [outcome] = grade(
+        Course(small_course), ASSIGNMENT, workers=1, students=["hidden_only"], progress=False
+    )
+    assert outcome.score == 13.0 and outcome.status == "graded", outcome
+    assert outcome.flags == []
 
 
 def test_graded_submissions_are_skipped_unless_forced(small_course):
@@ -220,7 +252,7 @@ def test_the_grade_command_prints_each_submission(small_course):
         "grade", ASSIGNMENT, "--student", "cli_student", "--workers", "1", cwd=small_course
     )
     assert "cli_student  14/14  graded" in result.stdout, result.stdout
-    assert "This run graded 1 new or changed submissions: 1 graded, 0 incomplete" in result.stdout
+    assert "This run graded 1 new or changed submission: 1 graded, 0 incomplete" in result.stdout
     status = json.loads((small_course / "grading" / f"{ASSIGNMENT}.json").read_text())
     assert status["students"]["cli_student"]["status"] == "graded"
     assert (
@@ -256,7 +288,7 @@ def test_metadata_that_is_not_a_dict_costs_nothing_but_a_flag(small_course):
     assert oops.status == "graded" and oops.score < 14.0, (
         oops
     )  # its ReLU cell counts as deleted: the stub is graded
-    assert any(flag.startswith("deleted-cell") for flag in oops.flags), oops.flags
+    assert any(flag.kind == "deleted-cell" for flag in oops.flags), oops.flags
 
 
 def test_an_exception_in_one_students_step_costs_that_student_alone(small_course, monkeypatch):

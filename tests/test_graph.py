@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from solutions import graph as G
-from solutions.graph import Node, Operation, backward, topological_order, trace
+from solutions.graph import Gate, Node, backward, topological_order, trace
 from solutions.layers import Linear
 
 TOL = 1e-7
@@ -71,16 +71,16 @@ def replay(output, node, value):
     for n in topological_order(output):
         if n is node:
             values[n] = value
-        elif n.op is None:
+        elif n.gate is None:
             values[n] = n.value
         else:
-            values[n] = copy.copy(n.op).forward(*(values[p] for p in n.parents))
+            values[n] = copy.copy(n.gate).forward(*(values[p] for p in n.parents))
     return np.copy(values[output])  # a copy: the value may be the array being perturbed
 
 
 # ---------------------------------------------------------------------------
-# The worked example of the lecture: y = 2 log(x1 + sin x1) * max(x2, x3)
-# at the lecture's point x = (5, -2, -5).
+# The worked example of chapter 3: y = 2 log(x1 + sin x1) * max(x2, x3)
+# at the chapter's point x = (5, -2, -5).
 # ---------------------------------------------------------------------------
 
 X1, X2, X3 = 5.0, -2.0, -5.0
@@ -93,7 +93,7 @@ def worked_example():
     a = x1 + s
     l = G.log(a)  # noqa: E741 - the name in the notes
     d = 2 * l
-    m = G.maximum(x2, x3)
+    m = G.max(x2, x3)
     y = d * m
     for node, name in ((s, "s"), (a, "a"), (l, "l"), (d, "d"), (m, "m"), (y, "y")):
         node.name = name
@@ -164,7 +164,7 @@ def test_worked_example_matches_the_pytorch_snippet_of_the_notes():
     # prints tensor([-0.5518, 1.2130, 0.0000]); the notes' dy/dx2 = 1.212 is
     # that base-10 value, while their dy/dx1 formula is the natural-log one.
     x1, x2, x3 = Node(X1), Node(X2), Node(X3)
-    y = 2 * G.log(x1 + G.sin(x1)) / np.log(10) * G.maximum(x2, x3)
+    y = 2 * G.log(x1 + G.sin(x1)) / np.log(10) * G.max(x2, x3)
     y.backward()
     np.testing.assert_allclose([x1.grad, x2.grad, x3.grad], [-0.5518, 1.2130, 0.0], atol=5e-5)
 
@@ -175,7 +175,7 @@ def test_trace_lists_every_node_with_its_formula_value_and_grad():
     assert all(row.grad is None for row in before)
     y.backward()
     rows = trace(y)
-    assert [(r.name, r.op) for r in rows] == [
+    assert [(r.name, r.formula) for r in rows] == [
         ("x1", "leaf"),
         ("s", "sin(x1)"),
         ("a", "add(x1, s)"),
@@ -183,7 +183,7 @@ def test_trace_lists_every_node_with_its_formula_value_and_grad():
         ("d", "scale(l, 2)"),
         ("x2", "leaf"),
         ("x3", "leaf"),
-        ("m", "maximum(x2, x3)"),
+        ("m", "max(x2, x3)"),
         ("y", "mul(d, m)"),
     ]
     for row in rows:
@@ -193,7 +193,11 @@ def test_trace_lists_every_node_with_its_formula_value_and_grad():
 def test_trace_names_unnamed_nodes_by_position():
     x = Node(1.0, name="x")
     rows = trace(G.exp(x) * x)
-    assert [(r.name, r.op) for r in rows] == [("x", "leaf"), ("#1", "exp(x)"), ("#2", "mul(#1, x)")]
+    assert [(r.name, r.formula) for r in rows] == [
+        ("x", "leaf"),
+        ("#1", "exp(x)"),
+        ("#2", "mul(#1, x)"),
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -274,7 +278,7 @@ BINARY = {
     "sub": (lambda a, b: a - b, anywhere),
     "mul": (lambda a, b: a * b, anywhere),
     "div": (lambda a, b: a / b, away_from_zero),
-    "maximum": (G.maximum, anywhere),
+    "max": (G.max, anywhere),
 }
 SHAPE_PAIRS = [
     ((3, 4), (3, 4)),
@@ -311,7 +315,7 @@ def test_operators_with_constants():
 
     check_gradients(f, x0)
     x = Node(x0)
-    assert isinstance((2 * x).op, G.Scale) and isinstance((x * np.float64(2)).op, G.Scale)
+    assert isinstance((2 * x).gate, G.Scale) and isinstance((x * np.float64(2)).gate, G.Scale)
     assert isinstance(np.ones((3, 4)) * x, Node)  # NumPy defers to Node instead of looping over it
 
 
@@ -324,13 +328,13 @@ def test_unbroadcast_sums_over_the_stretched_axes():
     assert scalar.grad.shape == () and scalar.grad == 12.0
 
 
-def test_maximum_routes_ties_to_the_first_input():
+def test_max_routes_ties_to_the_first_input():
     a, b = Node([1.0, 2.0, 3.0]), Node([2.0, 2.0, 2.0])
-    G.maximum(a, b).sum().backward()
+    G.max(a, b).sum().backward()
     np.testing.assert_array_equal(a.grad, [0.0, 1.0, 1.0])
     np.testing.assert_array_equal(b.grad, [1.0, 0.0, 0.0])
     x = Node(1.5)
-    G.maximum(x, x).backward()
+    G.max(x, x).backward()
     assert x.grad == 1.0  # max(x, x) = x
 
 
@@ -465,8 +469,8 @@ def test_two_layer_network_gradients_match_central_differences():
     check_gradients(loss, *(anywhere(s) for s in shapes))
 
 
-def test_a_gate_written_to_the_lecture_contract_plugs_in():
-    class MultiplyGate(Operation):
+def test_a_gate_written_to_the_notebook_contract_plugs_in():
+    class MultiplyGate(Gate):
         def forward(self, x, y):
             self.x, self.y = x, y
             return x * y
@@ -505,7 +509,7 @@ def test_mismatched_shapes_are_reported():
 
 
 def test_a_gate_returning_a_gradient_of_the_wrong_shape_is_named():
-    class ForgetsToBroadcast(Operation):
+    class ForgetsToBroadcast(Gate):
         def forward(self, x):
             return x.sum()
 
@@ -521,7 +525,7 @@ def test_a_gate_returning_a_gradient_of_the_wrong_shape_is_named():
 
 
 def test_a_gate_returning_the_wrong_number_of_gradients_is_named():
-    class Bare(Operation):
+    class Bare(Gate):
         def forward(self, a, b):
             return a + b
 

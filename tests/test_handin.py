@@ -149,3 +149,24 @@ def test_in_jupyter_numpy_shape_errors_outside_a_check_get_the_course_hint(tmp_p
         "Likely mistake: x is (B, d_in) = (3, 3) and W is (d_out, d_in) = (2, 3): which one needs transposing?"
         in shown
     )
+
+
+def test_an_error_without_a_message_says_where_it_was_raised():
+    """raise NotImplementedError() in a plain function: the summary names the function."""
+    from autograder.student.handin import _error
+
+    traceback = [
+        "\x1b[0;31mNotImplementedError\x1b[0m  Traceback (most recent call last)",
+        "Cell \x1b[0;32mIn[12], line 3\x1b[0m\n----> 3 J = tanh_layer_jacobian(W, b, x)",
+        "Cell \x1b[0;32mIn[7], line 4\x1b[0m, in \x1b[0;36mtanh_layer_jacobian\x1b[0m(W, b, x)\n"
+        "----> 4     raise NotImplementedError()",
+        "\x1b[0;31mNotImplementedError\x1b[0m: ",
+    ]
+    cell = nbformat.v4.new_code_cell(execution_count=12)
+    cell.outputs = [
+        nbformat.v4.new_output("error", ename="NotImplementedError", evalue="", traceback=traceback)
+    ]
+    assert _error(cell) == (
+        "NotImplementedError in tanh_layer_jacobian (Cell In[7], line 4): not written yet; "
+        "replace raise NotImplementedError() with your code"
+    )

@@ -56,6 +56,12 @@ def test_outside_a_course(tmp_path):
         assert result.returncode == 2 and "not an nbgrader course" in result.stderr, command
 
 
+def test_feedback_zip_for_an_lms_nothing_was_collected_from_writes_nothing(course):
+    result = autograder("feedback", "forward", "--zip", "canvas", cwd=course)
+    assert result.returncode == 2 and "leave out --zip canvas" in result.stderr, result.stderr
+    assert not (course / "feedback").exists()
+
+
 def test_grade_before_collect(course):
     result = autograder("grade", "softmax", cwd=course)
     assert result.returncode == 2 and "collect softmax" in result.stderr

@@ -31,7 +31,7 @@ from assignment_course import (
 
 from autograder.instructor.course import Course, InstructorError
 from autograder.instructor.feedback import feedback
-from autograder.instructor.report import load_grades, report, summary
+from autograder.instructor.report import load_grades, report, summarize
 from autograder.instructor.status import status_path as status_file
 
 ASSIGNMENT = "softmax"
@@ -174,7 +174,7 @@ def test_the_status_file_gives_the_reason_of_a_failed_submission(graded, tmp_pat
     )
     try:
         header, *rows = read_csv(report(course, ASSIGNMENT, out_dir=tmp_path)["csv"])
-        text = str(summary(course, ASSIGNMENT))
+        text = str(summarize(load_grades(course, ASSIGNMENT)))
     finally:
         path.unlink()
     by_student = {row[0]: dict(zip(header, row)) for row in rows}
@@ -239,7 +239,7 @@ def test_the_pass_rates_match_a_hand_count(graded):
         == {"test_softmax": 3 / 4, "test_ce_forward": 3 / 4, "test_ce_backward": 1 / 4}
     )
     assert [cell.name for cell in results.cells] == list(CELLS)
-    result = summary(course, ASSIGNMENT)
+    result = summarize(load_grades(course, ASSIGNMENT))
     assert (result.students, result.graded, result.statuses) == (4, 4, {"graded": 4})
     assert (result.mean, result.median, result.max_score) == (4.5, 5, 8)
     assert (result.lowest_cell, result.lowest_pass_rate) == ("test_ce_backward (3)", 0.25)
@@ -254,7 +254,7 @@ def test_the_pass_rates_match_a_hand_count(graded):
 
 def test_an_unknown_assignment_is_named_with_the_known_ones(graded):
     course, _, _ = graded
-    for run in (report, summary, feedback):
+    for run in (report, load_grades, feedback):
         with pytest.raises(InstructorError, match=r"Unknown assignment 'softmx'.*softmax"):
             run(course, "softmx")
 
@@ -318,6 +318,16 @@ def test_feedback_shows_the_diagnosis_and_hides_the_hidden_tests(graded):
         assert not hidden & shown, (
             f"{student}: the feedback shows hidden tests {sorted(hidden & shown)[:3]}"
         )
+
+
+def test_feedback_names_each_test_after_its_cell_and_part(graded):
+    course, _, results = graded
+    page = next(page for _, page, _ in results if page).read_text(encoding="utf-8")
+    assert "Test cell" not in page
+    graded_ids = points(read(source_notebook(ASSIGNMENT)))
+    for grade_id in graded_ids:
+        assert re.search(rf'<a href="#{grade_id}">{grade_id} \([^)<]+\)</a>', page), grade_id
+    assert '<a href="#test_ce_backward">test_ce_backward (2–3. Softmax cross-entropy)</a>' in page
 
 
 def test_feedback_of_one_named_student_with_a_progress_bar(graded, capsys):

@@ -1,5 +1,8 @@
 """Training with the reference package: SGD, XOR, MNIST, checkpoints and the command line."""
 
+import json
+import re
+
 import numpy as np
 import pytest
 
@@ -188,3 +191,37 @@ def test_mnist_reaches_98_percent_in_10_epochs(tmp_path, capsys):
     assert history["test_accuracy"][-1] >= 0.98, out
     assert main(["evaluate", str(model_path), "--no-progress"]) == 0
     assert f"test accuracy {history['test_accuracy'][-1]:.2%}" in capsys.readouterr().out
+
+
+def _save_without(tmp_path, drop_meta=None, drop_param=None):
+    """A saved model with one key of its description or one parameter left out."""
+    model = MLP([3, 2], "relu", rng=0)
+    path = save_model(model, tmp_path / "model.npz")
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files if key != f"param/{drop_param}"}
+    meta = json.loads(str(arrays["meta"]))
+    meta.pop(drop_meta, None)
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize(
+    "drop, message",
+    [
+        (
+            {"drop_meta": "sizes"},
+            "is not a model saved by save_model: its description has no sizes",
+        ),
+        ({"drop_meta": "activation"}, "its description has no activation"),
+        ({"drop_param": "0.W"}, r"no parameter 0.W \(the first layer's weights\)"),
+        ({"drop_param": "0.b"}, r"saved parameters \['0.W'\] do not match the model"),
+    ],
+    ids=["sizes", "activation", "first weights", "a bias"],
+)
+def test_a_checkpoint_with_a_missing_key_is_a_clear_error(tmp_path, capsys, drop, message):
+    path = _save_without(tmp_path, **drop)
+    with pytest.raises(ValueError, match=message):
+        load_model(path)
+    assert main(["evaluate", str(path), "--no-progress"]) == 2  # no traceback: a message
+    assert re.search(message, capsys.readouterr().err)

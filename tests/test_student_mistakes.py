@@ -30,6 +30,16 @@ def test_the_mistake_is_caught_where_expected_with_its_diagnosis(mistake):
         assert mistake.says in found.message, f"{mistake.mistake}:\n{found.message}"
 
 
+@pytest.mark.parametrize(
+    "mistake",
+    [m for m in corpus.MISTAKES if m.spares],
+    ids=lambda m: f"{m.assignment}: {m.mistake}",
+)
+def test_one_bug_costs_one_part_in_the_students_own_notebook(mistake):
+    """The tests of the parts that are right still pass (visible and hidden), with no grader."""
+    assert corpus.spared(mistake) == {}
+
+
 def test_the_corpus_covers_every_assignment_and_the_issues_mistakes():
     assert len(corpus.MISTAKES) >= 45
     assert {m.assignment for m in corpus.MISTAKES} == ASSIGNMENTS
@@ -45,6 +55,7 @@ def test_the_corpus_covers_every_assignment_and_the_issues_mistakes():
         "sign",
     } <= keys
     assert any("finite differences" in m.mistake for m in corpus.MISTAKES)
+    assert len([m for m in corpus.MISTAKES if m.spares]) >= 2
 
 
 def test_summary_most_failures_name_the_mistake(capsys):

@@ -309,6 +309,13 @@ class CrossEntropyPerExample(S.SoftmaxCrossEntropy):
         return -np.log(self._probs[np.arange(len(logits)), self._labels])
 
 
+class CrossEntropyOverTheBatchAxis(S.SoftmaxCrossEntropy):
+    """forward normalises down the batch axis: the examples of a batch mix."""
+
+    def forward(self, logits, targets):
+        return super().forward(logits - np.log(np.exp(logits).sum(axis=0)), targets)
+
+
 class MSEWithoutTwo(S.MSELoss):
     def backward(self):
         return super().backward() / 2
@@ -408,6 +415,11 @@ MISTAKES = [
     Mistake("dX cast to float32", "dtype", layer(DXFloat32, 5, 3)),
     Mistake("db with keepdims", "shape", layer(DBKeepdims, 5, 3)),
     Mistake("cross-entropy returns one loss per example", "shape", loss(CrossEntropyPerExample)),
+    Mistake(
+        "cross-entropy normalised down the batch axis",
+        "forward_not_mean",
+        loss(CrossEntropyOverTheBatchAxis),
+    ),
     Mistake(
         "softmax without the max shift",
         "nonfinite",

@@ -6,6 +6,7 @@
     collect.py         collect: submissions in LMS, nbgrader or flat layouts -> submitted/, a table of every submitter
     submissions.py     submitted/<student>/<assignment>/ and its fingerprint (what changed since graded)
     grade.py           grade: prepare and record in one process, execute in worker processes
+      limits.py          the limits of a notebook (time per cell and notebook, memory), from the CLI
       rebuild.py         the graded notebook: the instructor's, with only the student's code in it
       trusted.py         runs it: student cells in the sandbox, test cells here
       sandbox.py         the student's process: namespaces, unprivileged user, limits
@@ -13,12 +14,14 @@
       remote.py          the grader's proxies of the student's objects
       protocol.py        the wire format: plain data, never pickled
       execute.py         --kernel: a Jupyter kernel per notebook, as stock nbgrader does
+      cluster.py         --cluster: each submission one task on a Dask cluster
     late.py            the course's late penalty (an nbgrader late-submission plugin)
     feedback.py        feedback: nbgrader's HTML feedback per student, offline math, flag notices
     report.py          report: grade CSV (every submitter) and plots
     lms.py             Canvas and Moodle: class lists, grade import files, feedback upload zips
-    status.py          grading/<assignment>.json: each submission's status, reason and flags
+    status.py          Status, Flag, grading/<assignment>.json (each submission's status and flags)
     nbgrader_run.py    runs nbgrader's converters in-process and says why they failed
+    nbgrader_internals.py  the one user of nbgrader's private internals (why each, which versions)
     table.py           plain-text tables
 
 See README.md in this folder.

@@ -15,6 +15,7 @@ gradebook, no instructor file. A bundle that fails is not written.
 import ast
 import importlib.util
 import io
+import re
 import tomllib
 import zipfile
 from dataclasses import dataclass, field
@@ -27,6 +28,15 @@ from .nbgrader_run import make_converter, run
 
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+
+
+def region_pattern(markers, line_end=False):
+    """A regex of one region from the begin marker to the end marker, both included (and the
+    end marker's line end, with ``line_end``)."""
+    begin, end = markers
+    return re.compile(f"{re.escape(begin)}.*?{re.escape(end)}" + ("\n?" if line_end else ""), re.S)
+
+
 TOOLKIT = Path(__file__).resolve().parents[1]  # the autograder package
 # The student distribution's pyproject.toml: in a checkout, or carried inside the instructor wheel.
 STUDENT_PACKAGING = next(

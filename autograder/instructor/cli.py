@@ -23,6 +23,8 @@ from collections import Counter
 from pathlib import Path
 
 from .course import Course, InstructorError, find_course
+from .limits import GradingLimits
+from .sandbox import GiB
 from .table import text_table
 
 
@@ -129,10 +131,16 @@ def build_parser():
         help="seconds per cell (default: the course's Execute.timeout)",
     )
     sub.add_argument(
-        "--notebook-timeout", type=int, metavar="S", help="seconds per notebook (default: 900)"
+        "--notebook-timeout",
+        type=int,
+        metavar="S",
+        help=f"seconds per notebook (default: {GradingLimits.notebook_timeout}; 0: no limit)",
     )
     sub.add_argument(
-        "--memory-limit", type=float, metavar="GB", help="memory per notebook (default: 4)"
+        "--memory-limit",
+        type=float,
+        metavar="GB",
+        help=f"memory per notebook (default: {GradingLimits.memory / GiB:g})",
     )
     sub.add_argument(
         "--cluster",
@@ -223,19 +231,16 @@ def run_collect(course, args):
 def run_grade(course, args):
     from .grade import grade
     from .report import load_grades, report_paths, summarize, write_csv
-    from .sandbox import GiB
+    from .status import SCORED, Status
 
     if args.workers and args.cluster not in (None, "off"):
         raise InstructorError(
             "--workers counts processes on this machine; a cluster's workers are its own "
             "(local:N for N here): give one of --workers and --cluster."
         )
-    if args.timeout is not None:
-        course.config.Execute.timeout = args.timeout
-    if args.notebook_timeout is not None:
-        course.config.LimitedExecute.notebook_timeout = args.notebook_timeout  # both modes
-    if args.memory_limit is not None:
-        course.config.LimitedExecute.memory_limit = int(args.memory_limit * GiB)
+    limits = GradingLimits.from_options(
+        course.config, args.timeout, args.notebook_timeout, args.memory_limit
+    )
     outcomes = grade(
         course,
         args.assignment,
@@ -244,6 +249,7 @@ def run_grade(course, args):
         force=args.force,
         sandbox=not args.kernel,
         due=args.due,
+        limits=limits,
         cluster=args.cluster,
     )
     if outcomes:
@@ -256,26 +262,25 @@ def run_grade(course, args):
                         f"{o.score:g}/{o.max_score:g}",
                         o.status,
                         o.reason,
-                        "; ".join(o.flags),
+                        "; ".join(map(str, o.flags)),
                     ]
                     for o in outcomes
                 ],
             )
         )
-        counts = {
-            status: sum(o.status == status for o in outcomes)
-            for status in ("graded", "incomplete", "failed")
-        }
+        counts = {status: sum(o.status == status for o in outcomes) for status in SCORED}
         print(
-            f"This run graded {len(outcomes)} new or changed submissions: {counts['graded']} graded, "
-            f"{counts['incomplete']} incomplete (a cell crashed, hung or ran out of memory: that cell earned "
-            f"nothing, the reason says which), {counts['failed']} failed (nothing could run: 0 points)."
+            f"This run graded {len(outcomes)} new or changed "
+            f"submission{'' if len(outcomes) == 1 else 's'}: "
+            f"{counts[Status.GRADED]} graded, {counts[Status.INCOMPLETE]} incomplete (a cell "
+            "crashed, hung or ran out of memory: that cell earned nothing, the reason says "
+            f"which), {counts[Status.FAILED]} failed (nothing could run: 0 points)."
         )
-        counts = Counter(o.worker for o in outcomes if o.worker)
-        if counts:
+        per_worker = Counter(o.worker for o in outcomes if o.worker)
+        if per_worker:
             print(
                 "Graded per worker of the cluster: "
-                + ", ".join(f"{worker} {count}" for worker, count in sorted(counts.items()))
+                + ", ".join(f"{worker} {count}" for worker, count in sorted(per_worker.items()))
             )
         flagged = sum(bool(o.flags) for o in outcomes)
         if flagged:
@@ -308,7 +313,7 @@ def _attention(grades):
     for row in rows:
         what = row.status + (f", {len(row.flags)} flags" if row.flags else "")
         print(
-            f"  {row.student or row.name}: {what}: {row.reason or '; '.join(row.flags)}",
+            f"  {row.student or row.name}: {what}: {row.reason or '; '.join(map(str, row.flags))}",
             file=sys.stderr,
         )
     return 1
@@ -319,6 +324,15 @@ def run_feedback(course, args):
     from .feedback import feedback
     from .lms import feedback_zip
 
+    rows = []
+    if args.zip:  # checked first: an impossible zip stops before any page is written
+        rows = [row for row in load_collect_table(course, args.assignment) if row.lms == args.zip]
+        if not rows:
+            raise InstructorError(
+                f"No submission of {args.assignment!r} was collected from a {args.zip} export, "
+                "so there is nothing to name the feedback files after. Collect the LMS's "
+                f"export first, or leave out --zip {args.zip}."
+            )
     results = feedback(course, args.assignment, students=args.student)
     failed = [(student, error) for student, _, error in results if error]
     print(
@@ -328,12 +342,6 @@ def run_feedback(course, args):
     for student, error in failed:
         print(f"  {student}: {error}", file=sys.stderr)
     if args.zip:
-        rows = [row for row in load_collect_table(course, args.assignment) if row.lms == args.zip]
-        if not rows:
-            raise InstructorError(
-                f"No submission of {args.assignment!r} was collected from a {args.zip} export, "
-                "so there is nothing to name the feedback files after."
-            )
         path, missing = feedback_zip(
             course,
             args.assignment,

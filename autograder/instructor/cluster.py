@@ -17,8 +17,9 @@ What travels, what is checked at start-up:
 
 - with the task: the rebuilt notebooks (the student's code, the course's
   test cells, hidden ones included);
-- with the plugin (once per worker): the course's configuration (time and
-  memory limits), the instructor's source notebooks (the twins' code,
+- with the plugin (once per worker): the course's configuration, the run's
+  limits (limits.GradingLimits: time per cell and notebook, memory), the
+  instructor's source notebooks (the twins' code,
   referee.py), the data sets the assignment declares, the SHA-256 of this
   `autograder` package;
 - checked on the worker when the plugin starts (when grading starts, or when
@@ -58,7 +59,8 @@ from pathlib import Path
 
 import dask
 import nbformat
-from distributed import Client, KilledWorker, LocalCluster, Status, get_worker
+from distributed import Client, KilledWorker, LocalCluster, get_worker
+from distributed import Status as WorkerStatus
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from . import grade
@@ -168,8 +170,8 @@ class GradingPlugin(WorkerPlugin):
             # The scheduler looks again at the tasks waiting for a worker (those of a worker
             # that died while no other could take them) when a worker starts running, not when
             # one offers a new resource: pause and resume to have it look.
-            worker.status = Status.paused
-            worker.status = Status.running
+            worker.status = WorkerStatus.paused
+            worker.status = WorkerStatus.running
         else:
             logger.error("This worker refuses the grading run %s: %s", self.run, self.refusal)
 

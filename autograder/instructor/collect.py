@@ -103,8 +103,8 @@ TAKEN, SKIPPED, IGNORED = "taken", "skipped", "ignored"
 NEW, CHANGED, UNCHANGED = "new", "changed", "unchanged"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"  # as nbgrader's timestamp.txt (parse_utc reads it)
 
-CANVAS = re.compile(
-    r"^(?P<name>[^_/]+?)(?P<late>_late)?_(?P<id>\d+)_(?P<file_id>\d+)_(?P<original>.+)$",
+CANVAS = re.compile(  # the name part may hold underscores itself (a login such as van_dyke)
+    r"^(?P<name>[^/]+?)(?P<late>_late)?_(?P<id>\d+)_(?P<file_id>\d+)_(?P<original>.+)$",
     re.IGNORECASE,
 )
 MOODLE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assignsubmission_[a-z]+_")

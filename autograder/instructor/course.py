@@ -13,6 +13,18 @@ from pathlib import Path
 
 CONFIG_FILE = "nbgrader_config.py"
 
+# A BLAS library starts a thread per core in every process. Grading runs many processes at
+# once (workers, kernels, students' sandboxes) on shared cores: each gets one thread.
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def one_blas_thread(environment):
+    """Set each BLAS thread count in `environment` (a dict, or os.environ) to 1 where it is
+    not set already; returns `environment`."""
+    for variable in BLAS_THREAD_VARIABLES:
+        environment.setdefault(variable, "1")
+    return environment
+
 
 class InstructorError(Exception):
     """A problem with the instructor's input: the message says what is wrong and what to do."""

@@ -32,6 +32,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
+from .limits import GradingLimits
 from .sandbox import GiB
 
 
@@ -51,11 +52,13 @@ class LimitedExecute(Execute):
     """nbgrader's Execute with a memory cap on the kernel and a deadline for the whole notebook."""
 
     memory_limit = Integer(
-        4 * GiB, help="Address-space limit of the notebook's kernel in bytes (0: none)."
+        GradingLimits.memory,
+        help="Address-space limit of the notebook's kernel in bytes (0: none).",
     ).tag(config=True)
 
     notebook_timeout = Integer(
-        900, help="Seconds the whole notebook may run before its kernel is killed (0: none)."
+        GradingLimits.notebook_timeout,
+        help="Seconds the whole notebook may run before its kernel is killed (0: none).",
     ).tag(config=True)
 
     current_index = None  # the cell being executed, to know where a dead kernel stopped
@@ -87,15 +90,23 @@ class LimitedExecute(Execute):
                 pass
 
 
-def execute_notebook(path, config):
+def execute_notebook(path, config, limits=None):
     """Execute the notebook at `path` in place (its folder is the working directory).
 
     path: a sanitized notebook (nbgrader's autograded/<student>/<assignment>/<nb>.ipynb);
-    config: the course's traitlets Config (Execute.timeout, LimitedExecute.memory_limit, ...).
+    config: the course's traitlets Config; limits: the GradingLimits, which take precedence
+    over the config's Execute.timeout and LimitedExecute traits (None: the config's).
     Returns an Execution; cells that could not run carry an error output.
     """
     notebook = nbformat.read(str(path), as_version=4)
-    executor = LimitedExecute(config=config)
+    given = {}
+    if limits is not None:
+        given = dict(
+            timeout=limits.cell_timeout,
+            memory_limit=limits.memory,
+            notebook_timeout=limits.notebook_timeout or 0,
+        )
+    executor = LimitedExecute(config=config, **given)
     executor.deadline_passed = False
     resources = {"metadata": {"path": str(path.parent)}}
     timer = None

@@ -122,6 +122,7 @@ def feedback(course, assignment, students=None, progress=True):
         try:
             page = feedback_page(course, student, assignment)
             if page is not None and not problem:
+                name_tests(page, course.folder("autograded", student, assignment))
                 annotate(page, notes.get(student))
                 offline_math(page, mathjax)
         except Exception as error:  # one student's page, not the class's
@@ -135,14 +136,49 @@ def feedback(course, assignment, students=None, progress=True):
     return results
 
 
+def test_names(notebook):
+    """{grade_id: a name a student recognises} for the test cells of a graded notebook: the
+    cell's id and the heading of the part it tests, e.g. "test_linear_dW (3. Linear.backward)"."""
+    import nbformat
+
+    names, heading = {}, ""
+    for cell in nbformat.read(str(notebook), as_version=4).cells:
+        role = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "markdown":
+            titles = [line for line in cell.source.splitlines() if line.startswith("#")]
+            if titles:
+                heading = re.sub(r"\s*\(\d+(\.\d+)? points?\)$", "", titles[0].lstrip("# ").strip())
+        elif role.get("grade") and not role.get("solution") and role.get("grade_id"):
+            names[role["grade_id"]] = (
+                f"{role['grade_id']} ({heading})" if heading else role["grade_id"]
+            )
+    return names
+
+
+def name_tests(page, graded_folder):
+    """Name each test in the page's contents list after its cell and part: nbgrader's
+    template calls every one "Test cell" (its body is one block, so a template override
+    would copy all of it)."""
+    notebook = graded_folder / f"{page.stem}.ipynb"
+    if not notebook.is_file():
+        return
+    names = test_names(notebook)
+    text = page.read_text(encoding="utf-8")
+    link = re.compile(r'(<a href="#([^"]+)">)Test cell(</a>)')
+    text = link.sub(
+        lambda m: m.group(1) + html.escape(names.get(m.group(2), m.group(2))) + m.group(3), text
+    )
+    page.write_text(text, encoding="utf-8")
+
+
 def annotate(page, flags):
     """Put a notice at the top of a feedback page: which cells were restored from the
     assignment (the student's changes to them were not used) and that the notebook was
-    flagged for the instructor. flags: the status file's flags ("kind: detail")."""
+    flagged for the instructor. flags: the status file's [Flag]."""
     if not flags:
         return
-    restored = [flag.split(": ", 1)[1] for flag in flags if flag.split(":")[0] in RESTORED]
-    items = "".join(f"<li>{html.escape(flag)}</li>" for flag in flags)
+    restored = [flag.detail for flag in flags if flag.kind in RESTORED]
+    items = "".join(f"<li>{html.escape(str(flag))}</li>" for flag in flags)
     notice = (
         '<div class="grader-notice" style="border:2px solid #c44e52;padding:0.5em 1em;margin:1em 0">'
         "<p><strong>Note from the grader.</strong> This notebook was flagged for the instructor to look at."

@@ -47,20 +47,20 @@ from pathlib import Path
 import nbformat
 from tqdm import tqdm
 
-from .course import InstructorError
+from .course import InstructorError, one_blas_thread
+from .limits import GradingLimits
 from .nbgrader_run import make_converter, run
-from .rebuild import Flag, claimed_passes, rebuild
+from .rebuild import claimed_passes, rebuild
 from .referee import ReferenceUnavailable, reference_namespace
 from .sandbox import Limits, SandboxUnavailable, check_available, hidden_paths
-from .status import load_status, save_status
+from .status import Flag, Status, load_status, save_status
 from .submissions import (
     submission_fingerprint,
     submitted_students,  # noqa: F401 (public here too)
 )
 from .trusted import declared_data as notebook_data
-from .trusted import instructor_cells, run_notebook
+from .trusted import failed_in_hidden_part, instructor_cells, run_notebook
 
-GRADED, INCOMPLETE, FAILED = "graded", "incomplete", "failed"
 PR_SET_PDEATHSIG = 1  # prctl(2)
 WORKER_MEMORY = (
     6 * 2**30
@@ -74,12 +74,12 @@ class Outcome:
     run; 0 points). reason says why for the last two."""
 
     student: str
-    status: str
+    status: Status
     reason: str | None = None
     score: float = 0.0
     max_score: float = 0.0
     seconds: float = 0.0
-    flags: list = field(default_factory=list)  # what the instructor should look at (rebuild.Flag)
+    flags: list = field(default_factory=list)  # what the instructor should look at: [Flag]
     worker: str | None = None  # the cluster's worker that graded it (--cluster)
 
 
@@ -96,6 +96,7 @@ def grade(
     progress=True,
     sandbox=True,
     due=None,
+    limits=None,
     cluster=None,
 ):
     """Autograde the collected submissions of `assignment` that are new or changed since
@@ -107,6 +108,7 @@ def grade(
     process (trusted.py; the default), else run the notebook in a Jupyter kernel as
     stock nbgrader does (execute.py); due: a due date to store as nbgrader's (e.g.
     "2024-03-01 17:00:00 UTC"; a changed due date regrades everyone, for the late penalties);
+    limits: the GradingLimits of a notebook, in either mode (default: from the course's config);
     cluster: "tcp://HOST:PORT" (a Dask scheduler) or "local:N" to grade there (cluster.py),
     default: the course's `Cluster.address` setting, else ("off" too) this machine's workers.
     Returns [Outcome] in student order, one per submission graded. Raises InstructorError (before grading anyone) when the preflight
@@ -167,8 +169,9 @@ def grade(
                     f"{path}: {error}. Nothing was graded: fix the source notebook "
                     "(nbgrader validate checks it runs)."
                 ) from None
+    limits = limits or GradingLimits.from_options(course.config)
     setup = WorkerSetup(
-        course.config, sandbox, [str(p) for p in hidden_paths(course.root)], sources
+        course.config, sandbox, [str(p) for p in hidden_paths(course.root)], sources, limits
     )
 
     outcomes, started = {}, {}
@@ -177,7 +180,7 @@ def grade(
         """Record one student's outcome: flags, seconds, and their line in the status file."""
         student = outcome.student
         outcome.seconds = round(time.perf_counter() - started[student], 2)
-        outcome.flags = [str(flag) for flag in flags]
+        outcome.flags = list(flags)
         outcome.worker = worker.get(student)
         if outcome.flags:
             grader.isolated(student, grader.flag, student)
@@ -241,7 +244,7 @@ def grade(
             else:
                 outcome = grader.isolated(student, grader.record, student, problems)
             found = flags.get(student, [])
-            if sandbox and outcome.status != FAILED:
+            if sandbox and outcome.status != Status.FAILED:
                 more = grader.isolated(student, grader.disagreements, student)
                 found = found + (more if isinstance(more, list) else [])
             finish(outcome, found)
@@ -377,7 +380,9 @@ class Grader:
                 return self.fail(student, reason)
             except Exception as again:  # the gradebook refused even the failure: still one line
                 return Outcome(
-                    student, FAILED, f"{reason}; recording it failed too: {_first_line(again)}"
+                    student,
+                    Status.FAILED,
+                    f"{reason}; recording it failed too: {_first_line(again)}",
                 )
 
     def _converter(self, student, after_execution):
@@ -448,8 +453,11 @@ class Grader:
         )
 
     def disagreements(self, student):
-        """Flags for the tests the handed-in notebook shows passing that failed when graded."""
+        """Flags for the tests the handed-in notebook shows passing that failed when graded in
+        their visible part (failing a hidden case the student never saw is no disagreement)."""
         claimed = self.claims.get(student, set())
+        for graded in self.course.folder("autograded", student, self.assignment).glob("*.ipynb"):
+            claimed = claimed - failed_in_hidden_part(nbformat.read(str(graded), as_version=4))
         with self.course.gradebook() as gradebook:
             submission = gradebook.find_submission(self.assignment, student)
             failed = sorted(
@@ -462,7 +470,7 @@ class Grader:
             Flag(
                 "disagrees",
                 f"{name}: the notebook as handed in shows it passing; graded, it fails "
-                "(a hidden case, or outputs edited by hand)",
+                "(outputs edited by hand, or code that changed since it ran)",
             )
             for name in failed
         ]
@@ -477,24 +485,19 @@ class Grader:
     def record(self, student, problems):
         """Run nbgrader's steps after execution on the executed notebooks in autograded/
         (output limits, scores into the gradebook); returns the Outcome."""
-        from nbconvert.writers import FilesWriter
-        from nbgrader.converters.base import BaseConverter
+        from .nbgrader_internals import score_executed
 
         converter = self._converter(student, after_execution=True)
-        converter._sanitizing = False  # its input folder is now autograded/
-        converter.writer = FilesWriter(parent=converter, config=converter.config)
-        converter.exporter = converter.exporter_class(parent=converter, config=converter.config)
-        converter._init_preprocessors()
-        for path in sorted(
+        executed = sorted(
             self.course.folder("autograded", student, self.assignment).glob("*.ipynb")
-        ):
-            problem = run(lambda: BaseConverter.convert_single_notebook(converter, str(path)))
-            if problem:
-                return self.fail(student, problem)
+        )
+        problem = score_executed(converter, executed, run)
+        if problem:
+            return self.fail(student, problem)
         score, max_score = self.scores(student)
         return Outcome(
             student,
-            INCOMPLETE if problems else GRADED,
+            Status.INCOMPLETE if problems else Status.GRADED,
             "; ".join(problems) or None,
             score,
             max_score,
@@ -513,7 +516,7 @@ class Grader:
                     grade.needs_manual_grade = False
             gradebook.db.commit()
         _, max_score = self.scores(student)
-        return Outcome(student, FAILED, reason, 0.0, max_score)
+        return Outcome(student, Status.FAILED, reason, 0.0, max_score)
 
     def scores(self, student):
         with self.course.gradebook() as gradebook:
@@ -536,6 +539,7 @@ class WorkerSetup:
     sandbox: bool
     hidden: list
     sources: dict  # notebook file name -> the instructor's source notebook, as text (the twins)
+    limits: GradingLimits
 
 
 _setup = None
@@ -569,8 +573,7 @@ def _start_worker(setup, slots):
     with slots.get_lock():
         slots.value += 1
         _slot = slots.value
-    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(variable, "1")  # one BLAS thread per kernel: workers share the cores
+    one_blas_thread(os.environ)  # inherited by the kernels and the students' processes
     # The grader's own memory is capped too: what a student's process sends it is bounded per
     # message, and a test that still grows without bound fails with a MemoryError, alone.
     resource.setrlimit(
@@ -589,10 +592,11 @@ def _reference(source):
 
 def _execute_all(paths):
     """Execute the notebooks at `paths` in place; returns one problem (or None) per notebook."""
+    limits = _setup.limits
     if not _setup.sandbox:
         from .execute import execute_notebook
 
-        return [execute_notebook(Path(path), _setup.config).problem for path in paths]
+        return [execute_notebook(Path(path), _setup.config, limits).problem for path in paths]
     problems = []
     for path in paths:
         notebook = nbformat.read(path, as_version=4)
@@ -604,21 +608,14 @@ def _execute_all(paths):
 def _execute(notebook, name):
     """Run the rebuilt notebook `name` in place, the student's code in the sandbox; its problem
     or None. (Also what a cluster's worker runs: cluster.py.)"""
-    config = _setup.config
-    limits = Limits()
-    if "memory_limit" in config.get("LimitedExecute", {}):
-        limits.memory = int(config.LimitedExecute.memory_limit)
-    cell_timeout = int(config.get("Execute", {}).get("timeout", 120) or 120)
-    notebook_timeout = (
-        int(config.get("LimitedExecute", {}).get("notebook_timeout", 900) or 0) or None
-    )
+    limits = _setup.limits
     found = run_notebook(
         notebook,
         _setup.hidden,
-        limits,
+        Limits(memory=limits.memory),
         slot=_slot,
-        cell_timeout=cell_timeout,
+        cell_timeout=limits.cell_timeout,
         reference=_reference(_setup.sources.get(name)),
-        notebook_timeout=notebook_timeout,
+        notebook_timeout=limits.notebook_timeout,
     )
     return "; ".join(found) or None

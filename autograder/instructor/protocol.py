@@ -39,6 +39,9 @@ DTYPE = re.compile(r"[<>|=]?(b1|[iu][1248]|f(2|4|8|12|16))")  # bool, signed, un
 ARRAY_KINDS = "biuf"  # what a gradient check can compare
 MAX_DEPTH = 32
 PIPE_CHUNK = 1 << 20  # bytes per read or write system call
+# Characters of a cell's output kept: the student's process keeps this much of its stdout and
+# stderr per cell, and the grader this much of any output text it stores in the notebook.
+OUTPUT_LIMIT = 64 * 1024
 
 
 class ProtocolError(Exception):

@@ -18,25 +18,16 @@ ending the process, reading the course files, the network).
 
 import ast
 import copy
-import re
-from dataclasses import dataclass
 
 import nbformat
 
+from .bundle import HIDDEN_MARKERS, SOLUTION_MARKERS, region_pattern
 from .protocol import without_magics
+from .status import Flag
 
 NOT_IMPLEMENTED = "raise NotImplementedError()"
-
-
-@dataclass(frozen=True)
-class Flag:
-    """Something the instructor should look at. kind: a short code; detail: what and where."""
-
-    kind: str
-    detail: str
-
-    def __str__(self):
-        return f"{self.kind}: {self.detail}"
+SOLUTION_REGION = region_pattern(SOLUTION_MARKERS)
+HIDDEN_REGION = region_pattern(HIDDEN_MARKERS, line_end=True)
 
 
 def nbgrader_role(cell):
@@ -88,7 +79,7 @@ def rebuild(source, submitted):
 
 def solution_stub(source):
     """What the release has in place of a solution region (the cell's code around it kept)."""
-    return re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", NOT_IMPLEMENTED, source, flags=re.S)
+    return SOLUTION_REGION.sub(NOT_IMPLEMENTED, source)
 
 
 def claimed_passes(submitted):
@@ -172,7 +163,7 @@ def _role_without_checksum(original, submitted):
 
 def _released(cell):
     """A read-only cell as the release shows it: hidden tests removed."""
-    return re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", "", cell.source, flags=re.S)
+    return HIDDEN_REGION.sub("", cell.source)
 
 
 def _normal(source):
@@ -242,15 +233,7 @@ ATTEMPTS = (
                 "gc.get_objects",
                 "gc.get_referrers",
             }
-            or (
-                isinstance(n, (ast.Import, ast.ImportFrom))
-                and any(
-                    m.split(".")[0] in {"gc", "inspect"}
-                    for m in (
-                        [a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""]
-                    )
-                )
-            )
+            or bool(_imports(n) & {"gc", "inspect"})
         ),
     ),
     (
@@ -275,25 +258,19 @@ ATTEMPTS = (
     (
         "system-access",
         "subprocesses, sockets, or the network",
-        lambda n: (
-            isinstance(n, (ast.Import, ast.ImportFrom))
-            and any(
-                m.split(".")[0]
-                in {
-                    "subprocess",
-                    "socket",
-                    "urllib",
-                    "requests",
-                    "http",
-                    "ctypes",
-                    "multiprocessing",
-                    "shutil",
-                    "resource",
-                }
-                for m in (
-                    [a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""]
-                )
-            )
+        lambda n: bool(
+            _imports(n)
+            & {
+                "subprocess",
+                "socket",
+                "urllib",
+                "requests",
+                "http",
+                "ctypes",
+                "multiprocessing",
+                "shutil",
+                "resource",
+            }
         ),
     ),
     (
@@ -361,6 +338,16 @@ def code_flags(source):
                     kind, f"{description} (line {line}: {ast.unparse(node)[:80]!r})"
                 )
     return list(found.values())
+
+
+def _imports(node):
+    """The top-level packages an import statement imports ({"os"} for `from os.path import
+    join`); an empty set for any other node."""
+    if isinstance(node, ast.Import):
+        return {alias.name.split(".")[0] for alias in node.names}
+    if isinstance(node, ast.ImportFrom):
+        return {(node.module or "").split(".")[0]}
+    return set()
 
 
 def _dotted(node):

@@ -1,7 +1,7 @@
 """A class's results for one assignment: a grades table (CSV) and two figures (PNG).
 
     report(course, "forward")   # -> {"csv": ..., "scores": ..., "cells": ...}
-    summary(course, "forward")  # -> Summary; str(summary) is what the CLI prints
+    summarize(load_grades(course, "forward"))  # -> Summary; str(summary) is what the CLI prints
 
 Scores come from nbgrader's gradebook, read through its Python API (so an
 SQLite file and a shared PostgreSQL gradebook work alike). The CSV has a row
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .course import InstructorError
-from .status import load_status, write_atomically
+from .status import SCORED, Flag, Status, load_status, write_atomically
 from .submissions import submitted_students
 
 PASS_MARK = 0.5  # cells fewer students than this fully passed are highlighted
@@ -46,22 +46,18 @@ class Cell:
     label: str = ""  # the column header, e.g. "test_softmax (3)"
 
 
-SCORED = ("graded", "incomplete", "failed")  # statuses whose scores come from grading
-NOT_GRADED, NOT_COLLECTED, NOT_SUBMITTED = "not graded", "not collected", "not submitted"
-
-
 @dataclass
 class Row:
     """One submitter's line: scores is {cell label: score, or None where the gradebook has no grade}.
 
     name: the LMS's display name; submitted: the LMS's submission time; late_by: seconds
-    after the due date; penalty: nbgrader's late penalty (points); flags: what the grader
+    after the due date; penalty: nbgrader's late penalty (points); flags: [Flag], what the grader
     asks the instructor to look at."""
 
     student: str
     scores: dict
     max_score: float
-    status: str = "graded"
+    status: Status = Status.GRADED
     reason: str | None = None
     name: str = ""
     submitted: str = ""
@@ -71,7 +67,7 @@ class Row:
 
     @property
     def scored(self):
-        return self.status in SCORED
+        return self.status.scored
 
     @property
     def raw(self):
@@ -91,7 +87,7 @@ class Row:
         not collected, None (leave the LMS's cell alone) for one not graded or not submitted."""
         if self.scored:
             return self.total
-        return 0.0 if self.status == NOT_COLLECTED else None
+        return 0.0 if self.status == Status.NOT_COLLECTED else None
 
 
 @dataclass
@@ -123,7 +119,7 @@ class Grades:
 
     def needs_attention(self):
         """The rows that are not simply graded: another status, or flags."""
-        return [row for row in self.rows if row.status != "graded" or row.flags]
+        return [row for row in self.rows if row.status != Status.GRADED or row.flags]
 
 
 @dataclass(frozen=True)
@@ -147,11 +143,11 @@ class Summary:
 
     @property
     def graded(self):
-        return self.statuses.get("graded", 0)
+        return self.statuses.get(Status.GRADED, 0)
 
     def __str__(self):
         # graded first, then the others in the order of the status names
-        order = sorted(self.statuses, key=lambda status: (status != "graded", status))
+        order = sorted(self.statuses, key=lambda status: (status != Status.GRADED, status))
         counts = ", ".join(f"{self.statuses[status]} {status}" for status in order)
         scored = sum(self.statuses.get(status, 0) for status in SCORED)
         text = (
@@ -253,7 +249,7 @@ def load_grades(course, assignment, roster=None):
                 student,
                 dict(empty),
                 grades.max_score,
-                NOT_GRADED,
+                Status.NOT_GRADED,
                 f"collected since it was last graded: run grade {assignment}"
                 if student in rows
                 else f"collected, never graded: run grade {assignment}",
@@ -266,22 +262,28 @@ def load_grades(course, assignment, roster=None):
             row.submitted = submitter.submitted
             if submitter.late == "yes" and row.scored and not row.late_by:
                 row.flags = row.flags + [
-                    "late-mark: the LMS marks this submission late, but nbgrader has no due "
-                    f"date before its time: set one with grade {assignment} --due DATE"
+                    Flag(
+                        "late-mark",
+                        "the LMS marks this submission late, but nbgrader has no due "
+                        f"date before its time: set one with grade {assignment} --due DATE",
+                    )
                 ]
             if (
                 submitter.outcome != "taken"
             ):  # the LMS's latest was not collected; the earlier one stands
                 row.flags = row.flags + [
-                    f"not-collected: the latest submission was not collected "
-                    f"({submitter.reason}); this row is for the earlier one"
+                    Flag(
+                        "not-collected",
+                        f"the latest submission was not collected ({submitter.reason}); "
+                        "this row is for the earlier one",
+                    )
                 ]
         else:
             row = Row(
                 submitter.student,
                 dict(empty),
                 grades.max_score,
-                NOT_COLLECTED,
+                Status.NOT_COLLECTED,
                 submitter.reason,
                 submitter.name or submitter.file,
                 submitter.submitted,
@@ -298,7 +300,7 @@ def load_grades(course, assignment, roster=None):
                 person.student,
                 dict(empty),
                 grades.max_score,
-                NOT_SUBMITTED,
+                Status.NOT_SUBMITTED,
                 f"on the {roster.lms} class list, no submission in any collected export",
                 person.name,
             )
@@ -312,7 +314,7 @@ def _row(student, scores, grades, status):
         student,
         scores,
         grades.max_score,
-        entry.get("status", "graded"),
+        entry.get("status", Status.GRADED),
         entry.get("reason"),
         flags=list(entry.get("flags", [])),
     )
@@ -338,11 +340,6 @@ def summarize(grades):
         lowest_rate,
         sum(bool(row.flags) for row in grades.rows),
     )
-
-
-def summary(course, assignment, roster=None):
-    """The Summary of an assignment's grades (reads the gradebook)."""
-    return summarize(load_grades(course, assignment, roster))
 
 
 # ------------------------------------------------------------------ writing
@@ -392,7 +389,9 @@ CSV_COLUMNS = (
 def write_csv(grades, path):
     """One row per submitter: id, name, a score per graded cell, late penalty, total, max
     score, percent, submission time, how late, status, reason and flags. A cell without a
-    grade in the gradebook is left empty. Written whole or not at all."""
+    grade in the gradebook is left empty, and so are the total and percent of a row with no
+    grade to give (not graded, not submitted: see Row.lms_grade). Written whole or not at
+    all."""
     stream = io.StringIO()
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow([*CSV_COLUMNS[:2], *(c.label for c in grades.cells), *CSV_COLUMNS[2:]])
@@ -406,14 +405,14 @@ def write_csv(grades, path):
                     for c in grades.cells
                 ),
                 _number(row.penalty),
-                _number(row.total),
+                "" if row.lms_grade is None else _number(row.lms_grade),
                 _number(row.max_score),
-                f"{row.percent:.1f}",
+                "" if row.lms_grade is None else f"{row.percent:.1f}",
                 row.submitted,
                 _duration(row.late_by),
                 row.status,
                 row.reason or "",
-                "; ".join(row.flags),
+                "; ".join(map(str, row.flags)),
             ]
         )
     write_atomically(Path(path), stream.getvalue())

@@ -52,6 +52,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .course import BLAS_THREAD_VARIABLES, one_blas_thread
 from .protocol import Channel
 
 HERE = Path(__file__).resolve().parent
@@ -457,7 +458,7 @@ class Sandbox:
         return os.pread(self._log, limit, max(size - limit, 0)).decode(errors="replace")
 
     def _environment(self):
-        keep = {"MNIST_DIR", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"}
+        keep = {"MNIST_DIR", *BLAS_THREAD_VARIABLES}
         environment = {k: v for k, v in os.environ.items() if k in keep}
         environment.update(
             {
@@ -470,8 +471,7 @@ class Sandbox:
                 "PYTHONDONTWRITEBYTECODE": "1",
             }
         )
-        for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            environment.setdefault(variable, "1")
+        one_blas_thread(environment)
         environment.update(self.environment)
         return environment
 

@@ -16,6 +16,7 @@ gets. This file and protocol.py are copied into the sandbox's working directory 
 
 import copy
 import io
+import linecache
 import os
 import sys
 import traceback
@@ -26,9 +27,15 @@ import numpy as np
 sys.path.insert(
     0, os.path.dirname(os.path.abspath(__file__))
 )  # -I leaves out the script folder: protocol.py is there
-from protocol import Channel, ProtocolError, changed_states, decode, encode, without_magics  # noqa: E402
-
-OUTPUT_LIMIT = 64 * 1024  # characters of stdout/stderr kept per cell
+from protocol import (  # noqa: E402
+    OUTPUT_LIMIT,
+    Channel,
+    ProtocolError,
+    changed_states,
+    decode,
+    encode,
+    without_magics,
+)
 
 # Taken before the student's code runs: rebinding numpy's functions later does not change
 # what this server reports (what it reports can only cost points anyway: see remote.py).
@@ -99,6 +106,7 @@ class Server:
     def __init__(self, channel):
         self.channel = channel
         self.namespace = {"__name__": "__main__", "get_ipython": lambda: None}
+        self.cells_run = 0
         self.objects, self.ref_of = {}, {}  # ref id -> object; id(object) -> ref id
         self.exports = {}  # the grader's objects seen here, by export id
         self.rngs, self.rng_states = {}, {}  # linked generators and their last reported state
@@ -287,8 +295,14 @@ class Server:
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = stdout, stderr
         error = None
+        # Each cell under its own name, its lines in linecache: a traceback shows the
+        # student's line of code, as Jupyter does.
+        self.cells_run += 1
+        name = f"<your cell {self.cells_run}>"
+        code = without_magics(source)
+        linecache.cache[name] = (len(code), None, code.splitlines(keepends=True), name)
         try:
-            exec(compile(without_magics(source), "<cell>", "exec"), self.namespace)
+            exec(compile(code, name, "exec"), self.namespace)
         except BaseException as exc:  # noqa: BLE001
             error = {
                 "ename": type(exc).__name__,

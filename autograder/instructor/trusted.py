@@ -36,7 +36,7 @@ from nbformat.v4 import new_output
 
 from ..student.checks import refereed_by
 from .bundle import HIDDEN_MARKERS
-from .protocol import without_magics
+from .protocol import OUTPUT_LIMIT, without_magics
 from .rebuild import nbgrader_role
 from .referee import Referee
 from .remote import (
@@ -51,7 +51,6 @@ from .remote import (
 )
 from .sandbox import Limits, Sandbox
 
-TEXT_LIMIT = 64 * 1024  # characters of a cell's output kept
 LINE_LIMIT = 2000  # characters of a traceback line kept
 NOTEBOOK_OUTPUT_LIMIT = (
     2 * 2**20
@@ -353,8 +352,8 @@ def _text(value):
     text = value if isinstance(value, str) else ""
     return (
         text
-        if len(text) <= TEXT_LIMIT
-        else text[:TEXT_LIMIT] + f"\n[... {len(text) - TEXT_LIMIT} more characters]"
+        if len(text) <= OUTPUT_LIMIT
+        else text[:OUTPUT_LIMIT] + f"\n[... {len(text) - OUTPUT_LIMIT} more characters]"
     )
 
 
@@ -378,6 +377,24 @@ def _error(ename, evalue, trace=None):
 GRADER_FILES = ("student_process.py", "protocol.py")  # the server's frames in a student traceback
 
 
+# How a failure in the hidden part of a test cell begins (its evalue in the graded notebook).
+HIDDEN_FAILURE = "A hidden test failed (its code is not shown; the visible tests above passed): "
+
+
+def failed_in_hidden_part(notebook):
+    """The grade ids of a graded notebook's test cells that failed in their hidden part."""
+    return {
+        cell.metadata["nbgrader"]["grade_id"]
+        for cell in notebook.cells
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        and any(
+            output.get("output_type") == "error"
+            and str(output.get("evalue", "")).startswith(HIDDEN_FAILURE)
+            for output in cell.get("outputs", [])
+        )
+    }
+
+
 def hidden_from(source):
     """The first line number of a test cell's hidden part (None without one)."""
     for number, line in enumerate(source.splitlines(), start=1):
@@ -395,25 +412,22 @@ def _failure(error, hidden_line=None):
     frames = traceback.extract_tb(error.__traceback__)
     lines = [frame.lineno for frame in frames if frame.filename == f"<{CELL_MODULE} cell>"]
     hidden = hidden_line is not None and bool(lines) and lines[-1] >= hidden_line
-    label = (
-        "A hidden test failed (its code is not shown; the visible tests above passed): "
-        if hidden
-        else ""
-    )
+    label = HIDDEN_FAILURE if hidden else ""
     if isinstance(error, StudentError):
         return _error(
             error.type_name,
             label + error.message,
-            f"{error.type_name} raised by your code: {error.message}\n"
+            f"{error.type_name} raised by your code{': ' if error.message else ''}{error.message}\n"
             f"{_student_frames(error.student_traceback)}",
         )
-    here = traceback.format_exception(
-        error, chain=False
-    )  # a StudentError it came from is the grader's wrapping
-    shown = [line for line in here if CELL_MODULE in line or not line.startswith("  File")]
-    if hidden:
-        shown = [line if CELL_MODULE not in line else "  (in a hidden test)\n" for line in shown]
-    return _error(type(error).__name__, label + str(error), "".join(shown[-12:]))
+    # The check that failed, by its line in the test cell (the frames below it are the
+    # toolkit's or the grader's, a StudentError it came from the grader's wrapping).
+    where = "  (in a hidden test)" if hidden else f"  Test cell, line {lines[-1]}" if lines else ""
+    message = "\n".join([str(error), *getattr(error, "__notes__", [])])
+    trace = "\n".join(["Traceback (most recent call last):", where] if where else [])
+    return _error(
+        type(error).__name__, label + str(error), f"{trace}\n{type(error).__name__}: {message}"
+    )
 
 
 def _student_frames(trace):

@@ -22,21 +22,18 @@ compared against tiny instead, so that correct code never trips on it.
 
 import contextlib
 import copy
+import dataclasses
 import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from . import diagnosis as dx
 from . import display
 from .gradients import EPS, STEP, numeric_gradient, relative_errors
-
-try:  # optional, not a dependency: see _checking
-    from threadpoolctl import ThreadpoolController
-except ImportError:
-    ThreadpoolController = None
 
 RTOL = 1e-7  # the largest relative error a gradient may have (DESIGN.md)
 # tiny = NOISE_FLOOR x the rounding noise of the estimate: an entry passes when
@@ -70,16 +67,20 @@ class CheckReport:
     errors:    {quantity: largest relative error}, e.g. {"dX": 2e-11, "dW": 1e-11}.
     checked:   {quantity: (entries estimated, entries in total)}.
     tolerance: the largest relative error allowed.
+
+    notes:     what the student should still look at although the check passed.
     """
 
     name: str
     errors: dict
     checked: dict
     tolerance: float
+    notes: tuple = ()
 
     def __repr__(self):
         errors = ", ".join(f"{quantity} {error:.1e}" for quantity, error in self.errors.items())
-        return f"{self.name}: all checks passed ({errors}; tolerance {self.tolerance:.0e})"
+        passed = f"{self.name}: all checks passed ({errors}; tolerance {self.tolerance:.0e})"
+        return "\n".join([passed, *(f"Note: {note}" for note in self.notes)])
 
     __str__ = __repr__
 
@@ -206,7 +207,44 @@ def check_loss(
         value = block.forward(work)
         _check_loss_value(value, dx.Context("the value", f"{owner}.forward", batch=len(logits)))
         _check_forward_value(value, (logits, targets), reference, expected, owner)
-        return _check_gradients(block, work, value, rng, max_coords, rtol)
+        notes = () if twin is not None else _judge_against_the_mean(block, value)
+        report = _check_gradients(block, work, value, rng, max_coords, rtol)
+    return dataclasses.replace(report, notes=notes)
+
+
+def _judge_against_the_mean(block, value):
+    """Make the gradient check judge backward alone when forward is not a batch mean.
+
+    The gradient is estimated from the student's own forward, so a forward that sums
+    over the batch would fail a correct backward. A batch mean equals the mean of the
+    examples' losses, each computed alone; a sum is B times that. For a sum, backward is
+    judged against forward / B (returned: a note saying so); for anything else the
+    forward is named, not the backward. In grading the forward is the grader's own (see
+    refereed_by), and this is not needed.
+    """
+    batch = len(block.inputs)
+    if batch < 2 or any(np.ndim(a) == 0 or len(a) != batch for a in block.arguments.values()):
+        return ()  # a single example, or not one row per example: nothing to compare
+    alone = []
+    for i in range(batch):
+        one = [array[i : i + 1] for array in block.arguments.values()]
+        try:
+            alone.append(float(_call(block.fresh(), "forward", block.owner, *one)))
+        except (TypeError, ValueError):  # the contract checks on the batch name this
+            return ()
+    mean = float(np.mean(alone))
+    if not np.isfinite(mean) or _close(value, mean):
+        return ()
+    ctx = dx.Context("the value", f"{block.owner}.forward", batch=batch)
+    if _close(value, batch * mean):
+        block.forward_scale = 1 / batch
+        return (dx.forward_sums_batch(ctx),)
+    raise _failure(dx.forward_not_batch_mean(value, mean, ctx))
+
+
+def _close(a, b):
+    """Two loss values equal up to the rounding of a sum over a batch."""
+    return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1.0)
 
 
 def check_function(f, df, x=None, *, name=None, rtol=RTOL):
@@ -256,6 +294,7 @@ class _Block:
     twin: object = None  # in grading: the grader's trusted twin (see refereed_by), else None
     judge_forward: bool = False  # the test asked for forward values: compare every call's
     judged: tuple | None = None  # the gradients compared (None: all)
+    forward_scale: float = 1.0  # 1/B when a loss's forward sums: see _judge_against_the_mean
 
     @property
     def inputs(self):
@@ -309,7 +348,9 @@ class _Block:
         if self.twin is not None:
             obj = self.fresh_differentiable()
         inputs, *rest = (value.copy() for value in self.arguments.values())
-        items = [(self.input_quantity, lambda z: obj.forward(z, *rest), inputs)]
+        items = [
+            (self.input_quantity, lambda z: self.forward_scale * obj.forward(z, *rest), inputs)
+        ]
         for name in self.params:
             items.append(("d" + name, _with_param(obj, name, inputs), getattr(obj, name)))
         return items
@@ -589,14 +630,12 @@ def _checking(subject=None, input_quantity=None):
     """The conditions a check runs in, and a failure's pointer to the code of ``subject``.
 
     numpy's warnings are off: overflow shows up as inf or NaN, which the
-    checks report themselves. BLAS runs on one thread when threadpoolctl is
-    installed: a check makes hundreds of small matrix products, which one
+    checks report themselves. BLAS runs on one thread (threadpoolctl): a check
+    makes hundreds of small matrix products, which one
     thread does fastest, while several threads stall on a busy machine (a
     784 x 256 Linear: 0.8 s on one thread, 7 s on two with the other core busy).
     """
-    limit = contextlib.nullcontext()
-    if ThreadpoolController is not None:
-        limit = _blas_controller().limit(limits=1, user_api="blas")
+    limit = _blas_controller().limit(limits=1, user_api="blas")
     try:
         with np.errstate(all="ignore"), limit:
             yield
@@ -635,7 +674,7 @@ def _call(obj, stage, owner, *arguments):
     try:
         return getattr(obj, stage)(*arguments)
     except Exception as error:
-        if stage == "backward" and dx.looks_like_missing_cache(error):
+        if stage == "backward" and dx.looks_like_missing_cache(error, obj):
             found = dx.missing_cache(caller, error)
         else:
             shapes = ", ".join(f"{a.dtype} array of shape {a.shape}" for a in arguments)

@@ -9,6 +9,7 @@ what the checks observed directly (a mutated argument, a stale cache, ...).
 No message shows code: each says what is wrong and where to look.
 """
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ MATCH = 1e-3
 # The course's activations as their textbook definitions, to recognise the
 # derivative of a different activation. Only the functions: their slopes are
 # taken numerically, so no derivative formula is written down here.
-ACTIVATIONS = {
+ACTIVATION_FUNCTIONS = {
     "ReLU": lambda z: np.maximum(z, 0.0),
     "leaky ReLU (slope 0.01)": lambda z: np.maximum(z, 0.01 * z),
     "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
@@ -74,6 +75,7 @@ KEYS = {
     "matmul_shapes": "a matrix product whose shapes do not fit (a missing or extra transpose)",
     "broadcast_shapes": "arrays combined entry by entry whose shapes do not fit",
     "array_truth": "Python's if, max, min, and, or used on arrays",
+    "forward_not_mean": "a loss's value is not a mean over the examples of the batch",
 }
 
 
@@ -333,7 +335,7 @@ def _elementwise(e, g, got, estimated, ctx):
     found = _fixed_slope(e, g, upstream, estimated, ctx)
     if found is not None:
         return found
-    for name, function in ACTIVATIONS.items():
+    for name, function in ACTIVATION_FUNCTIONS.items():
         other = candidate(function, ctx.x)
         if _tells_apart(other, g, e):
             return Diagnosis(
@@ -460,6 +462,27 @@ def missing_gradient(name, ctx, returned=False):
     )
 
 
+def forward_sums_batch(ctx):
+    """A note (not a failure): a loss's forward returns the sum over the batch."""
+    return (
+        f"{ctx.owner} returns the sum of the examples' losses, not their mean: its "
+        f"own test fails for that. backward was checked against that value divided by "
+        f"B = {ctx.batch}, the mean."
+    )
+
+
+def forward_not_batch_mean(value, mean, ctx):
+    """A loss's value is not the mean of its examples' losses, each computed alone."""
+    return Diagnosis(
+        "forward_not_mean",
+        f"{ctx.owner} gives {value:.6g} for the batch, but the mean of the {ctx.batch} "
+        f"examples' losses, each computed alone, is {mean:.6g}: examples of the batch mix. "
+        "Fix forward first: this check compares backward with the slopes of your forward, "
+        "so a wrong forward makes a right backward fail. Look for a sum, max or "
+        "normalisation over the batch axis (axis 0) where each example should be on its own.",
+    )
+
+
 def not_an_array(value, ctx):
     """Something that should be an array is not."""
     return Diagnosis("dtype", f"{ctx.label} is a {type(value).__name__}, not a numpy array.")
@@ -513,13 +536,30 @@ def crashed(caller, error, inputs="", shapes=None):
 
     shapes: {name: shape} of the arrays at hand (x, grad_out, W, b), for the hint.
     """
+    if isinstance(error, NotImplementedError):
+        return Diagnosis(
+            "crash",
+            f"{caller} is not written yet: it raised NotImplementedError{inputs}. Replace the "
+            "line raise NotImplementedError() with your code.",
+        )
     found = numpy_hint(error, caller, shapes or {})
     if found is None:
-        return Diagnosis("crash", f"{caller} raised {type(error).__name__}: {error}{inputs}.")
+        said = f": {error}" if str(error) else ""
+        typo = _typo_hint(error)
+        return Diagnosis("crash", f"{caller} raised {type(error).__name__}{said}{inputs}.{typo}")
     key, what, hint = found
     return Diagnosis(
         key, f"{caller} raised {type(error).__name__}: {what}{inputs}.\nLikely mistake: {hint}"
     )
+
+
+def _typo_hint(error):
+    """For an AttributeError: the attribute the name looks like a misspelling of."""
+    owner, name = getattr(error, "obj", None), getattr(error, "name", None)
+    if not isinstance(error, AttributeError) or owner is None or name is None:
+        return ""
+    close = _misspelt(name, owner)
+    return f"\nLikely mistake: a misspelt name: did you mean {close}?" if close else ""
 
 
 _MATMUL = re.compile(r"mismatch in its core dimension.*\(size (\d+) is different from (\d+)\)")
@@ -588,8 +628,24 @@ def numpy_hint(error, caller, shapes):
     return None
 
 
-def looks_like_missing_cache(error):
-    """True for the errors backward raises when forward did not store its values."""
-    return isinstance(error, AttributeError) or (
-        isinstance(error, TypeError) and "NoneType" in str(error)
-    )
+def looks_like_missing_cache(error, obj=None):
+    """True for the errors backward raises when forward did not store its values: an
+    attribute of the object itself missing (not of an array, and not a misspelling of one it
+    has: see crashed), or None where a stored value should be."""
+    if isinstance(error, AttributeError):
+        owner, name = getattr(error, "obj", obj), getattr(error, "name", None)
+        if obj is None or name is None:
+            return True
+        return owner is obj and not _misspelt(name, obj)
+    return isinstance(error, TypeError) and "NoneType" in str(error)
+
+
+def _misspelt(name, obj):
+    """The attribute of obj that ``name`` looks like a misspelling of, or None."""
+    try:
+        names = [n for n in dir(obj) if not n.startswith("__")]
+    except Exception:  # the student's object: dir may fail
+        return None
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.8)
+    close = close or [n for n in names if n.lower() == name.lower()]
+    return close[0] if close else None

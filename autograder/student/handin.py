@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 CELL_TIMEOUT = 120  # seconds per cell, as at grading
@@ -28,22 +29,30 @@ class CannotRun(Exception):
     """The notebook could not be run at all (not found, not a notebook, no kernel)."""
 
 
+class Result(StrEnum):
+    """What became of a visible test cell in the run (printed as its value)."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_RUN = "not run"  # the run stopped before it
+
+
 @dataclass
 class Outcome:
     """One test cell after the run.
 
-    name: its nbgrader grade_id; points: what it is worth; status: "passed",
-    "failed" or "not run"; message: the error it raised ("" if none).
+    name: its nbgrader grade_id; points: what it is worth; status: a Result;
+    message: the error it raised ("" if none).
     """
 
     name: str
     points: float
-    status: str
+    status: Result
     message: str = ""
 
     @property
     def earned(self):
-        return self.points if self.status == "passed" else 0.0
+        return self.points if self.status == Result.PASSED else 0.0
 
 
 @dataclass
@@ -76,7 +85,7 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(report(Path(args.notebook).name, run))
-    failed = run.stopped or run.cell_errors or any(t.status != "passed" for t in run.tests)
+    failed = run.stopped or run.cell_errors or any(t.status != Result.PASSED for t in run.tests)
     return 1 if failed else 0
 
 
@@ -168,9 +177,9 @@ def _outcome(cell):
     points = float(role.get("points") or 0)
     name = role.get("grade_id") or "test"
     if cell.get("execution_count") is None:
-        return Outcome(name, points, "not run")
+        return Outcome(name, points, Result.NOT_RUN)
     error = _error(cell)
-    return Outcome(name, points, "failed" if error else "passed", error)
+    return Outcome(name, points, Result.FAILED if error else Result.PASSED, error)
 
 
 def _error(cell):
@@ -183,9 +192,26 @@ def _error(cell):
             text = f"{name}: {output.get('evalue', '')}"
             # IPython's traceback ends with the message and its notes (where to look)
             entries = [ANSI.sub("", entry).strip() for entry in output.get("traceback") or ()]
+            if not str(output.get("evalue", "")).strip():
+                return _without_message(name, entries)
             starts = [i for i, entry in enumerate(entries) if entry.startswith(f"{name}:")]
             return "\n".join(entries[starts[-1] :]) if starts else text.strip()
     return ""
+
+
+def _without_message(name, entries):
+    """An error with no message (raise NotImplementedError()): say where it was raised."""
+    places = [m for m in map(FRAME.search, entries) if m]
+    where = ""
+    if places:
+        cell, function = places[-1].group("cell"), places[-1].group("function")
+        where = f" in {function} ({cell})" if function else f" ({cell})"
+    if name == "NotImplementedError":
+        return f"{name}{where}: not written yet; replace raise NotImplementedError() with your code"
+    return f"{name}{where}"
+
+
+FRAME = re.compile(r"(?P<cell>Cell In\[\d+\], line \d+)(?:, in (?P<function>\w+))?")
 
 
 def _first_line(text):
@@ -204,7 +230,7 @@ def report(name, run):
     for test in run.tests:
         score = f"{_number(test.earned)}/{_number(test.points)}"
         lines.append(f"  {test.name:<{width}}  {score:>6}  {test.status}")
-    failed = [t for t in run.tests if t.status == "failed"]
+    failed = [t for t in run.tests if t.status == Result.FAILED]
     if failed:
         lines += ["", "What the failing tests said:"]
         for test in failed:
@@ -221,7 +247,7 @@ def report(name, run):
     lines += [
         "",
         f"visible tests: {_number(earned)}/{_number(total)} points "
-        f"({sum(t.status == 'passed' for t in run.tests)} of {len(run.tests)} passed); "
+        f"({sum(t.status == Result.PASSED for t in run.tests)} of {len(run.tests)} passed); "
         "hidden tests run at grading.",
     ]
     return "\n".join(lines)

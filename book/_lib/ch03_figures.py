@@ -10,7 +10,7 @@ forward or a backward pass.
 
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
-from .style import COLORS
+from .style import COLORS, SMALLEST_TEXT
 
 VALUE = COLORS["blue"]
 GRAD = COLORS["vermillion"]
@@ -73,7 +73,7 @@ def draw_graph(
     flows=(),
     grad_symbol="\\bar{{{name}}}",
     digits=3,
-    fontsize=9,
+    fontsize=SMALLEST_TEXT,
 ):
     """Draw a computation graph.
 
@@ -178,7 +178,7 @@ def draw_graph(
                 node["y"] - 0.47,
                 f"${symbol}$ = {_number(grads[name], digits)}",
                 color=GRAD,
-                fontsize=fontsize - 0.5,
+                fontsize=fontsize,
                 ha="center",
                 va="top",
                 zorder=5,
@@ -191,7 +191,7 @@ def draw_graph(
     ax.axis("off")
 
 
-def draw_gate(ax, kind, label, inputs, outputs, *, title, note=None, fontsize=10):
+def draw_gate(ax, kind, label, inputs, outputs, *, title, note=None, fontsize=SMALLEST_TEXT):
     """One gate, forward values (blue, above the wires) and gradients (vermillion, below).
 
     kind     "binary" (two inputs, one output), "unary" (one input, one output) or
@@ -248,7 +248,7 @@ def draw_gate(ax, kind, label, inputs, outputs, *, title, note=None, fontsize=10
         ax.text(*gate, label, ha="center", va="center", fontsize=fontsize + 1, zorder=4)
     ax.set_title(title, fontsize=fontsize + 1)
     if note:
-        ax.text(2.0, -0.2, note, ha="center", va="top", fontsize=fontsize - 1, color="#333333")
+        ax.text(2.0, -0.2, note, ha="center", va="top", fontsize=fontsize, color="#333333")
     ax.set_xlim(0, 4)
     ax.set_ylim(-0.75, 3.0)
     ax.set_aspect("equal")

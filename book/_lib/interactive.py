@@ -31,6 +31,7 @@ import io
 import os
 import re
 
+import matplotlib as mpl
 from matplotlib.figure import Figure
 
 from .legibility import smallest_text_points
@@ -78,7 +79,7 @@ def explore(
     *,
     label,
     alt,
-    figsize=(7.0, 3.6),
+    figsize=(6.5, 3.4),
     dpi=100,
     initial=0,
     interval=800,
@@ -117,7 +118,7 @@ def explore(
 
 
 def jshtml(
-    draw, values, *, label, alt, figsize=(7.0, 3.6), dpi=100, interval=800, initial=0
+    draw, values, *, label, alt, figsize=(6.5, 3.4), dpi=100, interval=800, initial=0
 ) -> str:
     """The self-contained HTML+JavaScript animation of ``draw`` over ``values``."""
     from matplotlib.animation import FuncAnimation
@@ -145,7 +146,10 @@ def jshtml(
         nonlocal text
         text = animation.to_jshtml(default_mode="once")
 
-    smallest_px = smallest_text_points(render) * dpi / 72
+    # Animation.save draws the frames at savefig.dpi, not at the figure's dpi: pin it to
+    # ``dpi`` so that the frames and the recorded text size (px) agree.
+    with mpl.rc_context({"savefig.dpi": dpi}):
+        smallest_px = smallest_text_points(render) * dpi / 72
     text = _FONT_AWESOME_LINK.sub("", text)
     text = _ICON.sub(lambda m: _ICONS.get(m.group(1), html.escape(m.group(1))), text)
     found = re.search(r'<img id="_anim_img([0-9a-f]+)">', text)

@@ -4,6 +4,16 @@ Figures are PNGs with an opaque white background, so black text and lines
 stay legible whatever theme (light or dark) the reader's browser uses. The
 colours are the Okabe-Ito palette, distinguishable with the common forms of
 colour blindness.
+
+Text sizes are chosen for the page, not for the figure. A figure is shown at
+its natural size (100 dpi) when it fits the text column, which is 660 px wide
+in a desktop browser, and shrunk to the column when it is wider; its text
+shrinks with it. For the smallest text of a figure to stay at least 80% of
+the body text's size (16 px) as displayed, which the browser test checks:
+
+* no text under ``SMALLEST_TEXT`` points (10 pt is 13.9 px at 100 dpi), and
+* no figure wider than ``COLUMN_WIDTH`` inches; a figure with more panels
+  than fit side by side at that width stacks them in rows instead.
 """
 
 import functools
@@ -25,6 +35,11 @@ COLORS = {
     "black": "#000000",
 }
 
+# The text column is 660 px wide: at 100 dpi, a figure this wide is shown unscaled.
+COLUMN_WIDTH = 6.6
+# The smallest font size (points) a figure may use: ticks, legends, annotations.
+SMALLEST_TEXT = 10
+
 RC = {
     "figure.facecolor": "white",
     "figure.edgecolor": "white",
@@ -34,11 +49,15 @@ RC = {
     "savefig.transparent": False,
     "figure.dpi": 100,
     "savefig.dpi": 100,
-    "figure.figsize": (7.0, 3.6),
+    "figure.figsize": (COLUMN_WIDTH, 3.4),
     "figure.constrained_layout.use": True,
-    "font.size": 10,
+    "font.size": 11,
     "axes.titlesize": 11,
-    "axes.labelsize": 10,
+    "axes.labelsize": 11,
+    "xtick.labelsize": SMALLEST_TEXT,
+    "ytick.labelsize": SMALLEST_TEXT,
+    "legend.fontsize": SMALLEST_TEXT,
+    "legend.title_fontsize": SMALLEST_TEXT,
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,
