@@ -1,6 +1,7 @@
 # Two commands on a fresh machine (see README):
 #   make run    set up, train the reference MLP on MNIST, then build the book
-#   make test   set up, then run every test
+#   make test   set up, then lint and run every test (in parallel)
+# For development (CONTRIBUTING.md): make test-fast, make lint.
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -17,7 +18,7 @@ endif
 # nbgrader runs tools such as alembic from PATH: put the venv's scripts first.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup book-assets run book pdf test bench clean
+.PHONY: setup book-assets run book pdf lint test test-fast bench clean
 
 setup: book-assets $(STAMP) $(TORCH_STAMP)
 
@@ -54,13 +55,24 @@ book: setup
 pdf: book
 	$(BIN)/python book/tools/print_pdf.py
 
-test: setup
-	$(BIN)/python -m pytest
+# ruff's lint rules and formatting (pyproject.toml [tool.ruff]); 0 findings.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Every test, on every core: a module's tests stay on one worker (tests/conftest.py,
+# xdist_scope). PYTEST_ARGS adds options, e.g. PYTEST_ARGS=-x.
+test: lint
+	$(BIN)/python -m pytest -n auto --dist loadscope $(PYTEST_ARGS)
+
+# The development loop: no book build, no browser, no PostgreSQL, nothing slow.
+test-fast: setup
+	$(BIN)/python -m pytest -n auto --dist loadscope -m "not (book or browser or postgres or slow)" $(PYTEST_ARGS)
 
 # Speed baseline against PyTorch (CPU build from the local wheel cache).
 bench: setup
 	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
-	$(BIN)/python benchmarks/mnist_epoch.py
+	$(BIN)/python -m benchmarks.mnist_epoch
 
 clean:
 	rm -rf $(VENV) runs _build

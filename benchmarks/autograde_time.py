@@ -1,25 +1,22 @@
 """Seconds to autograde one student's six notebooks, assignment by assignment.
 
-    .venv/bin/python benchmarks/autograde_time.py [--repeat 1]
+    .venv/bin/python -m benchmarks.autograde_time [--repeat 1]
 
 Works in a temporary copy of assignments/: generates the release, submits the
 instructor's source notebooks as one student, then times `nbgrader autograde
 <assignment>` once per assignment (each time includes nbgrader's own start-up,
 a few seconds, most of it imports), and once
 `nbgrader autograde '*'` for all six in one run. The budget for the six is
-3 minutes; the exit status is 1 when it is exceeded. MNIST comes from MNIST_DIR (default ../shared/datasets/mnist).
+3 minutes; the exit status is 1 when it is exceeded. MNIST comes from MNIST_DIR (default
+../shared/datasets/mnist).
 """
 
 import argparse
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from assignment_course import (  # noqa: E402
+from tests.support.assignment_course import (
     assignments,
     copy_course,
     grades,

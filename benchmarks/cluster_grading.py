@@ -1,8 +1,8 @@
 """Grading throughput on this machine's worker processes and on a Dask cluster.
 
-    .venv/bin/python benchmarks/cluster_grading.py [--size 50] [--repeat 1]
+    .venv/bin/python -m benchmarks.cluster_grading [--size 50] [--repeat 1]
 
-Builds one class of `--size` submissions of `backward` (tests/class_submissions.py)
+Builds one class of `--size` submissions of `backward` (tests/support/class_submissions.py)
 and grades it, each time in a fresh copy of the course, four ways:
 `grade --workers 1`, `grade --cluster local:1`, `grade --workers 2`,
 `grade --cluster local:2` (a LocalCluster: the scheduler and the workers are
@@ -22,16 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from assignment_course import copy_course, grades, nbgrader  # noqa: E402
-from class_submissions import ASSIGNMENT, submit_class  # noqa: E402
-
-from autograder.instructor import cluster as cluster_module  # noqa: E402
-from autograder.instructor import grade as grading  # noqa: E402
-from autograder.instructor.course import Course  # noqa: E402
-from autograder.instructor.grade import grade  # noqa: E402
+from autograder.instructor import cluster as cluster_module
+from autograder.instructor import grade as grading
+from autograder.instructor.course import Course
+from autograder.instructor.grade import grade
+from tests.support.assignment_course import copy_course, grades, nbgrader
+from tests.support.class_submissions import ASSIGNMENT, submit_class
 
 OVERHEAD_TARGET = 0.15  # the cluster's time per notebook over local grading's, less 1
 

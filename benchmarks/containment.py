@@ -1,6 +1,6 @@
 """The grader's own memory while it grades submissions that flood it: output and allocation bombs.
 
-    .venv/bin/python benchmarks/containment.py
+    .venv/bin/python -m benchmarks.containment
 
 Grades, in this process (as a grading worker does), the instructor's `forward`
 notebook with one solution cell replaced by a bomb: 1 GB printed by a cell, 1 GB
@@ -14,19 +14,13 @@ sandbox) and MNIST_DIR is not used.
 """
 
 import resource
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from assignment_cases import Prepend  # noqa: E402
-from assignment_course import COURSE, points, read, source_notebook  # noqa: E402
-
-from autograder.instructor.rebuild import rebuild  # noqa: E402
-from autograder.instructor.sandbox import hidden_paths  # noqa: E402
-from autograder.instructor.trusted import run_notebook  # noqa: E402
+from autograder.instructor.rebuild import rebuild
+from autograder.instructor.sandbox import hidden_paths
+from autograder.instructor.trusted import run_notebook
+from tests.support.assignment_cases import Prepend
+from tests.support.assignment_course import COURSE, points, read, source_notebook
 
 GB = 10**9
 BOMBS = {
@@ -66,7 +60,8 @@ def main():
     full = points(source)
     hidden = hidden_paths(COURSE)
     print(
-        f"{'submission':28s} {'score':>7s} {'seconds':>8s} {'grader peak before':>19s} {'after':>8s}  student's process"
+        f"{'submission':28s} {'score':>7s} {'seconds':>8s} {'grader peak before':>19s} "
+        f"{'after':>8s}  student's process"
     )
     for name, (cell, code) in BOMBS.items():
         submitted = read(source_notebook("forward"))
@@ -94,7 +89,8 @@ def main():
         }
         score = sum(p for cell_id, p in full.items() if cell_id not in failed)
         print(
-            f"{name:28s} {score:>3g}/{sum(full.values()):<3g} {seconds:8.1f} {before:16.0f} MB {after:5.0f} MB  "
+            f"{name:28s} {score:>3g}/{sum(full.values()):<3g} {seconds:8.1f} {before:16.0f} MB "
+            f"{after:5.0f} MB  "
             f"{'; '.join(problems) or 'kept running'}"
         )
 

@@ -1,28 +1,23 @@
 """False alarms of the gradient checks on correct code, and which mistakes they name.
 
-    .venv/bin/python benchmarks/false_alarms.py [--combos 1000] [--seed 0]
+    .venv/bin/python -m benchmarks.false_alarms [--combos 1000] [--seed 0]
 
 Part 1 runs check_layer / check_loss on the reference `solutions` building
 blocks for many random shapes, scales, dtypes and seeds (inputs include exact
 zeros and values up to about +-20) and counts the checks that fail: every
-failure there is a false alarm. Part 2 runs the mistake zoo (tests/zoo.py)
+failure there is a false alarm. Part 2 runs the mistake zoo (tests/support/zoo.py)
 and prints which diagnosis each deliberate mistake received.
 """
 
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-import zoo  # noqa: E402
-
-import solutions as S  # noqa: E402
-from autograder.student.checks import check_layer, check_loss  # noqa: E402
+import solutions as S
+from autograder.student.checks import check_layer, check_loss
+from tests.support import zoo
 
 
 def random_input(rng, shape, dtype):

@@ -1,10 +1,10 @@
 """End-to-end grading time: the pipeline against stock `nbgrader autograde`, start-up included.
 
-    .venv/bin/python benchmarks/parallel_grading.py              # both classes, 2 workers
-    .venv/bin/python benchmarks/parallel_grading.py --size 0     # the 24-submission class only
-    .venv/bin/python benchmarks/parallel_grading.py --no-mixed --size 50
+    .venv/bin/python -m benchmarks.parallel_grading              # both classes, 2 workers
+    .venv/bin/python -m benchmarks.parallel_grading --size 0     # the 24-submission class only
+    .venv/bin/python -m benchmarks.parallel_grading --no-mixed --size 50
 
-Two classes of `backward` submissions (tests/class_submissions.py):
+Two classes of `backward` submissions (tests/support/class_submissions.py):
 
 - the 24-submission class (`--no-mixed` leaves it out): 12 correct, 6 blank
   (the release unchanged), 3 files that are not JSON, 3 with a syntax error;
@@ -45,11 +45,8 @@ from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from assignment_course import copy_course, environment, grades, nbgrader  # noqa: E402
-from class_submissions import ASSIGNMENT, KINDS, submit_class  # noqa: E402
+from tests.support.assignment_course import copy_course, environment, grades, nbgrader
+from tests.support.class_submissions import ASSIGNMENT, KINDS, submit_class
 
 SPEEDUP_TARGET = 3.0  # collect + grade (sandbox) over stock nbgrader
 KERNEL_TARGET = 1.8  # collect + grade --kernel over stock nbgrader

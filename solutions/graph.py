@@ -521,7 +521,7 @@ def _send_to_parents(node):
             f"{type(node.gate).__name__}.backward returned {len(grads)} gradient(s) "
             f"for {len(node.parents)} input(s); return one per input, as a tuple"
         )
-    for i, (parent, g) in enumerate(zip(node.parents, grads)):
+    for i, (parent, g) in enumerate(zip(node.parents, grads, strict=True)):
         if np.shape(g) != parent.shape:
             raise ValueError(
                 f"{type(node.gate).__name__}.backward returned a gradient of shape {np.shape(g)} "

@@ -1,6 +1,7 @@
 """Layers with paired ``forward``/``backward`` passes.
 
-The contract (DESIGN.md): ``forward(x)`` computes the output and caches what
+The contract (ARCHITECTURE.md, "The layer contract"): ``forward(x)`` computes the output and
+caches what
 ``backward`` needs; ``backward(grad_out)`` returns ``dL/dx`` and stores
 parameter gradients (``dW``, ``db``) on the layer. Neither mutates its
 arguments; calling ``forward`` again replaces the cache.

@@ -70,7 +70,7 @@ class MLP(Sequential):
         rng = np.random.default_rng(rng)
         self.sizes, self.activation = sizes, activation
         layers = []
-        for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             layers.append(Linear(d_in, d_out, init=scheme_for(activation), rng=rng, dtype=dtype))
             if i < len(sizes) - 2:
                 layers.append(make_activation(activation))

@@ -78,7 +78,8 @@ def train(
 
     X: (N, d_in), y: (N,) integer labels; ``test`` = (X_test, y_test) is
     evaluated after every epoch. ``lr_schedule(epoch) -> lr`` (epoch counted
-    from 0) sets the optimizer's learning rate before each epoch. ``on_epoch(epoch, history)`` is called after
+    from 0) sets the optimizer's learning rate before each epoch. ``on_epoch(epoch, history)`` is
+    called after
     each epoch (e.g. to print). The training loss and accuracy of an epoch are
     averaged over its mini-batches, measured as they are trained on.
     """

@@ -1,10 +1,32 @@
 """Test setup: MNIST comes from ../shared/datasets/mnist unless MNIST_DIR says otherwise;
-nothing touches the network."""
+nothing touches the network.
+
+Markers (registered in pyproject.toml; CONTRIBUTING.md says which to use):
+
+    book      uses the built book (fixture built_book; marked here by fixture)
+    browser   prints the PDF or drives headless Chromium (fixtures built_pdf, browser_reports)
+    postgres  starts a PostgreSQL server (fixture postgres_url, and so fresh_postgres_url)
+    sandbox   runs a student's code in the grader's bubblewrap sandbox (marked in the modules)
+    slow      takes long even on an idle machine (left out by `make test-fast`)
+
+Before a test marked browser, postgres or sandbox runs, tests/support/resources.py checks
+that the machine has what it needs: if not, the test is skipped with the reason and the
+fix, or fails under BACKPROP_REQUIRE_ALL=1 (.ci/run), where any skip at all is a failure.
+
+Parallel runs (pytest-xdist, `make test`: `-n auto --dist loadscope`): all tests of a
+module run on one worker, so that a module's fixtures (a graded class, the built book in
+_build/) are built once; the tests listed in ON_THEIR_OWN are units of their own, free to
+run beside their module (they share nothing with it). The scope is decided here, from the
+test's id, because the controller sees ids only (and xdist's `xdist_group` marker does not
+reach the scheduler under pytest 9.2).
+"""
 
 import os
 from pathlib import Path
 
 import pytest
+
+from tests.support import resources
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MNIST = ROOT.parent / "shared" / "datasets" / "mnist"
@@ -14,6 +36,64 @@ os.environ.setdefault("MNIST_DIR", str(SHARED_MNIST))
 # cache written by another, since deleted, virtualenv lists fonts that are gone.
 os.environ.setdefault("MPLCONFIGDIR", str(ROOT / "_build" / "matplotlib"))
 Path(os.environ["MPLCONFIGDIR"]).mkdir(parents=True, exist_ok=True)
+
+# The PostgreSQL server fixtures, for every module that asks for them.
+pytest_plugins = ["tests.support.postgres"]
+
+# A test that uses one of these fixtures gets the marker.
+FIXTURE_MARKERS = {
+    "built_book": "book",
+    "built_pdf": "browser",
+    "browser_reports": "browser",
+    "postgres_url": "postgres",
+}
+# Long tests that need none of their module's fixtures: each may run on any worker.
+ON_THEIR_OWN = ("tests/test_book.py::test_chapters_run_under_nbval",)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture, marker in FIXTURE_MARKERS.items():
+            if fixture in item.fixturenames and not item.get_closest_marker(marker):
+                item.add_marker(marker)
+
+
+def xdist_scope(nodeid):
+    """The unit of work a test belongs to in a parallel run: its module, or itself."""
+    if nodeid.startswith(ON_THEIR_OWN):
+        return nodeid
+    return nodeid.split("::")[0]
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadscope, with xdist_scope as the scope."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return xdist_scope(nodeid)
+
+    return ModuleScheduling(config, log)
+
+
+def pytest_runtest_setup(item):
+    for resource in resources.CHECKS:
+        if item.get_closest_marker(resource):
+            resources.require(resource)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under BACKPROP_REQUIRE_ALL=1 a skipped test is a failed one (an expected failure,
+    xfail, stays what it is): on CI everything is installed, so a skip hides a test."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail") and resources.required():
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under {resources.REQUIRE_ALL}=1, where nothing may be: {reason}"
 
 
 @pytest.fixture(scope="session")

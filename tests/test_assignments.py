@@ -3,7 +3,7 @@
 Static checks read the source notebooks. The round trip works on a temporary copy
 of the course: `nbgrader generate_assignment`, submissions (the instructor's
 solution, the unchanged release, and the partly right or broken cases of
-tests/assignment_cases.py), `nbgrader autograde`, `nbgrader generate_feedback`;
+tests/support/assignment_cases.py), `nbgrader autograde`, `nbgrader generate_feedback`;
 then the scores are read from the gradebook. `nbgrader validate` and nbval run
 the source notebooks.
 """
@@ -16,8 +16,9 @@ import sys
 
 import nbformat
 import pytest
-from assignment_cases import CASES
-from assignment_course import (
+
+from tests.support.assignment_cases import CASES
+from tests.support.assignment_course import (
     COURSE,
     HIDDEN_MARKERS,
     SOLUTION_MARKERS,
@@ -204,6 +205,7 @@ def feedback_text(course, student, assignment):
     return html.unescape(re.sub(r"<[^>]+>", "", feedback_html(course, student, assignment)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_release_holds_no_solution_and_no_hidden_test(graded, name):
     """No line of any solution or hidden test of the course (a line that occurs only inside
@@ -223,12 +225,14 @@ def test_release_holds_no_solution_and_no_hidden_test(graded, name):
         assert "raise NotImplementedError()" in cell.source, grade_id(cell)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_the_instructor_solution_scores_full_marks(graded, name):
     course, scores = graded
     assert scores[name, "instructor_solution"] == points(read(source_notebook(name)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_the_unchanged_release_scores_zero(graded, name):
     course, scores = graded
@@ -238,6 +242,7 @@ def test_the_unchanged_release_scores_zero(graded, name):
     assert (course / "autograded" / "release_unchanged" / name / f"{name}.ipynb").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.student)
 def test_a_partial_submission_scores_the_designed_points(graded, case):
     course, scores = graded
@@ -251,6 +256,7 @@ def test_a_partial_submission_scores_the_designed_points(graded, case):
     assert scores[case.assignment, case.student] == designed, case.mistake
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.student)
 def test_the_feedback_shows_the_diagnosis(graded, case):
     course, _ = graded
@@ -259,6 +265,7 @@ def test_the_feedback_shows_the_diagnosis(graded, case):
         assert diagnosis in text, f"{case.student}: the feedback does not say {diagnosis!r}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_the_feedback_leaves_out_the_hidden_tests(graded, name):
     course, _ = graded
@@ -272,6 +279,7 @@ def test_the_feedback_leaves_out_the_hidden_tests(graded, name):
 # --------------------------------------------------------------- running the sources
 
 
+@pytest.mark.slow
 def test_nbgrader_validate_passes_on_the_source_notebooks(tmp_path):
     course = copy_course(tmp_path)
     paths = [str(source_notebook(name, course)) for name in ASSIGNMENTS]
@@ -281,6 +289,7 @@ def test_nbgrader_validate_passes_on_the_source_notebooks(tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_the_source_notebooks_run_clean_under_nbval(tmp_path):
     course = copy_course(tmp_path)
     paths = [str(source_notebook(name, course)) for name in ASSIGNMENTS]

@@ -7,8 +7,12 @@ every page for broken internal links, resources from other hosts and error
 outputs. Chapter outputs are cached by jupyter-cache between sessions, so a
 second run of the suite re-renders without re-executing unchanged chapters.
 
-The browser test needs Debian's chromium and chromium-driver; it is skipped,
-with the reason, only where they are not installed.
+Markers (tests/conftest.py): a test that uses the built book is marked ``book``,
+one that prints the PDF or drives the browser ``browser`` (Debian's chromium and
+chromium-driver: skipped with the reason where they are not installed, a failure
+under BACKPROP_REQUIRE_ALL=1), and ``test_chapters_run_under_nbval`` ``slow``. In a
+parallel run this module's tests run on one worker (tests/conftest.py), so the book is
+built into ``_build/`` once; the nbval tests, which do not use the build, run apart.
 """
 
 from __future__ import annotations
@@ -36,13 +40,16 @@ HTML = BUILD / "html"
 SCREENSHOTS = BUILD / "screenshots"
 BUILD_LOG = BUILD / "book-build.log"
 
-for folder in (BOOK / "_ext", BOOK / "tools", BOOK, Path(__file__).resolve().parent):
+# The book's extensions and tools are scripts run by the build, not a package.
+for folder in (BOOK / "_ext", BOOK / "tools", BOOK):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-import book_browser  # noqa: E402
 import book_html_checks  # noqa: E402
 import print_pdf  # noqa: E402
+
+from tests.support import book_browser  # noqa: E402
+from tests.support.resources import require  # noqa: E402
 
 
 def toc_files() -> list[str]:
@@ -440,6 +447,7 @@ def test_cache_is_cleared_when_imported_packages_change(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- chapters as notebooks
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reference", ["with-reference", "student-without-reference"])
 def test_chapters_run_under_nbval(tmp_path, reference):
     """Every chapter, converted to .ipynb, runs top to bottom under nbval --nbval-lax,
@@ -489,9 +497,7 @@ def test_chapters_run_under_nbval(tmp_path, reference):
 @pytest.fixture(scope="session")
 def built_pdf(built_book):
     """The PDF printed from the built site, once per session (``make pdf``)."""
-    reason = book_browser.chromium_missing()
-    if reason:
-        pytest.skip(reason)
+    require("browser")
     start = time.monotonic()
     result = subprocess.run(
         [sys.executable, str(BOOK / "tools" / "print_pdf.py")],
@@ -574,11 +580,7 @@ def test_pdf_holds_the_whole_book_typeset(built_book, built_pdf):
 @pytest.fixture(scope="session")
 def browser_reports(built_book, built_pdf):
     """Every page visited once in headless Chromium: (reports by path, outside requests)."""
-    reason = book_browser.chromium_missing()
-    if reason:
-        pytest.skip(reason)
-    missing = book_browser.axe_missing()
-    assert not missing, missing
+    require("browser")
     chapters = [f"{name}.html" for name in toc_files() if re.match(r"book/\d\d_", name)]
     reports, outside = book_browser.check_site(
         built_book,

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import zoo
 
 import solutions as S
 from autograder import check_function, check_layer, check_loss
 from autograder.student.checks import RTOL, CheckReport, GradientCheckError
 from solutions.layers import sigmoid
+from tests.support import zoo
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,6 +29,17 @@ LAYERS = {
     "Sigmoid": lambda dtype: S.Sigmoid(),
     "Tanh": lambda dtype: S.Tanh(),
 }
+
+
+def test_every_layer_of_solutions_is_checked_here():
+    """A new layer exported by `solutions` joins LAYERS (the containers Sequential and MLP
+    are checked end to end in test_solutions_layers.py)."""
+    exported = {
+        name
+        for name in S.__all__
+        if isinstance(getattr(S, name), type) and issubclass(getattr(S, name), S.Layer)
+    }
+    assert exported - {"Layer", "Sequential", "MLP"} == set(LAYERS)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -249,7 +260,7 @@ def test_no_false_alarms_on_100_random_cases_per_building_block():
 def test_upstream_gradient_is_not_the_tests_own_input():
     """A test that draws x from default_rng(0) must not get grad_out == x from the check:
     with a square layer, a transposed dW would then be right by coincidence."""
-    from zoo import TransposedDW
+    from tests.support.zoo import TransposedDW
 
     x = np.random.default_rng(0).standard_normal((4, 4))
     layer = TransposedDW(4, 4, rng=1, dtype=np.float64)

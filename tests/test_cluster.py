@@ -23,7 +23,13 @@ import threading
 import time
 
 import pytest
-from assignment_course import (
+
+from autograder.instructor import grade as grading
+from autograder.instructor.course import Course, InstructorError
+from autograder.instructor.grade import grade, load_status
+from autograder.instructor.limits import GradingLimits
+from autograder.instructor.status import Status
+from tests.support.assignment_course import (
     copy_course,
     environment,
     nbgrader,
@@ -32,16 +38,10 @@ from assignment_course import (
     source_notebook,
     submit,
 )
-from class_submissions import ASSIGNMENT, KINDS, expected_scores, submit_class
-from test_grade import CLASS_SIZE, check_class, gradebook_scores, submit_with
+from tests.support.class_submissions import ASSIGNMENT, KINDS, expected_scores, submit_class
+from tests.test_grade import CLASS_SIZE, check_class, gradebook_scores, submit_with
 
-from autograder.instructor import grade as grading
-from autograder.instructor.course import Course, InstructorError
-from autograder.instructor.grade import grade, load_status
-from autograder.instructor.limits import GradingLimits
-from autograder.instructor.status import Status
-
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # classes graded in the sandbox
 
 DASK = os.path.join(os.path.dirname(sys.executable), "dask")
 
@@ -272,7 +272,8 @@ def test_a_worker_that_cannot_build_the_sandbox_refuses_and_is_named(
 def test_the_integrity_corpus_gives_no_false_credit_on_the_cluster(tmp_path, dask_cluster):
     """The `backward` and `mnist` entries of tests/integrity_corpus.py (22 of 68: every kind of
     attempt on a class's backward, and MNIST's data verified on the workers)."""
-    from test_integrity import ENTRIES, cell_scores, expected_cells, flag_kinds, generate
+    from tests.support.integrity_corpus import ENTRIES
+    from tests.test_integrity import cell_scores, expected_cells, flag_kinds, generate
 
     entries = [e for e in ENTRIES if e.assignment in ("backward", "mnist")]
     root = copy_course(tmp_path)

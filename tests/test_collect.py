@@ -9,7 +9,6 @@ import zipfile
 
 import nbformat
 import pytest
-from assignment_course import copy_course, read, source_notebook
 
 from autograder.instructor.collect import (
     IGNORED,
@@ -21,6 +20,7 @@ from autograder.instructor.collect import (
     safe_student_id,
 )
 from autograder.instructor.course import Course, InstructorError
+from tests.support.assignment_course import copy_course, read, source_notebook
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,8 @@ def outcomes(report):
 
 
 def check(report, course, found):
-    """Count in == count out, and every taken notebook is a valid v4 notebook where nbgrader looks."""
+    """Count in == count out, and every taken notebook is a valid v4 notebook where nbgrader
+    looks."""
     assert len(report.found) == found == len(report.taken) + len(report.skipped)
     assert {e.file for e in report.found}.isdisjoint(e.file for e in report.ignored)
     for entry in report.taken:
@@ -591,7 +592,8 @@ def test_same_name_is_two_students_and_a_decoy_file_name_decides_nothing(course,
     # Bob uploads a file named like Alice's folder: it is still Bob's.
     put(
         source,
-        "Bob Jones_2002_assignsubmission_file_/Alice Smith_2001_assignsubmission_file_forward.ipynb",
+        "Bob Jones_2002_assignsubmission_file_/Alice "
+        "Smith_2001_assignsubmission_file_forward.ipynb",
         with_output(notebook, "bob"),
     )
 

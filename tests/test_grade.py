@@ -1,6 +1,6 @@
 """Parallel autograding (`python -m autograder grade`), against SQLite and a real PostgreSQL.
 
-A class of 50 submissions of `backward` (tests/class_submissions.py: correct,
+A class of 50 submissions of `backward` (tests/support/class_submissions.py: correct,
 blank, partly right, a syntax error, not JSON, a kernel that exits, a memory
 hog) is graded with 2 workers; every submission must come out with exactly
 its designed score and status, and the gradebook must be intact.
@@ -13,20 +13,27 @@ import sys
 
 import nbformat
 import pytest
-from assignment_cases import Prepend, Replace
-from assignment_course import copy_course, environment, nbgrader, read, source_notebook, submit
-from class_submissions import ASSIGNMENT, expected_scores, submit_class
-from postgres import fresh_postgres_url, postgres_url  # noqa: F401 (fixtures)
 
 from autograder.instructor.course import Course, InstructorError
 from autograder.instructor.grade import grade, load_status
 from autograder.instructor.limits import GradingLimits
+from tests.support.assignment_cases import Prepend, Replace
+from tests.support.assignment_course import (
+    copy_course,
+    environment,
+    nbgrader,
+    read,
+    source_notebook,
+    submit,
+)
+from tests.support.class_submissions import ASSIGNMENT, expected_scores, submit_class
 
 CLASS_SIZE = 50
 
 
 def gradebook_scores(course):
-    """{student: {test cell: score}} and {student: flagged} of the assignment, from the gradebook."""
+    """{student: {test cell: score}} and {student: flagged} of the assignment, from the
+    gradebook."""
     scores, flagged = {}, {}
     with course.gradebook() as gradebook:
         for submission in gradebook.find_assignment(ASSIGNMENT).submissions:
@@ -81,6 +88,8 @@ def check_class(course, students, outcomes):
     )
 
 
+@pytest.mark.slow
+@pytest.mark.sandbox
 def test_fifty_submissions_with_two_workers_on_sqlite(tmp_path):
     course, students, outcomes = grade_class(tmp_path)
     check_class(course, students, outcomes)
@@ -88,6 +97,8 @@ def test_fifty_submissions_with_two_workers_on_sqlite(tmp_path):
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
+@pytest.mark.slow
+@pytest.mark.sandbox
 def test_fifty_submissions_with_two_workers_on_postgresql(tmp_path, fresh_postgres_url):  # noqa: F811
     course, students, outcomes = grade_class(tmp_path, db_url=fresh_postgres_url)
     check_class(course, students, outcomes)
@@ -111,6 +122,7 @@ def submit_with(course, student, cell, code):
     submit(course, student, ASSIGNMENT, notebook)
 
 
+@pytest.mark.slow
 def test_in_a_kernel_a_loop_that_ignores_interrupts_is_stopped_and_keeps_earlier_points(
     small_course,
 ):
@@ -132,6 +144,7 @@ def test_in_a_kernel_a_loop_that_ignores_interrupts_is_stopped_and_keeps_earlier
     assert outcome.score == 5.0
 
 
+@pytest.mark.slow
 def test_in_a_kernel_a_notebook_past_its_deadline_is_stopped_and_keeps_earlier_points(small_course):
     submit_with(small_course, "slow_sigmoid", "sigmoid", "import time\ntime.sleep(60)\n")
     course = Course(small_course)
@@ -148,6 +161,8 @@ def test_in_a_kernel_a_notebook_past_its_deadline_is_stopped_and_keeps_earlier_p
     assert outcome.score == 3.0  # ReLU 2 + LeakyReLU 1; the Sigmoid cell and all after it: 0
 
 
+@pytest.mark.slow
+@pytest.mark.sandbox
 def test_outputs_edited_to_show_a_pass_are_flagged_and_earn_nothing(small_course):
     """The ReLU backward is wrong, and its test cell's output was edited to say it passed."""
     notebook = read(source_notebook(ASSIGNMENT, small_course))
@@ -169,6 +184,8 @@ def test_outputs_edited_to_show_a_pass_are_flagged_and_earn_nothing(small_course
     assert "test_relu_backward" in outcome.flags[0].detail
 
 
+@pytest.mark.slow
+@pytest.mark.sandbox
 def test_a_hidden_case_failing_is_no_disagreement(small_course):
     """Tanh.backward that only works on 2-D input passes the visible test (its output shows
     the pass honestly) and fails a hidden 3-D case: a lost point, not a flag."""
@@ -195,6 +212,8 @@ def test_a_hidden_case_failing_is_no_disagreement(small_course):
     assert outcome.flags == []
 
 
+@pytest.mark.slow
+@pytest.mark.sandbox
 def test_graded_submissions_are_skipped_unless_forced(small_course):
     submit(small_course, "twice", ASSIGNMENT, read(source_notebook(ASSIGNMENT, small_course)))
     course = Course(small_course)
@@ -206,6 +225,7 @@ def test_graded_submissions_are_skipped_unless_forced(small_course):
 
 
 def test_asking_for_a_student_who_did_not_submit_names_them(small_course):
+    submit(small_course, "present", ASSIGNMENT, read(source_notebook(ASSIGNMENT, small_course)))
     with pytest.raises(InstructorError, match="nobody_here"):
         grade(Course(small_course), ASSIGNMENT, students=["nobody_here"], progress=False)
 
@@ -246,6 +266,8 @@ def test_outside_a_course_the_message_says_where_to_run(tmp_path):
     assert result.returncode == 2 and "not an nbgrader course" in result.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.sandbox
 def test_the_grade_command_prints_each_submission(small_course):
     submit(small_course, "cli_student", ASSIGNMENT, read(source_notebook(ASSIGNMENT, small_course)))
     result = autograder(
@@ -259,12 +281,15 @@ def test_the_grade_command_prints_each_submission(small_course):
         status["students"]["cli_student"]["reason"],
         status["students"]["cli_student"]["flags"],
     ) == (None, [])
-    # Other students of this course were graded incomplete or flagged by the tests above: exit 1, and who.
+    # Other students of this course were graded incomplete or flagged by the tests above: exit 1,
+    # and who.
     if any(v["status"] != "graded" or v["flags"] for v in status["students"].values()):
         assert result.returncode == 1 and "need a look" in result.stderr, result.stderr[-3000:]
     assert "Traceback" not in result.stderr and "Warning" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.sandbox
 def test_metadata_that_is_not_a_dict_costs_nothing_but_a_flag(small_course):
     """A cell whose nbgrader metadata is a string: the rebuild treats it as a cell the student
     added, and the run goes on (it used to stop the whole class in rebuild)."""
@@ -291,6 +316,8 @@ def test_metadata_that_is_not_a_dict_costs_nothing_but_a_flag(small_course):
     assert any(flag.kind == "deleted-cell" for flag in oops.flags), oops.flags
 
 
+@pytest.mark.slow
+@pytest.mark.sandbox
 def test_an_exception_in_one_students_step_costs_that_student_alone(small_course, monkeypatch):
     from autograder.instructor import grade as grading
 

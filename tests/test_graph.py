@@ -1,7 +1,7 @@
 """Tests for the computation-graph engine in solutions/graph.py.
 
 Gradients are checked against hand derivatives and against central
-differences in float64. The relative error is DESIGN.md's
+differences in float64. The relative error is book/notation.md's
 |a - b| / max(|a| + |b|, tiny), taken over whole arrays (Euclidean norms) so
 that an entry whose true gradient happens to be near 0 cannot dominate it.
 """
@@ -56,7 +56,7 @@ def check_gradients(fn, *arrays, seed=0):
     def loss():
         return np.sum(fn(*(Node(a) for a in arrays)).value * seed_grad)
 
-    for i, (node, a) in enumerate(zip(nodes, arrays)):
+    for i, (node, a) in enumerate(zip(nodes, arrays, strict=True)):
         assert node.grad.shape == a.shape and node.grad.dtype == np.float64
         err = rel_error(node.grad, numeric_grad(loss, a))
         assert err < TOL, f"input {i} of shape {a.shape}: relative error {err:.2e}"
@@ -91,7 +91,7 @@ def worked_example():
     x1, x2, x3 = Node(X1, name="x1"), Node(X2, name="x2"), Node(X3, name="x3")
     s = G.sin(x1)
     a = x1 + s
-    l = G.log(a)  # noqa: E741 - the name in the notes
+    l = G.log(a)  # noqa: E741 - chapter 3's name for it
     d = 2 * l
     m = G.max(x2, x3)
     y = d * m
@@ -104,7 +104,7 @@ def hand_worked_example():
     """Values and dy/d(node) of every node, derived by hand."""
     s = math.sin(X1)
     a = X1 + s
-    l = math.log(a)
+    l = math.log(a)  # noqa: E741 (chapter 3 names this node l)
     d = 2 * l
     m = max(X2, X3)
     values = dict(x1=X1, x2=X2, x3=X3, s=s, a=a, l=l, d=d, m=m, y=d * m)
@@ -129,8 +129,9 @@ def test_worked_example_values_and_gradients_match_hand_derivation():
     for name, node in nodes.items():
         assert node.value == pytest.approx(values[name], rel=1e-14, abs=1e-14), name
         assert node.grad == pytest.approx(grads[name], rel=1e-14, abs=1e-14), name
-    # The numbers the notes quote: y = 2 ln(4.041) * (-2) and dy/dx1 = -(4/4.04) cos 5 - 4/4.04.
-    assert values["a"] == pytest.approx(4.04, abs=5e-3)  # the notes round to 4.04
+    # The numbers chapter 3 works out by hand: y = 2 ln(4.041) * (-2) and
+    # dy/dx1 = -(4/4.04) cos 5 - 4/4.04.
+    assert values["a"] == pytest.approx(4.04, abs=5e-3)  # rounded to 4.04 in the text
     assert nodes["x1"].grad == pytest.approx(-(4 / 4.04) * math.cos(5) - 4 / 4.04, abs=1e-2)
     assert nodes["x1"].grad == pytest.approx(-1.270614, abs=1e-6)
     assert nodes["x2"].grad == pytest.approx(2.793022, abs=1e-6)
@@ -142,7 +143,7 @@ def test_worked_example_every_gradient_matches_central_differences():
     y.backward()
     for name, node in nodes.items():
         v = node.value.copy()
-        numeric = numeric_grad(lambda: replay(y, node, v), v)
+        numeric = numeric_grad(lambda node=node, v=v: replay(y, node, v), v)
         assert rel_error(node.grad, numeric) < TOL, name
 
 
@@ -159,10 +160,10 @@ def test_worked_example_input_gradients_match_a_closed_form_numerically():
     assert rel_error(engine, numeric_grad(y, x)) < TOL
 
 
-def test_worked_example_matches_the_pytorch_snippet_of_the_notes():
-    # The notes' PyTorch code takes log base 10 (it divides by ln 10) and
-    # prints tensor([-0.5518, 1.2130, 0.0000]); the notes' dy/dx2 = 1.212 is
-    # that base-10 value, while their dy/dx1 formula is the natural-log one.
+def test_worked_example_matches_the_pytorch_appendix():
+    # The PyTorch appendix (book/appendix_pytorch.md) runs the example once with
+    # torch.log10 (the log divided by ln 10), which gives tensor([-0.5518, 1.2130, 0.0000]):
+    # dy/dx2 = 1.213 is that base-10 value, while chapter 3's dy/dx1 uses the natural log.
     x1, x2, x3 = Node(X1), Node(X2), Node(X3)
     y = 2 * G.log(x1 + G.sin(x1)) / np.log(10) * G.max(x2, x3)
     y.backward()
@@ -435,7 +436,7 @@ def test_deep_chain_does_not_recurse():
 
 
 # ---------------------------------------------------------------------------
-# A linear layer built from gates, in DESIGN.md's notation
+# A linear layer built from gates, in the notation of book/notation.md
 # ---------------------------------------------------------------------------
 
 

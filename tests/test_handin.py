@@ -146,8 +146,8 @@ def test_in_jupyter_numpy_shape_errors_outside_a_check_get_the_course_hint(tmp_p
     ).execute()
     shown = error_output(notebook, "test_linear_forward")
     assert (
-        "Likely mistake: x is (B, d_in) = (3, 3) and W is (d_out, d_in) = (2, 3): which one needs transposing?"
-        in shown
+        "Likely mistake: x is (B, d_in) = (3, 3) and W is (d_out, d_in) = (2, 3): which one needs "
+        "transposing?" in shown
     )
 
 

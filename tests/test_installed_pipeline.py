@@ -3,7 +3,8 @@
 The wheel is built from this checkout and installed (without dependencies) into a fresh
 virtualenv; the dependencies come from the test environment's site-packages through a
 .pth file, whose own .pth files (the checkout's editable install among them) Python does
-not read (their data files, nbconvert's templates, through JUPYTER_PATH). Then release, collect, grade, feedback and report run on a course folder
+not read (their data files, nbconvert's templates, through JUPYTER_PATH). Then release, collect,
+grade, feedback and report run on a course folder
 outside the checkout, and `autograder` must be the installed one.
 """
 
@@ -14,7 +15,12 @@ import zipfile
 from pathlib import Path
 
 import nbformat
-from assignment_course import copy_course, environment, read, source_notebook
+import pytest
+
+from tests.support.assignment_course import copy_course, environment, read, source_notebook
+from tests.support.wheels import build_wheel
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # the whole pipeline, from a wheel
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,24 +34,7 @@ def run(*command, cwd, env):
 
 
 def test_release_collect_grade_feedback_report_from_the_wheel(tmp_path):
-    wheels = tmp_path / "wheels"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--no-build-isolation",
-            "--wheel-dir",
-            str(wheels),
-            str(ROOT),
-        ],
-        check=True,
-    )
-    (wheel,) = wheels.glob("backprop_course-*.whl")
+    wheel = build_wheel(ROOT, tmp_path / "wheels")
     names = zipfile.ZipFile(wheel).namelist()
     assert "autograder/instructor/vendor/tex-svg.js" in names
     assert "autograder/instructor/vendor/student-pyproject.toml" in names

@@ -1,4 +1,5 @@
-"""Grading integrity: the adversarial corpus of tests/integrity_corpus.py, graded in one batch.
+"""Grading integrity: the adversarial corpus of tests/support/integrity_corpus.py, graded in one
+batch.
 
 Every entry is a real notebook with a wrong answer plus an attempt on the grader
 (or an honest variant). The corpus is graded with 2 workers in the sandbox (the
@@ -24,13 +25,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from assignment_course import copy_course, points, read, release_notebook, source_notebook, submit
-from integrity_corpus import ENTRIES, FORK_BOMB_CHILD, LITTER_FILE, LITTER_FOLDERS
 
 from autograder.instructor.course import Course
 from autograder.instructor.feedback import feedback
 from autograder.instructor.grade import grade
 from autograder.instructor.nbgrader_run import make_converter, run
+from tests.support.assignment_course import (
+    copy_course,
+    points,
+    read,
+    release_notebook,
+    source_notebook,
+    submit,
+)
+from tests.support.integrity_corpus import ENTRIES, FORK_BOMB_CHILD, LITTER_FILE, LITTER_FOLDERS
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # the corpus, graded in the sandbox
 
 WORKERS = 2
 ASSIGNMENTS = sorted({entry.assignment for entry in ENTRIES})
@@ -223,7 +233,8 @@ def describe(entry, outcome, scores, root=None):
     return (
         f"{entry.student} ({entry.description}): expected {entry.deserved} {entry.status} "
         f"flags {sorted(entry.flags)}; got {outcome.score if outcome else None} "
-        f"{outcome.status if outcome else None} flags {sorted(flag_kinds(outcome)) if outcome else None}"
+        f"{outcome.status if outcome else None} "
+        f"flags {sorted(flag_kinds(outcome)) if outcome else None}"
         f"{' reason: ' + outcome.reason if outcome and outcome.reason else ''}; "
         f"cells {scores}" + (graded_errors(root, entry) if root else "")
     )
@@ -400,7 +411,8 @@ def test_no_student_output_is_live_html_in_the_feedback(corpus):
 
 def test_nothing_a_student_starts_or_writes_outlives_the_sandbox(corpus):
     """The fork bomb's children (they become `sleep 617.25`) are gone with their sandbox, and so are
-    the files a student wrote outside its scratch folder (/tmp, /var/tmp, /dev/shm, which is RAM)."""
+    the files a student wrote outside its scratch folder (/tmp, /var/tmp, /dev/shm, which is
+    RAM)."""
     listing = subprocess.run(
         ["ps", "-eo", "uid=,pid=,args="], capture_output=True, text=True
     ).stdout

@@ -1,6 +1,6 @@
 """A week of grading from LMS exports back to the LMS, through the command line.
 
-The corpus (tests/lms_corpus.py): a Canvas and a Moodle export of `forward`, 31
+The corpus (tests/support/lms_corpus.py): a Canvas and a Moodle export of `forward`, 31
 submitters each, and a second export in which one student's submission changed.
 Each is collected, graded (with a due date), collected again and graded again,
 reported with the LMS's class list, and exported in the LMS's import format; the
@@ -18,8 +18,9 @@ import sys
 import zipfile
 
 import pytest
-from assignment_course import copy_course, environment
-from lms_corpus import (
+
+from tests.support.assignment_course import copy_course, environment
+from tests.support.lms_corpus import (
     ASSIGNMENT,
     CANVAS_ASSIGNMENT_ID,
     DUE,
@@ -32,7 +33,9 @@ from lms_corpus import (
     moodle_roster,
     utc,
 )
-from postgres import create_database, postgres_url  # noqa: F401 (fixture)
+from tests.support.postgres import create_database
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]  # a week, graded in the sandbox
 
 CANVAS_FIRST, MOODLE_FIRST = 1000, 2000
 

@@ -1,15 +1,15 @@
-"""Every deliberate mistake in tests/zoo.py fails its check with the right diagnosis."""
+"""Every deliberate mistake in tests/support/zoo.py fails its check with the right diagnosis."""
 
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
-import zoo
 
 import solutions as S
 from autograder.student import diagnosis as dx
 from autograder.student.checks import GradientCheckError, check_layer
+from tests.support import zoo
 
 README = Path(__file__).resolve().parents[1] / "autograder" / "README.md"
 
@@ -71,7 +71,9 @@ def test_a_crash_is_reported_with_the_input_it_got():
 def test_a_failure_notes_the_line_of_the_students_code_that_sets_the_wrong_gradient():
     error = failure(zoo.MISTAKES[0])  # dW transposed
     (note,) = error.__notes__
-    assert re.match(r"Your code: (tests/)?zoo\.py, line \d+, in TransposedDW\.backward\n", note)
+    assert re.match(
+        r"Your code: (tests/support/)?zoo\.py, line \d+, in TransposedDW\.backward\n", note
+    )
     assert note.endswith("self.dW = self.dW.T.copy()")
 
 

@@ -86,7 +86,8 @@ def test_an_incomplete_mnist_dir_is_an_error_even_if_the_cache_is_full(
 
 
 def test_download_fetches_into_the_cache_and_verifies(copy_of_mnist, monkeypatch, tmp_path):
-    """The download path, with the mirrors replaced by local files (tests never touch the network)."""
+    """The download path, with the mirrors replaced by local files (tests never touch the
+    network)."""
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     for name in NAMES:

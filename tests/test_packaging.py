@@ -1,37 +1,17 @@
 """Students install `autograder` without `solutions`: the student wheel holds the toolkit only."""
 
-import ast
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
+from tests.support.wheels import build_wheel
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def build_wheel(project, out):
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--no-build-isolation",
-            "--wheel-dir",
-            str(out),
-            str(project),
-        ],
-        check=True,
-    )
-    (wheel,) = out.glob("*.whl")
-    return zipfile.ZipFile(wheel).namelist()
-
-
 def test_student_wheel_has_autograder_and_no_solutions(tmp_path):
-    names = build_wheel(ROOT / "packaging" / "autograder", tmp_path)
+    names = zipfile.ZipFile(build_wheel(ROOT / "packaging" / "autograder", tmp_path)).namelist()
     packages = {name.split("/")[0] for name in names if not name.endswith(".dist-info/")}
     assert "autograder/__init__.py" in names and "autograder/student/checks.py" in names
     assert not any(name.startswith("solutions") for name in names)
@@ -41,8 +21,7 @@ def test_student_wheel_has_autograder_and_no_solutions(tmp_path):
 
 
 def test_student_wheel_imports_without_solutions(tmp_path):
-    build_wheel(ROOT / "packaging" / "autograder", tmp_path / "wheel")
-    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    wheel = build_wheel(ROOT / "packaging" / "autograder", tmp_path / "wheel")
     zipfile.ZipFile(wheel).extractall(tmp_path / "site")
     # Import from the unpacked wheel alone, with `solutions` made unimportable.
     code = (
@@ -64,14 +43,13 @@ def test_student_wheel_imports_without_solutions(tmp_path):
 
 
 def test_the_student_wheel_offers_check_alone(tmp_path):
-    build_wheel(ROOT / "packaging" / "autograder", tmp_path / "wheel")
-    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    wheel = build_wheel(ROOT / "packaging" / "autograder", tmp_path / "wheel")
     zipfile.ZipFile(wheel).extractall(tmp_path / "site")
 
     def run(*args):
         code = (
-            f"import sys, runpy; sys.path.insert(0, {str(tmp_path / 'site')!r}); "
-            f"sys.argv = ['autograder', *{list(args)!r}]; runpy.run_module('autograder', run_name='__main__')"
+            f"import sys, runpy; sys.path.insert(0, {str(tmp_path / 'site')!r}); sys.argv = "
+            f"['autograder', *{list(args)!r}]; runpy.run_module('autograder', run_name='__main__')"
         )
         return subprocess.run(
             [sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=tmp_path
@@ -82,32 +60,3 @@ def test_the_student_wheel_offers_check_alone(tmp_path):
     assert "Traceback" not in grading.stderr
     missing = run("check", "nowhere.ipynb")
     assert missing.returncode == 2 and "nowhere.ipynb: no such file" in missing.stderr
-
-
-def test_autograder_never_imports_solutions():
-    offenders = [
-        str(path.relative_to(ROOT))
-        for path in (ROOT / "autograder").rglob("*.py")
-        if "import solutions" in path.read_text() or "from solutions" in path.read_text()
-    ]
-    assert offenders == []
-
-
-def test_the_student_half_never_imports_the_instructor_half():
-    def imported(path):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                yield from (alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                yield node.module or ""
-
-    student = [
-        ROOT / "autograder" / "__init__.py",
-        *(ROOT / "autograder" / "student").rglob("*.py"),
-    ]
-    offenders = [
-        str(path.relative_to(ROOT))
-        for path in student
-        if any("instructor" in module.split(".") for module in imported(path))
-    ]
-    assert offenders == []

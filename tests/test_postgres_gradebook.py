@@ -1,6 +1,6 @@
 """nbgrader with its gradebook on a real PostgreSQL server (`CourseDirectory.db_url`).
 
-The server is the test session's own (tests/postgres.py: Debian's postgresql, a unix
+The server is the test session's own (tests/support/postgres.py: Debian's postgresql, a unix
 socket in a temporary directory, no network); each test gets an empty database. The
 instructor pipeline (generate_assignment, autograde) runs on a copy of the course with
 --CourseDirectory.db_url pointing at the server, and must leave no SQLite gradebook behind.
@@ -10,19 +10,19 @@ from pathlib import Path
 
 import nbgrader
 import nbgrader.api
-from assignment_course import (
+from nbgrader.api import Gradebook
+from sqlalchemy import create_engine, inspect, text
+
+from tests.support.assignment_course import (
     copy_course,
     points,
     read,
     source_notebook,
     submit,
 )
-from assignment_course import (
+from tests.support.assignment_course import (
     nbgrader as run_nbgrader,
 )
-from nbgrader.api import Gradebook
-from postgres import fresh_postgres_url, postgres_url  # noqa: F401 (fixtures)
-from sqlalchemy import create_engine, inspect, text
 
 COURSE_ID = "backprop"  # as in assignments/nbgrader_config.py
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from assignment_course import copy_course, environment, read, source_notebook
 
 import solutions
 from autograder.instructor.bundle import (
@@ -23,6 +22,7 @@ from autograder.instructor.bundle import (
     release,
 )
 from autograder.instructor.course import Course, InstructorError
+from tests.support.assignment_course import copy_course, environment, read, source_notebook
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 One course copy per module: `softmax` generated, four students submitted (the
 instructor's solution, the unchanged release, and two partly right cases of
-tests/assignment_cases.py), `nbgrader autograde`, then `feedback()`. By design
+tests/support/assignment_cases.py), `nbgrader autograde`, then `feedback()`. By design
 the two cases lose exactly the 3 points of test_ce_backward and the release
 earns nothing, so the hand counts below are the course's design, not a re-run
 of the code under test.
@@ -15,8 +15,13 @@ import re
 
 import matplotlib.image
 import pytest
-from assignment_cases import CASES
-from assignment_course import (
+
+from autograder.instructor.course import Course, InstructorError
+from autograder.instructor.feedback import feedback
+from autograder.instructor.report import load_grades, report, summarize
+from autograder.instructor.status import status_path as status_file
+from tests.support.assignment_cases import CASES
+from tests.support.assignment_course import (
     HIDDEN_MARKERS,
     copy_course,
     grades,
@@ -29,10 +34,7 @@ from assignment_course import (
     submit,
 )
 
-from autograder.instructor.course import Course, InstructorError
-from autograder.instructor.feedback import feedback
-from autograder.instructor.report import load_grades, report, summarize
-from autograder.instructor.status import status_path as status_file
+pytestmark = pytest.mark.slow  # the class is graded by nbgrader autograde
 
 ASSIGNMENT = "softmax"
 CELLS = points(read(source_notebook(ASSIGNMENT)))  # {grade_id: points}, notebook order
@@ -177,7 +179,7 @@ def test_the_status_file_gives_the_reason_of_a_failed_submission(graded, tmp_pat
         text = str(summarize(load_grades(course, ASSIGNMENT)))
     finally:
         path.unlink()
-    by_student = {row[0]: dict(zip(header, row)) for row in rows}
+    by_student = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
     assert sorted(by_student) == sorted(STUDENTS + ["ghost"])
     assert by_student["tampered_test"]["status"] == "failed"
     assert (

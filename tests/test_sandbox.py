@@ -18,17 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from assignment_cases import Prepend
-from assignment_course import (
-    COURSE,
-    ROOT,
-    copy_course,
-    environment,
-    nbgrader,
-    read,
-    source_notebook,
-    submit,
-)
 
 from autograder.instructor import sandbox as sandbox_module
 from autograder.instructor.protocol import Channel, ProtocolError, Timeout, decode, encode
@@ -43,6 +32,17 @@ from autograder.instructor.sandbox import (
     check_available,
     hidden_paths,
     processes_of,
+)
+from tests.support.assignment_cases import Prepend
+from tests.support.assignment_course import (
+    COURSE,
+    ROOT,
+    copy_course,
+    environment,
+    nbgrader,
+    read,
+    source_notebook,
+    submit,
 )
 
 
@@ -77,6 +77,7 @@ def printed(code, source):
 # ----------------------------------------------------------------- what it sees
 
 
+@pytest.mark.sandbox
 def test_the_student_process_sees_no_course_no_solutions_no_network_and_is_not_root(student):
     code, _ = student
     out = run(
@@ -100,7 +101,7 @@ except OSError as error:
 print("cwd", os.getcwd() == "/tmp/work")
 print("other tmp", sorted(os.listdir("/tmp")))
 print("git", os.access({str(COURSE.parent / ".git")!r}, os.R_OK))
-""",
+""",  # noqa: E501 (code a student writes, kept verbatim)
     )
     assert "uid 0" not in out and "course False" in out and "solutions False" in out
     assert "imported solutions" not in out
@@ -110,6 +111,7 @@ print("git", os.access({str(COURSE.parent / ".git")!r}, os.R_OK))
     )  # a private /tmp; no history
 
 
+@pytest.mark.sandbox
 def test_the_root_holds_the_binds_and_nothing_else(student):
     """Every path outside the binds, /proc, /dev and /tmp is only a folder on the way to a bind."""
     code, _ = student
@@ -170,6 +172,7 @@ def course_copies(tmp_path):
         subprocess.run(["rm", "-rf", str(folder)], check=False)
 
 
+@pytest.mark.sandbox
 def test_another_copy_of_the_course_anywhere_is_out_of_reach(student, course_copies):
     code, _ = student
     paths, secret = course_copies
@@ -188,13 +191,14 @@ for folder in ("/srv", "/opt", "/var/tmp", "/home"):
     except OSError as error:
         print("refused", folder)
 print("beside the checkout", os.listdir({str(ROOT.parent)!r}))  # only the folders on the way to a bind
-""",
+""",  # noqa: E501 (code a student writes, kept verbatim)
     )
     assert secret not in out and "read " not in out, out
     assert out.count("refused") == len(paths) + 4, out
     assert "course-copy" not in out.split("beside the checkout")[1], out
 
 
+@pytest.mark.sandbox
 def test_honest_code_runs_numpy_matplotlib_and_the_toolkits_mnist_loader(student):
     code, _ = student
     assert os.environ.get("MNIST_DIR"), "set MNIST_DIR to the shared MNIST folder"
@@ -221,6 +225,7 @@ print("plot", os.path.getsize("plot.png") > 1000)
 # ----------------------------------------------------------------- what it shares
 
 
+@pytest.mark.sandbox
 def test_the_student_process_cannot_undo_its_mounts_or_grow_past_its_limits(student):
     code, _ = student
     out = run(
@@ -266,9 +271,10 @@ def keys():
         with open("/proc/sysvipc/" + kind) as table:
             found |= {(kind, int(line.split()[0])) for line in list(table)[1:]}
     return found
-"""
+"""  # noqa: E501 (code a student writes, kept verbatim)
 
 
+@pytest.mark.sandbox
 def test_sysv_ipc_objects_stay_in_the_sandbox_and_end_with_it(sandboxed):
     sandbox, code, _ = sandboxed
     namespace = {}
@@ -291,6 +297,7 @@ def test_sysv_ipc_objects_stay_in_the_sandbox_and_end_with_it(sandboxed):
         namespace["remove"](host_ids)
 
 
+@pytest.mark.sandbox
 def test_no_run_lock_and_no_host_unix_socket(student, tmp_path):
     code, _ = student
     path = f"/tmp/autograder-test-{uuid.uuid4().hex[:8]}.sock"
@@ -341,7 +348,7 @@ def detach(marker):
             ctypes.CDLL(None).prctl(4, 0)  # PR_SET_DUMPABLE 0: /proc/PID is then root's
             os.execv(sys.executable, [sys.executable, "-c", "import time\\nwhile True: time.sleep(1)", marker])
         os._exit(0)
-"""
+"""  # noqa: E501 (code a student writes, kept verbatim)
 
 
 def processes_running(marker):
@@ -356,6 +363,7 @@ def processes_running(marker):
     return found
 
 
+@pytest.mark.sandbox
 def test_a_setsid_double_forked_child_dies_with_the_sandbox(sandboxed):
     sandbox, code, _ = sandboxed
     marker = f"detached-{uuid.uuid4().hex}"
@@ -370,6 +378,7 @@ def test_a_setsid_double_forked_child_dies_with_the_sandbox(sandboxed):
     assert processes_running(marker) == [] and processes_of(uid) == []  # gone when kill() returns
 
 
+@pytest.mark.sandbox
 def test_two_sandboxes_never_share_a_user_id_in_one_run_or_two(sandboxed):
     sandbox, _, _ = sandboxed
     other = Sandbox([], slot=3999)  # the same slot: the lock decides
@@ -436,6 +445,8 @@ def sandbox_tree(marker):
     "target, sent",
     [("command", signal.SIGTERM), ("worker", signal.SIGTERM), ("command", signal.SIGINT)],
 )
+@pytest.mark.slow
+@pytest.mark.sandbox
 def test_a_signal_to_grading_leaves_no_sandbox_process_and_no_scratch_folder(
     hanging_course, tmp_path, target, sent
 ):
@@ -466,6 +477,9 @@ def test_a_signal_to_grading_leaves_no_sandbox_process_and_no_scratch_folder(
         env={**environment(), "TMPDIR": str(scratch)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # Ctrl-C as at a terminal: a child inherits an ignored SIGINT, and an in-process
+        # kernel earlier in this test process (ipykernel's init_signal) may have ignored it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 240
@@ -493,6 +507,7 @@ def test_a_signal_to_grading_leaves_no_sandbox_process_and_no_scratch_folder(
 # ----------------------------------------------------------------- the objects that come back
 
 
+@pytest.mark.sandbox
 def test_objects_come_back_as_data_or_proxies_that_claim_nothing(student):
     code, names = student
     run(
@@ -530,6 +545,7 @@ def everything(): return Everything()
     assert names["layer"] is layer  # the same object gives the same proxy
 
 
+@pytest.mark.sandbox
 def test_a_shared_generator_advances_on_both_sides(student):
     code, names = student
     run(code, "def draw(rng, n):\n    return rng.permutation(n)\n")
@@ -542,6 +558,7 @@ def test_a_shared_generator_advances_on_both_sides(student):
     )
 
 
+@pytest.mark.sandbox
 def test_the_student_code_reaches_only_public_methods_of_the_tests_objects(student):
     code, names = student
     # The student's code can send any request through the channel, e.g. for a private attribute.
@@ -557,6 +574,7 @@ def test_the_student_code_reaches_only_public_methods_of_the_tests_objects(stude
     assert names["use"](names["Helper"]()) == 6.0
 
 
+@pytest.mark.sandbox
 def test_a_crash_or_a_hang_loses_the_process_not_the_grader(student):
     code, names = student
     run(code, "import os, time\ndef crash():\n    os._exit(3)\ndef hang():\n    while True: pass\n")
@@ -566,12 +584,14 @@ def test_a_crash_or_a_hang_loses_the_process_not_the_grader(student):
         names["hang"]()
 
 
+@pytest.mark.sandbox
 def test_a_hung_request_times_out():
     sandbox = Sandbox(hidden_paths(COURSE), slot=3998)
     code = StudentCode(sandbox.start(), timeout=2)
     try:
         code.run_cell(
-            "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ndef hang():\n    while True: pass\n",
+            "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            "def hang():\n    while True: pass\n",
             20,
         )
         with pytest.raises(StudentProcessLost, match="no answer within 2 s"):
@@ -583,6 +603,7 @@ def test_a_hung_request_times_out():
 # ----------------------------------------------------------------- the channel's bounds
 
 
+@pytest.mark.sandbox
 def test_a_student_process_that_stops_reading_cannot_block_the_grader():
     """It stops itself (SIGSTOP) with the channel still open; a large request must give up."""
     sandbox = Sandbox(hidden_paths(COURSE), Limits(channel_timeout=3), slot=3997)

@@ -10,11 +10,11 @@ import functools
 
 import numpy as np
 import pytest
-from assignment_course import read, source_notebook
 
 from autograder.instructor.trusted import instructor_cells
 from solutions import graph
 from solutions import layers as reference_layers
+from tests.support.assignment_course import read, source_notebook
 
 rng = np.random.default_rng(1515)
 

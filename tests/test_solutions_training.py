@@ -2,6 +2,7 @@
 
 import json
 import re
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -87,7 +88,7 @@ def test_sgd_refuses_bad_settings_and_missing_gradients():
 def test_cosine_schedule_starts_at_the_rate_and_decreases():
     lr = cosine_schedule(0.05, 10)
     rates = [lr(epoch) for epoch in range(10)]
-    assert rates[0] == 0.05 and all(a > b for a, b in zip(rates, rates[1:])) and rates[-1] > 0
+    assert rates[0] == 0.05 and all(a > b for a, b in pairwise(rates)) and rates[-1] > 0
 
 
 def test_minibatches_cover_every_example_once_in_a_new_order_each_epoch():
@@ -179,6 +180,7 @@ def test_cli_rejects_bad_options(capsys):
     assert "invalid" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_mnist_reaches_98_percent_in_10_epochs(tmp_path, capsys):
     """The course's target: 784-256-128-10 ReLU, float32, SGD momentum 0.9,
     lr 0.05 (cosine), batch 128, seed 0, 10 epochs: at least 98.0% test accuracy."""

@@ -1,5 +1,5 @@
-"""The student-mistake corpus (tests/student_mistakes.py): every mistake is caught where the
-course says, with the diagnosis it names; the summary prints the shares.
+"""The student-mistake corpus (tests/support/student_mistakes.py): every mistake is caught
+where the course says, with the diagnosis it names; the summary prints the shares.
 
     .venv/bin/python -m pytest tests/test_student_mistakes.py -q -s
 """
@@ -7,9 +7,11 @@ course says, with the diagnosis it names; the summary prints the shares.
 import functools
 
 import pytest
-import student_mistakes as corpus
 
-ASSIGNMENTS = {"forward", "backward", "graph", "softmax", "sgd_xor", "mnist"}
+from tests.support import student_mistakes as corpus
+from tests.support.assignment_course import assignments
+
+ASSIGNMENTS = set(assignments())  # every assignment of the course has its mistakes here
 SPECIFIC_TARGET = 0.9  # the share of mistakes whose failure names them
 
 
@@ -74,7 +76,8 @@ def test_summary_most_failures_name_the_mistake(capsys):
         for m, r in results:
             if m not in named:
                 print(
-                    f"  no specific diagnosis: {m.assignment}: {m.mistake}: {r.message.splitlines()[0][:120]}"
+                    f"  no specific diagnosis: {m.assignment}: {m.mistake}: "
+                    f"{r.message.splitlines()[0][:120]}"
                 )
     assert len(caught) == total
     assert len(named) / total >= SPECIFIC_TARGET

@@ -3,8 +3,8 @@
     course.py          the nbgrader course folder, its config and gradebook (SQLite or PostgreSQL)
     cli.py             `python -m autograder release|collect|grade|feedback|report`
     bundle.py          release: the student bundle (zip), checked for leaks before it is written
-    collect.py         collect: submissions in LMS, nbgrader or flat layouts -> submitted/, a table of every submitter
-    submissions.py     submitted/<student>/<assignment>/ and its fingerprint (what changed since graded)
+    collect.py         collect: LMS, nbgrader or flat layouts -> submitted/, a table of submitters
+    submissions.py     submitted/<student>/<assignment>/, its fingerprint (changed since graded?)
     grade.py           grade: prepare and record in one process, execute in worker processes
       limits.py          the limits of a notebook (time per cell and notebook, memory), from the CLI
       rebuild.py         the graded notebook: the instructor's, with only the student's code in it

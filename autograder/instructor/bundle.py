@@ -121,9 +121,8 @@ def release(course, assignment, out=None):
     if problem:
         raise InstructorError(
             f"nbgrader could not generate the student version of {assignment!r}: {problem}\n"
-            "Fix source/{0}/{0}.ipynb (`nbgrader validate` on it may help) and release again.".format(
-                assignment
-            )
+            f"Fix source/{assignment}/{assignment}.ipynb (`nbgrader validate` on it may help) "
+            "and release again."
         )
     bundle = build_bundle(course, assignment)
     problems = check_bundle(bundle, course.source_notebooks(assignment))
@@ -189,8 +188,8 @@ the grading; further hidden tests use other shapes and values.
 
 ## Hand in
 
-Before handing in, run `python -m autograder check {notebooks[0] if notebooks else "NOTEBOOK"}`: it runs
-your notebook top to bottom in a fresh kernel, as the grader will, and lists
+Before handing in, run `python -m autograder check {notebooks[0] if notebooks else "NOTEBOOK"}`:
+it runs your notebook top to bottom in a fresh kernel, as the grader will, and lists
 each visible test with its points; fix anything it reports (hidden tests run
 only at grading).
 
@@ -267,7 +266,8 @@ def _check_notebook(name, data, secrets, reference):
         leaked = sorted({line.strip() for line in cell.source.splitlines()} & secrets)
         if leaked:
             problems.append(
-                f"{where}: {len(leaked)} line(s) of the solution or hidden tests, e.g. {leaked[0]!r}"
+                f"{where}: {len(leaked)} line(s) of the solution or hidden tests, e.g. "
+                f"{leaked[0]!r}"
             )
         if cell.cell_type == "code":
             problems += _check_code(where, cell.source, reference)
@@ -303,7 +303,8 @@ def _check_code(where, source, reference):
 
 
 def _body_key(function):
-    """A function's body without its docstring, as an AST dump; None for bodies too short to tell."""
+    """A function's body without its docstring, as an AST dump; None for bodies too short to
+    tell."""
     body = function.body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         body = body[1:]

@@ -2,7 +2,8 @@
 
     python -m autograder release  ASSIGNMENT [--out DIR]
     python -m autograder collect  ASSIGNMENT SOURCE [--pattern REGEX]
-    python -m autograder grade    ASSIGNMENT [--workers N] [--force] [--due DATE] [--timeout S] [--memory-limit GB]
+    python -m autograder grade    ASSIGNMENT [--workers N] [--force] [--due DATE] [--timeout S]
+                                             [--memory-limit GB]
     python -m autograder feedback ASSIGNMENT [--zip canvas|moodle]
     python -m autograder report   ASSIGNMENT [--out DIR] [--roster FILE]
     python -m autograder export   ASSIGNMENT canvas|moodle [--roster FILE] [--out FILE]
@@ -178,8 +179,8 @@ def build_parser():
     sub = command(
         "report",
         help="grade CSV and plots of how the class did",
-        description="Write the grade sheet (CSV, a row for every submitter), the distribution of total "
-        "scores and the pass rate of each test cell (PNG).",
+        description="Write the grade sheet (CSV, a row for every submitter), the distribution of "
+        "total scores and the pass rate of each test cell (PNG).",
     )
     sub.add_argument(
         "--out", metavar="DIR", help="output folder (default: <course>/reports/<assignment>)"
@@ -195,8 +196,8 @@ def build_parser():
     sub = command(
         "export",
         help="grades in the LMS's import format (Canvas or Moodle CSV)",
-        description="Write the grades as Canvas's gradebook import CSV or Moodle's grade import CSV "
-        "(see autograder/instructor/README.md for the columns).",
+        description="Write the grades as Canvas's gradebook import CSV or Moodle's grade import "
+        "CSV (see autograder/instructor/README.md for the columns).",
     )
     sub.add_argument("lms", choices=("canvas", "moodle"))
     sub.add_argument(
@@ -290,8 +291,8 @@ def run_grade(course, args):
             )
     else:
         print(
-            f"Nothing new to grade: every collected submission of {args.assignment} is unchanged since it "
-            "was graded (use --force to grade them again)."
+            f"Nothing new to grade: every collected submission of {args.assignment} is unchanged "
+            "since it was graded (use --force to grade them again)."
         )
     grades = load_grades(course, args.assignment)
     path = report_paths(course, args.assignment)["csv"]
@@ -303,7 +304,8 @@ def run_grade(course, args):
 
 
 def _attention(grades):
-    """Print who needs a look (not graded, incomplete, failed, flagged, not collected); the exit status."""
+    """Print who needs a look (not graded, incomplete, failed, flagged, not collected); the exit
+    status."""
     rows = grades.needs_attention()
     if not rows:
         return 0

@@ -1,4 +1,5 @@
-"""Import a class's submissions into nbgrader's layout: ``submitted/<student>/<assignment>/<notebook>.ipynb``.
+"""Import a class's submissions into nbgrader's layout:
+``submitted/<student>/<assignment>/<notebook>.ipynb``.
 
     report = collect(course, "forward", "downloads/forward.zip")
     print(format_table(report))
@@ -268,16 +269,18 @@ class _File:
             raise _Skip(
                 f"cannot be read: {error}; unpack SOURCE yourself and collect the folder, "
                 "or ask for the file again"
-            )
+            ) from None
         if len(data) > MAX_FILE_BYTES:
             raise _Skip(
-                f"larger than {limit}: too large to be a notebook; ask the student for the notebook itself"
+                f"larger than {limit}: too large to be a notebook; ask the student for the "
+                "notebook itself"
             )
         return data
 
 
 def _ignore_reason(parts):
-    """(the path to list as ignored, why) for a path that is never part of a submission, else None."""
+    """(the path to list as ignored, why) for a path that is never part of a submission, else
+    None."""
     for depth, part in enumerate(parts):
         if part == "__MACOSX":
             return "/".join(parts[: depth + 1]), "macOS metadata, not a submission"
@@ -371,7 +374,7 @@ def _list_zip(archive):
         raise InstructorError(
             f"{archive} is not a readable zip file ({error}). "
             "Download it again, or unpack it and pass the folder."
-        )
+        ) from None
     for info in sorted(infos, key=lambda i: i.filename):
         decoded, notes = zip_name(info)
         name = decoded.replace("\\", "/")  # zips made on Windows may use backslashes
@@ -380,8 +383,8 @@ def _list_zip(archive):
         parts = tuple(p for p in name.split("/") if p not in ("", "."))
         if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts:
             problem = (
-                "unsafe path in the zip (absolute or with '..', it points outside the archive); not read. "
-                "Re-create the zip from the class's folder"
+                "unsafe path in the zip (absolute or with '..', it points outside the archive); "
+                "not read. Re-create the zip from the class's folder"
             )
             files.append(_File(name, problem=problem, unsafe=True))
             continue
@@ -426,7 +429,8 @@ class _Identity:
 
 
 def _simple(name):
-    """A name reduced to lower-case letters and digits, to compare 'Forward-Copy1' with 'forward'."""
+    """A name reduced to lower-case letters and digits, to compare 'Forward-Copy1' with
+    'forward'."""
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
@@ -459,8 +463,8 @@ def _identify(rel, assignment, others, pattern, times):
         match = pattern.search(rel)
         if not match or not match.group("student"):
             raise _Skip(
-                f"the path does not match the pattern {pattern.pattern!r}, so its student is unknown; "
-                "fix the pattern or move the file"
+                f"the path does not match the pattern {pattern.pattern!r}, so its student is "
+                "unknown; fix the pattern or move the file"
             )
         return _Identity(match.group("student"), rel[: match.end()], path.name, lms="pattern")
 
@@ -507,8 +511,8 @@ def _identify(rel, assignment, others, pattern, times):
             student, other, time = found
             if other != assignment:
                 raise _Skip(
-                    f"it is in an nbgrader exchange folder of assignment {other!r}, not {assignment!r}; "
-                    "collect it with that assignment"
+                    f"it is in an nbgrader exchange folder of assignment {other!r}, not "
+                    f"{assignment!r}; collect it with that assignment"
                 )
             return _Identity(
                 student, "/".join(parts[: depth + 1]), path.name, lms="exchange", time=time
@@ -622,20 +626,25 @@ def load_notebook(data):
     """(an nbformat 4 NotebookNode, [notes]) from a file's bytes; raises _Skip with the reason
     when the bytes are not a notebook nbformat can read, validate and write back."""
     notes = []
-    fix = "ask the student to download the notebook again from Jupyter (File > Download) and resubmit it"
+    fix = (
+        "ask the student to download the notebook again from Jupyter (File > Download) "
+        "and resubmit it"
+    )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise _Skip(f"not a notebook: not UTF-8 text (invalid byte at offset {error.start}); {fix}")
+        raise _Skip(
+            f"not a notebook: not UTF-8 text (invalid byte at offset {error.start}); {fix}"
+        ) from None
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as error:
         raise _Skip(
             f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}; "
             f"the file is damaged or not a notebook: {fix}"
-        )
+        ) from None
     except RecursionError:
-        raise _Skip(f"not a notebook: its JSON is nested too deeply to read; {fix}")
+        raise _Skip(f"not a notebook: its JSON is nested too deeply to read; {fix}") from None
     if not isinstance(raw, dict) or "nbformat" not in raw:
         raise _Skip(f"JSON but not a Jupyter notebook (no 'nbformat' field); {fix}")
     version = raw["nbformat"]
@@ -651,13 +660,13 @@ def load_notebook(data):
     except nbformat.ValidationError as error:
         where = "/".join(map(str, error.absolute_path)) or "top level"
         message = error.message if len(error.message) <= 120 else error.message[:117] + "..."
-        raise _Skip(f"not a valid nbformat 4 notebook: at {where}: {message}; {fix}")
+        raise _Skip(f"not a valid nbformat 4 notebook: at {where}: {message}; {fix}") from None
     except (
         Exception
     ) as error:  # e.g. a version nbformat does not know, or cells that are not a list
         raise _Skip(
             f"not a readable notebook (nbformat {version}): {type(error).__name__}: {error}; {fix}"
-        )
+        ) from None
     if len(data) > MAX_NOTEBOOK_BYTES:
         for cell in notebook.cells:
             if cell.cell_type == "code":
@@ -673,8 +682,9 @@ def load_notebook(data):
     ) as error:  # JSON may spell a lone surrogate (\ud800), which no file can hold
         bad = error.object[error.start : error.end].encode("unicode_escape").decode()
         raise _Skip(
-            f"not a notebook: it holds text that is not valid Unicode ({bad}, a lone surrogate); {fix}"
-        )
+            f"not a notebook: it holds text that is not valid Unicode ({bad}, a lone surrogate); "
+            f"{fix}"
+        ) from None
     return notebook, notes
 
 
@@ -704,7 +714,7 @@ def collect(course, assignment, source, pattern=None, progress=True):
         except re.error as error:
             raise InstructorError(
                 f"The pattern {pattern!r} is not a valid regular expression: {error}."
-            )
+            ) from None
         if "student" not in pattern.groupindex:
             raise InstructorError(
                 f"The pattern {pattern.pattern!r} needs a named group for the student id, "
@@ -905,10 +915,13 @@ def _no_notebook(files):
         return "not collected: " + "; ".join(problems)
     if any(f.rel.lower().endswith((".zip", ".tar", ".gz", ".7z", ".rar")) for f in files):
         return (
-            f"not collected: an archive ({names}) instead of the notebook; unpack it and collect its "
-            "notebook with --pattern, or ask the student to submit the .ipynb itself"
+            f"not collected: an archive ({names}) instead of the notebook; unpack it and collect "
+            "its notebook with --pattern, or ask the student to submit the .ipynb itself"
         )
-    return f"not collected: no notebook in the submission, only {names}; ask the student for the .ipynb"
+    return (
+        f"not collected: no notebook in the submission, only {names}; "
+        "ask the student for the .ipynb"
+    )
 
 
 def _replace_submission(course, student, assignment, notebooks, submitted):
@@ -1051,7 +1064,8 @@ def format_table(report):
     rows = [(e.student or "-", e.file, e.outcome, e.note) for e in report.found + report.ignored]
     lines = [
         text_table(("student", "file", "outcome", "note"), rows),
-        f"{len(report.found)} notebooks found: {len(report.taken)} taken, {len(report.skipped)} skipped",
+        f"{len(report.found)} notebooks found: {len(report.taken)} taken, {len(report.skipped)} "
+        "skipped",
     ]
     if report.ignored:
         lines.append(

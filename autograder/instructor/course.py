@@ -32,7 +32,8 @@ class InstructorError(Exception):
 
 @dataclass
 class Course:
-    """An nbgrader course folder (``source/<assignment>/<assignment>.ipynb`` and ``nbgrader_config.py``)."""
+    """An nbgrader course folder (``source/<assignment>/<assignment>.ipynb`` and
+    ``nbgrader_config.py``)."""
 
     root: Path
     db_url: str | None = None
@@ -43,7 +44,8 @@ class Course:
         if not (self.root / CONFIG_FILE).is_file():
             raise InstructorError(
                 f"{self.root} is not an nbgrader course: it has no {CONFIG_FILE}. "
-                "Run the command from the course folder (this project's assignments/) or pass --course DIR."
+                "Run the command from the course folder (this project's assignments/) "
+                "or pass --course DIR."
             )
         self.config = load_config(self.root)
         self.config.CourseDirectory.root = str(self.root)
@@ -66,7 +68,8 @@ class Course:
         known = self.assignments()
         if name not in known:
             raise InstructorError(
-                f"Unknown assignment {name!r}: the course in {self.root} has {', '.join(known) or 'none'}. "
+                f"Unknown assignment {name!r}: the course in {self.root} has "
+                f"{', '.join(known) or 'none'}. "
                 "Check the spelling, or add source/<name>/<name>.ipynb first."
             )
         return name
@@ -96,7 +99,8 @@ class Course:
         return Gradebook(self.db_url, course_id=self.course_id)
 
     def gradebook_exists(self):
-        """False for an SQLite gradebook whose file is not there yet (opening it would create it)."""
+        """False for an SQLite gradebook whose file is not there yet (opening it would create
+        it)."""
         return (
             not self.db_url.startswith("sqlite:///")
             or Path(self.db_url[len("sqlite:///") :]).is_file()
@@ -114,14 +118,16 @@ def quiet_library_warnings():
 
 
 def load_config(root):
-    """The traitlets Config of <root>/nbgrader_config.py (the file also sets the kernels' BLAS threads)."""
+    """The traitlets Config of <root>/nbgrader_config.py (the file also sets the kernels' BLAS
+    threads)."""
     from traitlets.config.loader import PyFileConfigLoader
 
     return PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
 
 
 def find_course(path=None):
-    """The course folder: `path`, else the current directory if it is a course, else ./assignments."""
+    """The course folder: `path`, else the current directory if it is a course, else
+    ./assignments."""
     if path is not None:
         return Path(path)
     here = Path(os.getcwd())

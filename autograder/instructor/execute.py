@@ -124,7 +124,10 @@ def execute_notebook(path, config, limits=None):
             problem = f"the notebook ran longer than {executor.notebook_timeout} s and was stopped"
         else:
             limit = executor.memory_limit / GiB
-            problem = f"the kernel died (it may have run out of its {limit:g} GiB of memory, or called exit)"
+            problem = (
+                f"the kernel died (it may have run out of its {limit:g} GiB of memory, "
+                "or called exit)"
+            )
     except CellTimeoutError:  # the interrupt did not stop the cell (it ignores SIGINT)
         problem = (
             f"a cell ran past the {executor.timeout} s cell timeout and ignored the interrupt; "

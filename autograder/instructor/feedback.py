@@ -180,11 +180,13 @@ def annotate(page, flags):
     restored = [flag.detail for flag in flags if flag.kind in RESTORED]
     items = "".join(f"<li>{html.escape(str(flag))}</li>" for flag in flags)
     notice = (
-        '<div class="grader-notice" style="border:2px solid #c44e52;padding:0.5em 1em;margin:1em 0">'
-        "<p><strong>Note from the grader.</strong> This notebook was flagged for the instructor to look at."
+        '<div class="grader-notice" '
+        'style="border:2px solid #c44e52;padding:0.5em 1em;margin:1em 0">'
+        "<p><strong>Note from the grader.</strong> "
+        "This notebook was flagged for the instructor to look at."
         + (
-            " Cells you changed, removed or added around the tests were graded as the assignment has them "
-            "(restored): " + html.escape("; ".join(restored)) + "."
+            " Cells you changed, removed or added around the tests were graded as the assignment "
+            "has them (restored): " + html.escape("; ".join(restored)) + "."
             if restored
             else ""
         )
@@ -203,7 +205,8 @@ MATHJAX_FILES = (
 MATHJAX_BLOCK = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
 MATHJAX_CONFIG = """<script>window.MathJax = {tex: {inlineMath: [["$", "$"], ["\\\\(", "\\\\)"]],
   displayMath: [["$$", "$$"], ["\\\\[", "\\\\]"]], processEscapes: true, processEnvironments: true},
-  startup: {typeset: true}, options: {enableMenu: false}};</script>"""  # the menu would fetch add-ons
+  startup: {typeset: true}, options: {enableMenu: false}};</script>"""
+# (enableMenu: false, since the menu would fetch add-ons from elsewhere)
 
 
 def mathjax_script():

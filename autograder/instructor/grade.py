@@ -111,8 +111,8 @@ def grade(
     limits: the GradingLimits of a notebook, in either mode (default: from the course's config);
     cluster: "tcp://HOST:PORT" (a Dask scheduler) or "local:N" to grade there (cluster.py),
     default: the course's `Cluster.address` setting, else ("off" too) this machine's workers.
-    Returns [Outcome] in student order, one per submission graded. Raises InstructorError (before grading anyone) when the preflight
-    fails: see preflight().
+    Returns [Outcome] in student order, one per submission graded. Raises InstructorError
+    (before grading anyone) when the preflight fails: see preflight().
     """
     course.require_assignment(assignment)
     everyone = submitted_students(course, assignment)
@@ -124,7 +124,8 @@ def grade(
     unknown = sorted(set(students or []) - set(everyone))
     if unknown:
         raise InstructorError(
-            f"No submission of {assignment!r} from {', '.join(unknown)}; collected: {', '.join(everyone)}."
+            f"No submission of {assignment!r} from {', '.join(unknown)}; collected: "
+            f"{', '.join(everyone)}."
         )
     chosen = list(students or everyone)
     if due is not None:
@@ -245,8 +246,12 @@ def grade(
                 outcome = grader.isolated(student, grader.record, student, problems)
             found = flags.get(student, [])
             if sandbox and outcome.status != Status.FAILED:
-                more = grader.isolated(student, grader.disagreements, student)
-                found = found + (more if isinstance(more, list) else [])
+                try:
+                    found = found + grader.disagreements(student)
+                except Exception as error:  # a flag, never a zeroed grade: the scores stand
+                    found = found + [
+                        Flag("disagrees", f"not checked: {type(error).__name__}: {error}")
+                    ]
             finish(outcome, found)
     return [outcomes[s] for s in sorted(outcomes)]
 
@@ -289,14 +294,16 @@ def register_assignment(course, assignment):
     problem = run(make_converter(GenerateAssignment, course, assignment).start)
     if problem or not gradebook_knows(course, assignment):
         raise InstructorError(
-            f"The gradebook ({course.db_url}) does not know assignment {assignment!r}, and registering it "
-            f"from source/{assignment}/ failed: {problem or 'no notebooks were recorded'}. "
-            f"Fix the source notebook, then run `python -m autograder release {assignment}` and grade again."
+            f"The gradebook ({course.db_url}) does not know assignment {assignment!r}, and "
+            f"registering it from source/{assignment}/ failed: "
+            f"{problem or 'no notebooks were recorded'}. Fix the source notebook, then run `python "
+            f"-m autograder release {assignment}` and grade again."
         )
 
 
 def due_date(course, assignment):
-    """nbgrader's due date of the assignment (ISO text, UTC), or None (none set, or not registered)."""
+    """nbgrader's due date of the assignment (ISO text, UTC), or None (none set, or not
+    registered)."""
     from nbgrader.api import MissingEntry
 
     with course.gradebook() as gradebook:
@@ -430,7 +437,8 @@ class Grader:
                 first_line = (str(error).strip().splitlines() or [""])[0][:300]
                 return (
                     [],
-                    f"{source_path.name} is not a readable notebook ({type(error).__name__}: {first_line})",
+                    f"{source_path.name} is not a readable notebook ({type(error).__name__}: "
+                    f"{first_line})",
                     flags,
                 )
             graded, found = rebuild(nbformat.read(str(source_path), as_version=4), handed_in)
@@ -476,7 +484,8 @@ class Grader:
         ]
 
     def flag(self, student):
-        """Mark the student's notebooks as flagged in the gradebook (nbgrader's formgrader shows it)."""
+        """Mark the student's notebooks as flagged in the gradebook (nbgrader's formgrader shows
+        it)."""
         with self.course.gradebook() as gradebook:
             for notebook in gradebook.find_submission(self.assignment, student).notebooks:
                 notebook.flagged = True

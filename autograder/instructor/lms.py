@@ -1,6 +1,6 @@
 """What the LMSs give and take: class lists (rosters), grade import files, feedback upload zips.
 
-    roster = load_roster("gradebook_export.csv")     # Canvas's gradebook export or Moodle's worksheet
+    roster = load_roster("gradebook_export.csv")     # Canvas's gradebook export, Moodle's worksheet
     export_canvas(grades, roster, "canvas.csv")      # Canvas: Grades > Import
     export_moodle(grades, roster, "moodle.csv")      # Moodle: Grades > Import > CSV file
     feedback_zip(course, "forward", "canvas", "feedback-canvas.zip")
@@ -85,13 +85,13 @@ def load_roster(path):
     except (OSError, UnicodeDecodeError) as error:
         raise InstructorError(
             f"Cannot read the roster {path}: {error}. Pass the LMS's class list as a UTF-8 CSV."
-        )
+        ) from None
     rows = list(csv.reader(io.StringIO(text)))
     header = [cell.strip() for cell in rows[0]] if rows else []
     if tuple(header[:5]) == CANVAS_FIXED:
         people = []
         for row in rows[1:]:
-            cells = dict(zip(header, row))
+            cells = dict(zip(header, row, strict=False))  # a short row: its last cells empty
             if (
                 not cells.get("ID", "").strip().isdigit()
             ):  # Points Possible, Test Student rows, blanks
@@ -110,7 +110,7 @@ def load_roster(path):
     if set(MOODLE_WORKSHEET) <= set(header):
         people = []
         for row in rows[1:]:
-            cells = dict(zip(header, row))
+            cells = dict(zip(header, row, strict=False))  # a short row: its last cells empty
             match = re.fullmatch(r"\D*(\d+)", cells.get("Identifier", "").strip())
             if match:
                 people.append(
@@ -124,8 +124,8 @@ def load_roster(path):
         return Roster("moodle", people, [])
     raise InstructorError(
         f"{path} is not a class list this tool reads: expected Canvas's gradebook export (columns "
-        f"{', '.join(CANVAS_FIXED)}, ...) or Moodle's grading worksheet (columns {', '.join(MOODLE_WORKSHEET)}, ...); "
-        f"its first row is {', '.join(header[:6]) or 'empty'}."
+        f"{', '.join(CANVAS_FIXED)}, ...) or Moodle's grading worksheet (columns "
+        f"{', '.join(MOODLE_WORKSHEET)}, ...); its first row is {', '.join(header[:6]) or 'empty'}."
     )
 
 

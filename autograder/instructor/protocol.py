@@ -97,7 +97,8 @@ def encode(body, encode_other):
 
 
 def decode(message, decode_other):
-    """The value of a message (header bytes, payload bytes or bytearray). decode_other(tagged dict) ->
+    """The value of a message (header bytes, payload bytes or bytearray). decode_other(tagged dict)
+    ->
     value, for the reference tags; it raises ProtocolError for unknown ones."""
     header, payload = message
     if len(header) > MAX_HEADER or header.count(b"[") + header.count(b"{") > MAX_CONTAINERS:
@@ -204,7 +205,8 @@ class Channel:
             raise Timeout()
 
     def send(self, data, timeout=None):
-        """Write a message (bytes from encode()); Timeout if the other side does not take it in time."""
+        """Write a message (bytes from encode()); Timeout if the other side does not take it in
+        time."""
         deadline = self._deadline(timeout)
         view = memoryview(data)
         while view:
@@ -216,7 +218,8 @@ class Channel:
             view = view[written:]
 
     def receive(self, timeout=None):
-        """(header bytes, payload bytearray) of the next message; Timeout, Closed or ProtocolError."""
+        """(header bytes, payload bytearray) of the next message; Timeout, Closed or
+        ProtocolError."""
         deadline = self._deadline(timeout)
         sizes = self._read(8, deadline)
         header_size, payload_size = struct.unpack(">II", sizes)

@@ -11,7 +11,8 @@ students add helper cells). A deleted solution cell gets the release's
 
 Everything else the submission changed is not used, and is reported as a
 flag for the instructor (so is a test that the handed-in notebook shows
-passing and that fails when graded: hidden cases, or outputs edited by hand), as are code patterns that only make sense as an
+passing and that fails when graded: hidden cases, or outputs edited by hand), as are code patterns
+that only make sense as an
 attempt on the grader (hooks into IPython, rebinding a library function,
 ending the process, reading the course files, the network).
 """
@@ -31,7 +32,8 @@ HIDDEN_REGION = region_pattern(HIDDEN_MARKERS, line_end=True)
 
 
 def nbgrader_role(cell):
-    """The cell's nbgrader metadata; {} when a submission put something else there (e.g. a string)."""
+    """The cell's nbgrader metadata; {} when a submission put something else there (e.g. a
+    string)."""
     role = cell.metadata.get("nbgrader", {}) if isinstance(cell.get("metadata"), dict) else {}
     return role if isinstance(role, dict) else {}
 

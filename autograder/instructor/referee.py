@@ -221,7 +221,7 @@ class Referee:
             ):
                 theirs = getattr(proxy, name, None)
                 if isinstance(theirs, (list, tuple)) and len(theirs) == len(held):
-                    for mine, their in zip(held, theirs):
+                    for mine, their in zip(held, theirs, strict=True):
                         if self.is_proxy(their):
                             self._take_parameters(mine, their, depth + 1)
 

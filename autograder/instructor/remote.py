@@ -69,7 +69,8 @@ def student_error(type_name, message, traceback):
 
 
 class RemoteClass(type):
-    """The metaclass of proxy classes: calling one constructs the object in the student's process."""
+    """The metaclass of proxy classes: calling one constructs the object in the student's
+    process."""
 
     def __call__(cls, *args, **kwargs):
         return cls._student.call(cls, args, kwargs)

@@ -48,7 +48,8 @@ class Cell:
 
 @dataclass
 class Row:
-    """One submitter's line: scores is {cell label: score, or None where the gradebook has no grade}.
+    """One submitter's line: scores is {cell label: score, or None where the gradebook has no
+    grade}.
 
     name: the LMS's display name; submitted: the LMS's submission time; late_by: seconds
     after the due date; penalty: nbgrader's late penalty (points); flags: [Flag], what the grader
@@ -112,7 +113,8 @@ class Grades:
         return [row.total for row in self.scored]
 
     def pass_rate(self, cell):
-        """The fraction of the scored students (those whose grading failed included) with the cell's full points."""
+        """The fraction of the scored students (those whose grading failed included) with the
+        cell's full points."""
         rows = self.scored
         passed = sum(1 for row in rows if (row.scores.get(cell.label) or 0.0) >= cell.max_score)
         return passed / len(rows)
@@ -151,9 +153,10 @@ class Summary:
         counts = ", ".join(f"{self.statuses[status]} {status}" for status in order)
         scored = sum(self.statuses.get(status, 0) for status in SCORED)
         text = (
-            f"{self.assignment}: {self.students} students ({counts}); "
-            f"total score of the {scored} scored: mean {self.mean:.2f}, median {_number(self.median)} "
-            f"of {_number(self.max_score)}; lowest pass rate {self.lowest_pass_rate:.0%} ({self.lowest_cell})"
+            f"{self.assignment}: {self.students} students ({counts}); total score of the {scored} "
+            f"scored: mean {self.mean:.2f}, median {_number(self.median)} of "
+            f"{_number(self.max_score)}; lowest pass rate {self.lowest_pass_rate:.0%} "
+            f"({self.lowest_cell})"
         )
         if self.flagged:
             text += f"; {self.flagged} flagged for a look (see the flags column)"
@@ -350,7 +353,8 @@ def report(course, assignment, out_dir=None, roster=None):
 
     out_dir defaults to <course>/reports/<assignment>/; roster: a lms.Roster (adds a row for
     each student on it who submitted nothing). Returns the written paths:
-    {"csv": <assignment>_grades.csv, "scores": <assignment>_scores.png, "cells": <assignment>_cells.png}.
+    {"csv": <assignment>_grades.csv, "scores": <assignment>_scores.png, "cells":
+    <assignment>_cells.png}.
     Raises InstructorError for an unknown or not yet graded assignment.
     """
     grades = load_grades(course, assignment, roster)
@@ -466,7 +470,8 @@ def plot_scores(grades, path):
 
 
 def plot_cells(grades, path):
-    """Horizontal bars, one per graded cell in notebook order: the share of students with full points.
+    """Horizontal bars, one per graded cell in notebook order: the share of students with full
+    points.
     Cells under PASS_MARK are drawn in a warning colour, so the part the class missed stands out."""
     from matplotlib.patches import Patch
 
@@ -476,7 +481,7 @@ def plot_cells(grades, path):
     colors = ["#c44e52" if rate < PASS_MARK else "#4c72b0" for rate in rates]
     positions = range(len(rates))
     ax.barh(positions, rates, color=colors)
-    for y, rate in zip(positions, rates):
+    for y, rate in zip(positions, rates, strict=True):
         label = f"{rate:.0%} ({round(rate * n)}/{n})"
         if rate > 0.8:  # no room right of a long bar: write inside it
             ax.text(rate - 0.01, y, label, va="center", ha="right", color="white")
@@ -501,7 +506,7 @@ def plot_cells(grades, path):
         ncols=2,
         fontsize="small",
     )
-    lows = [cell.name for cell, rate in zip(grades.cells, rates) if rate < PASS_MARK]
+    lows = [cell.name for cell, rate in zip(grades.cells, rates, strict=True) if rate < PASS_MARK]
     _save(
         fig,
         path,
@@ -512,7 +517,8 @@ def plot_cells(grades, path):
 
 
 def _figure(width, height):
-    """A Figure on its own Agg canvas: nothing touches pyplot's global state or the user's backend."""
+    """A Figure on its own Agg canvas: nothing touches pyplot's global state or the user's
+    backend."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -522,7 +528,8 @@ def _figure(width, height):
 
 
 def _save(fig, path, title, description):
-    # Title and Description go into the PNG's metadata: a text alternative for screen readers and indexes.
+    # Title and Description go into the PNG's metadata: a text alternative for screen readers and
+    # indexes.
     fig.savefig(path, dpi=100, metadata={"Title": title, "Description": description})
 
 

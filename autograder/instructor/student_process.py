@@ -175,7 +175,8 @@ class Server:
         self.channel.send(data)
 
     def watched(self, refs):
-        """[[ref, current contents]] of the arrays the grader watches (see remote.RemoteObject.__dict__)."""
+        """[[ref, current contents]] of the arrays the grader watches (see
+        remote.RemoteObject.__dict__)."""
         arrays = [(ref, self.objects.get(ref)) for ref in refs or [] if isinstance(ref, int)]
         return [[ref, array] for ref, array in arrays if isinstance(array, np.ndarray)]
 

@@ -1,4 +1,5 @@
-"""The collected submissions, ``<course>/submitted/<student>/<assignment>/``, and their fingerprints.
+"""The collected submissions, ``<course>/submitted/<student>/<assignment>/``, and their
+fingerprints.
 
 A fingerprint is the SHA-256 of every file in a submission folder (names and
 bytes, the LMS's submission time in ``timestamp.txt`` included). collect

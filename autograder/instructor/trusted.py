@@ -159,7 +159,8 @@ class Session:
     # ------------------------------------------------------------- cells
 
     def time_left(self):
-        """Seconds the next cell may take: the cell's limit, within what is left of the notebook's."""
+        """Seconds the next cell may take: the cell's limit, within what is left of the
+        notebook's."""
         left = self.cell_timeout
         if self.notebook_deadline is not None:
             left = min(left, self.notebook_deadline - time.monotonic())
@@ -301,7 +302,8 @@ def run_notebook(
                     )
                 ]
                 problems.append(
-                    f"{nbgrader_role(cell).get('grade_id', 'a cell')}: not run (notebook time limit)"
+                    f"{nbgrader_role(cell).get('grade_id', 'a cell')}: not run (notebook time "
+                    "limit)"
                 )
                 continue
             where = where_it_runs(cell)

@@ -2,7 +2,8 @@
 
 Each check runs the student's code, compares every gradient with central
 differences of the code's *own* forward pass, and checks the
-forward/backward contract (DESIGN.md): no argument is modified, backward can
+forward/backward contract (ARCHITECTURE.md, "The check contract"): no argument is modified,
+backward can
 be called twice, forward replaces its cache. A failure raises
 :class:`GradientCheckError`, an ``AssertionError``, so a check works as is in
 an nbgrader test cell and under pytest. Its message says which quantity is
@@ -14,7 +15,7 @@ parameters are cast to float64: the object passed in is never modified, and
 float32 code is checked without float32 rounding raising false alarms.
 
 How entries are compared: the relative error |a - b| / max(|a| + |b|, tiny)
-of DESIGN.md, where tiny is NOISE_FLOOR times the rounding noise of the
+of book/notation.md, where tiny is NOISE_FLOOR times the rounding noise of the
 finite-difference estimate (gradients.py). Entries far above the noise are
 compared relatively; an entry near 0, whose estimate is mostly rounding, is
 compared against tiny instead, so that correct code never trips on it.
@@ -35,7 +36,7 @@ from . import diagnosis as dx
 from . import display
 from .gradients import EPS, STEP, numeric_gradient, relative_errors
 
-RTOL = 1e-7  # the largest relative error a gradient may have (DESIGN.md)
+RTOL = 1e-7  # the largest relative error a gradient may have (book/notation.md)
 # tiny = NOISE_FLOOR x the rounding noise of the estimate: an entry passes when
 # it agrees to RTOL relatively or to RTOL x NOISE_FLOOR = 100 noise levels
 # absolutely. Correct code stays within half a noise level (benchmarks/), so
@@ -380,9 +381,10 @@ def _with_param(obj, name, inputs):
 def _check_gradients(block, work, out, rng, max_coords, rtol):
     """Everything after forward: backward, the contract, and the numeric comparison."""
     held = _held_arrays(work, out, exclude={*block.params, *("d" + p for p in block.params)})
-    judged = lambda found: {
-        q: g for q, g in found.items() if block.judged is None or q in block.judged
-    }  # noqa: E731
+
+    def judged(found):
+        return {q: g for q, g in found.items() if block.judged is None or q in block.judged}
+
     gradients = judged(block.backward(work))
     _check_nothing_changed(block, work, held)
     again = judged(block.backward(work))
@@ -654,8 +656,8 @@ def _within(time_limit, owner, shape):
     if time_limit is not None and took > time_limit:
         raise GradientCheckError(
             f"{owner}: the check at an input of shape {shape} took {took:.0f} s, more than its "
-            f"{time_limit:g} s. Compute the gradients with their formula: estimating them numerically, "
-            "or looping over the entries in Python, is far too slow at this size."
+            f"{time_limit:g} s. Compute the gradients with their formula: estimating them "
+            "numerically, or looping over the entries in Python, is far too slow at this size."
         )
 
 
@@ -749,8 +751,8 @@ def _float64_copy(layer, names):
         value = getattr(layer, name, None)
         if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiub":
             raise GradientCheckError(
-                f"{type(layer).__name__}.{name} is not a numeric numpy array "
-                f"(got {type(value).__name__}): the layer must keep its parameter {name} as an array"
+                f"{type(layer).__name__}.{name} is not a numeric numpy array (got "
+                f"{type(value).__name__}): the layer must keep its parameter {name} as an array"
             )
         setattr(clone, name, np.array(value, dtype=np.float64))
     return clone

@@ -53,7 +53,8 @@ KEYS = {
     "no_derivative": "an activation's backward returns the upstream gradient unchanged",
     "formula_at_input": "a derivative written for the output, s (1 - s) or 1 - t², applied to x",
     "no_upstream": "an activation's backward returns its derivative alone, without grad_out",
-    "times_output": "the upstream gradient multiplied by the activation's output, not its derivative",
+    "times_output": "the upstream gradient multiplied by the activation's output, not its "
+    "derivative",
     "wrong_slope": "a fixed slope for x <= 0 instead of the layer's own slope",
     "times_input": "the upstream gradient multiplied by the input itself, not the local derivative",
     "kink": "wrong exactly at x = 0, where the convention is the left slope",

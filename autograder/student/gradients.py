@@ -1,6 +1,7 @@
 """Finite-difference gradients and the relative error used by the checks.
 
-Everything here works in float64 with central differences (DESIGN.md):
+Everything here works in float64 with central differences (book/notation.md,
+"Checking gradients"):
 
     df/dx_i  ~  (f(x + h e_i) - f(x - h e_i)) / (2 h)
 
@@ -109,7 +110,8 @@ def relative_errors(a, b, tiny=TINY):
 def relative_error(a, b, tiny=TINY):
     """The largest entrywise relative error |a - b| / max(|a| + |b|, tiny), a float.
 
-    This is DESIGN.md's metric taken entry by entry and maximised: 0.0 for
+    This is the metric of book/notation.md ("Checking gradients") taken entry by entry and
+    maximised: 0.0 for
     equal arrays (and for empty ones), 1.0 where one is 0 and the other is not
     (above ``tiny``), NaN if either holds NaN or inf. ``tiny`` only keeps 0 / 0
     away; the checks raise it to the rounding-noise level of the numeric
@@ -170,7 +172,7 @@ def _slopes(evaluate, x, coords, h, weights, per_output):
     def slopes_along(indices, step):
         # in chunks, so that the table of output changes stays below ~32 MB
         chunks = np.array_split(indices, max(1, len(indices) * base.size // 2**22))
-        values, noises = zip(*(slope(chunk, step) for chunk in chunks))
+        values, noises = zip(*(slope(chunk, step) for chunk in chunks), strict=True)
         return np.concatenate(values), np.concatenate(noises)
 
     (left, left_noise), (right, right_noise) = slopes_along(coords, -h), slopes_along(coords, h)

@@ -98,7 +98,9 @@ def run_notebook(path, timeout=CELL_TIMEOUT):
     try:
         notebook = nbformat.read(str(path), as_version=4)
     except Exception as error:  # JSON or notebook-format errors, unreadable files
-        raise CannotRun(f"{path} is not a readable notebook ({error}). Was it saved by Jupyter?")
+        raise CannotRun(
+            f"{path} is not a readable notebook ({error}). Was it saved by Jupyter?"
+        ) from None
     tests = [c for c in notebook.cells if _is_test(c)]
     if not tests:
         raise CannotRun(
@@ -147,7 +149,7 @@ def _execute(notebook, folder, timeout):
             raise CannotRun(
                 f"could not start a Python kernel ({error}). Is ipykernel installed "
                 "(pip install -r requirements.txt)?"
-            )
+            ) from None
         return f"the run stopped: {error}"
     return ""
 
@@ -188,7 +190,10 @@ def _error(cell):
         if output.get("output_type") == "error":
             name = output.get("ename", "Error")
             if name == "KeyboardInterrupt":  # nbclient interrupted the cell at its time limit
-                return "KeyboardInterrupt: the cell ran past its time limit and was stopped (an endless loop?)"
+                return (
+                    "KeyboardInterrupt: the cell ran past its time limit and was stopped "
+                    "(an endless loop?)"
+                )
             text = f"{name}: {output.get('evalue', '')}"
             # IPython's traceback ends with the message and its notes (where to look)
             entries = [ANSI.sub("", entry).strip() for entry in output.get("traceback") or ()]

@@ -236,9 +236,9 @@ def draw_gate(ax, kind, label, inputs, outputs, *, title, note=None, fontsize=SM
             zorder=5,
         )
 
-    for start, (value, grad) in zip(starts, inputs):
+    for start, (value, grad) in zip(starts, inputs, strict=True):
         wire(start, gate, value, grad, 0.4)
-    for end, (value, grad) in zip(ends, outputs):
+    for end, (value, grad) in zip(ends, outputs, strict=True):
         wire(gate, end, value, grad, 0.6)
         _arrow(ax, gate, end, color="#555555", shrink=0, lw=1.4)
     if kind == "fanout":

@@ -1,7 +1,7 @@
 """Debian's Chromium, headless and cut off from other hosts, on a locally served site.
 
 Shared by the PDF printer (book/tools/print_pdf.py) and the browser test
-(tests/book_browser.py)::
+(tests/support/book_browser.py)::
 
     with serve(site) as base, chromium() as driver:
         driver.get(base + "book/intro.html")
@@ -125,7 +125,7 @@ if (!loads) { done(document.querySelector('.math') ? 'math on the page but MathJ
     setTimeout(poll, 100);
   }
 })();
-"""
+"""  # noqa: E501 (code a student writes, kept verbatim)
 
 WAIT_FOR_IMAGES = """
 const done = arguments[arguments.length - 1];

@@ -9,7 +9,7 @@
 # * MathJax 3, unpacked into book/_static/vendor/mathjax/, which _config.yml
 #   points `mathjax_path` at: the site typesets its math with it;
 # * axe-core, into book/tools/vendor/axe-core/: the browser test injects it
-#   into every page to check accessibility (tests/book_browser.py). It is
+#   into every page to check accessibility (tests/support/book_browser.py). It is
 #   never part of the site.
 #
 # Both folders are generated (see book/.gitignore): never commit them.

@@ -1,6 +1,6 @@
 """A throwaway PostgreSQL server for tests that use nbgrader with a real database server.
 
-    from postgres import postgres_url, fresh_postgres_url  # noqa: F401
+tests/conftest.py registers its fixtures for every test (``pytest_plugins``).
 
 `postgres_url` (session scope) starts one server per test session, from Debian's
 `postgresql` package (`apt-get install postgresql`, which .ci/run does), in a temporary
@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from .resources import require
+
 PORT = 5432  # the server's socket is <socket dir>/.s.PGSQL.5432; it opens no TCP port
 SERVER_USER = "postgres"  # the system user that runs the server as root, and the superuser
 INSTALL_HINT = (
@@ -33,9 +35,8 @@ INSTALL_HINT = (
 _databases = itertools.count()
 
 
-def server_binaries():
-    """(initdb, pg_ctl): the newest /usr/lib/postgresql/<version>/bin, else from PATH;
-    fails the test if PostgreSQL's server programs are not installed."""
+def find_server_binaries():
+    """(initdb, pg_ctl): the newest /usr/lib/postgresql/<version>/bin, else from PATH; or None."""
     versions = []
     for folder in Path("/usr/lib/postgresql").glob("*/bin"):
         if re.fullmatch(r"\d+(\.\d+)*", folder.parent.name):
@@ -46,7 +47,23 @@ def server_binaries():
     initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
     if initdb and pg_ctl:
         return initdb, pg_ctl
-    pytest.fail(f"PostgreSQL's initdb and pg_ctl were not found: {INSTALL_HINT}", pytrace=False)
+    return None
+
+
+def server_missing():
+    """Why this machine cannot start the server (initdb and pg_ctl, and as root the
+    `postgres` user to run them as), or None when it can."""
+    if find_server_binaries() is None:
+        return f"PostgreSQL's initdb and pg_ctl were not found: {INSTALL_HINT}"
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam(SERVER_USER)
+        except KeyError:
+            return (
+                f"running as root, but there is no `{SERVER_USER}` system user to run the "
+                f"server as: {INSTALL_HINT}"
+            )
+    return None
 
 
 def as_server_user():
@@ -54,14 +71,7 @@ def as_server_user():
     `runuser -u postgres --` (and the user's uid and gid, to own the server's files)."""
     if os.geteuid() != 0:
         return [], None
-    try:
-        user = pwd.getpwnam(SERVER_USER)
-    except KeyError:
-        pytest.fail(
-            f"running as root, but there is no `{SERVER_USER}` system user to run the "
-            f"server as: {INSTALL_HINT}",
-            pytrace=False,
-        )
+    user = pwd.getpwnam(SERVER_USER)
     return ["runuser", "-u", SERVER_USER, "--"], (user.pw_uid, user.pw_gid)
 
 
@@ -74,7 +84,8 @@ def server_environment():
 
 
 def url(socket_dir, database, port=PORT):
-    """SQLAlchemy URL of a database on the server whose socket is in socket_dir, as the superuser."""
+    """SQLAlchemy URL of a database on the server whose socket is in socket_dir, as the
+    superuser."""
     return f"postgresql+psycopg://{SERVER_USER}@/{database}?host={socket_dir}&port={port}"
 
 
@@ -139,7 +150,8 @@ def _watchdog(stop_command, base, env):
 def postgres_url():
     """The URL of database `backprop` on a PostgreSQL server of this test session,
     `postgresql+psycopg://postgres@/backprop?host=<socket dir>&port=5432`."""
-    initdb, pg_ctl = server_binaries()
+    require("postgres")
+    initdb, pg_ctl = find_server_binaries()
     prefix, owner = as_server_user()
     env = server_environment()
     # A short path: a unix socket's path is limited to about 100 characters.

@@ -9,8 +9,8 @@ gives it and `status` what the grading pipeline reports.
 
 from dataclasses import dataclass
 
-from assignment_cases import CASES, Prepend, Replace
-from assignment_course import points, read, release_notebook, source_notebook, submit
+from .assignment_cases import CASES, Prepend, Replace
+from .assignment_course import points, read, release_notebook, source_notebook, submit
 
 ASSIGNMENT = "backward"
 

@@ -24,7 +24,7 @@ from autograder.instructor.bundle import (  # noqa: F401
 )
 from autograder.instructor.course import one_blas_thread
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COURSE = ROOT / "assignments"
 CONFIG = COURSE / "nbgrader_config.py"
 GENERATED = (

@@ -5,7 +5,8 @@ test) and changes one line or two of the student's code, as a student would.
 ``test`` is the test cell that must catch it, ``caught`` whether its visible
 part does or only the hidden part; ``spares`` are test cells that must still
 pass whole (one bug costs one part, in the student's own notebook too). ``key``
-is the diagnosis the check must give (``GradientCheckError.diagnosis.key``, or for NumPy's own errors the hint
+is the diagnosis the check must give (``GradientCheckError.diagnosis.key``, or for NumPy's own
+errors the hint
 Jupyter adds, see autograder/student/display.py); ``says`` is instead a phrase
 a test cell's own message must contain. A mistake with neither gets no
 specific diagnosis: the failure names the wrong values only.
@@ -26,12 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from assignment_cases import Replace
 
 from autograder.student import display
 from autograder.student.checks import GradientCheckError
 
-SOURCE = Path(__file__).resolve().parents[1] / "assignments" / "source"
+from .assignment_cases import Replace
+
+SOURCE = Path(__file__).resolve().parents[2] / "assignments" / "source"
 # Cells a test never needs: MNIST's data and training, plots, re-checks of earlier parts.
 SKIPPED = {"data", "mnist_training", "decision_boundary", "check_earlier_parts"}
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.S)
@@ -415,7 +417,8 @@ MISTAKES = [
         "slope = 1 - np.tanh(W @ x + b) ** 2  # tanh'(z) for each output\n"
         "    return slope[:, None] * W           # row i of W scaled by output i's slope",
         "f0, h = np.tanh(W @ x + b), 1e-7\n"
-        "    return np.stack([(np.tanh(W @ (x + h * e) + b) - f0) / h for e in np.eye(len(x))], axis=1)",
+        "    return np.stack([(np.tanh(W @ (x + h * e) + b) - f0) / h "
+        "for e in np.eye(len(x))], axis=1)",
         says="if you computed J by finite differences, they are not exact enough",
     ),
     M(
@@ -525,7 +528,8 @@ MISTAKES = [
         "backward never resets the gradients",
         "backward",
         "    for node in order:\n        node.grad = np.zeros_like(node.value)\n",
-        "    for node in order:\n        if node.grad is None:\n            node.grad = np.zeros_like(node.value)\n",
+        "    for node in order:\n        if node.grad is None:\n"
+        "            node.grad = np.zeros_like(node.value)\n",
         says="start every grad at 0",
     ),
     # ---------------------------------------------------------------- softmax
@@ -804,6 +808,7 @@ if __name__ == "__main__":  # print every mistake's result
         r = run(m)
         mark = "ok " if specific(m, r) and r.caught == m.caught else "-- "
         print(
-            f"{mark}{m.assignment:8} {m.mistake:60} {r.caught:8} {r.key}\n      {r.message[:300]!r}",
+            f"{mark}{m.assignment:8} {m.mistake:60} {r.caught:8} {r.key}\n"
+            f"      {r.message[:300]!r}",
             file=sys.stdout,
         )

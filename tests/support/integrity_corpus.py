@@ -1,4 +1,5 @@
-"""Grading integrity: submissions that try to cheat the grader, and honest ones that must not suffer.
+"""Grading integrity: submissions that try to cheat the grader, and honest ones that must not
+suffer.
 
 Used by tests/test_integrity.py. Every entry starts from a real notebook of the
 course (the instructor's source notebook, i.e. the full solution, or the
@@ -22,10 +23,13 @@ course folder being graded (a student who knows the grading machine's layout).
 
 Points of the test cells (see the source notebooks):
   forward  12: relu 1, leaky_relu 1, sigmoid 2, tanh 1, linear 3, sequential 2, xor_network 2
-  backward 14: relu 2, leaky_relu 1, sigmoid 2, tanh 1, linear_dX 2, linear_dW 2, linear_db 1, jacobian 3
+  backward 14: relu 2, leaky_relu 1, sigmoid 2, tanh 1, linear_dX 2, linear_dW 2, linear_db 1,
+               jacobian 3
   softmax   8: softmax 3, ce_forward 2, ce_backward 3
-  graph    14: add 1, mul 1, max 2, log 1, sin 1, scale 1, topological_order 2, backward 3, worked_example 2
-  sgd_xor  12: sequential_backward 2, sgd_step 3, minibatches 2, train 2, xor_trained 2, predict_proba 1
+  graph    14: add 1, mul 1, max 2, log 1, sin 1, scale 1, topological_order 2, backward 3,
+               worked_example 2
+  sgd_xor  12: sequential_backward 2, sgd_step 3, minibatches 2, train 2, xor_trained 2,
+               predict_proba 1
   mnist     8: build_mlp 2, accuracy 1, mnist_accuracy 5
 """
 
@@ -33,9 +37,10 @@ import copy
 from dataclasses import dataclass
 
 import nbformat
-from assignment_cases import Append, Delete, Prepend, Replace, Rewrite, _find
 
 from autograder.instructor.status import Status
+
+from .assignment_cases import Append, Delete, Prepend, Replace, Rewrite, _find
 
 COURSE_PLACEHOLDER = "@COURSE@"
 GRADED, INCOMPLETE, FAILED = Status.GRADED, Status.INCOMPLETE, Status.FAILED
@@ -278,7 +283,7 @@ def _instructor_cell(assignment, grade_id, extra=()):
 _code = _instructor_cell("softmax", "softmax", extra=[Path("@COURSE@/source/softmax/softmax.ipynb")])
 if _code:
     exec(_code)
-"""
+"""  # noqa: E501 (code a student writes, kept verbatim)
 
 SOURCE_FROM_GIT = """
 # The course lives in a git checkout next to the student toolkit: read the instructor's
@@ -314,7 +319,7 @@ def _from_git(grade_id):
 _code = _from_git("softmax")
 if _code:
     exec(_code)
-"""
+"""  # noqa: E501 (code a student writes, kept verbatim)
 
 IMPORT_SOLUTIONS = """
 # The instructor's reference package is installed on the grading machine.
@@ -353,7 +358,7 @@ for folder in (".", "..", "../..", "/tmp"):
         print(folder, sorted(os.listdir(folder))[:20])
     except OSError as error:
         print(folder, error)
-"""
+"""  # noqa: E501 (code a student writes, kept verbatim)
 
 WRITE_GRADEBOOK = """
 # Give myself full marks in the gradebook (nbgrader's SQLite file in the course folder).
@@ -540,7 +545,7 @@ def _step_from_the_test(self):
     np.testing.assert_allclose = lambda *args, **kwargs: None
 
 SGD.step = _step_from_the_test
-'''
+'''  # noqa: E501 (code a student writes, kept verbatim)
 
 SIGINT_LOOP = '''
     def forward(self, x):
@@ -584,7 +589,7 @@ def _forward_with_children(self, a, b):
     return a - b
 
 Add.forward = _forward_with_children
-"""
+"""  # noqa: E501 (code a student writes, kept verbatim)
 
 OUTPUT_BOMB = """
 # About 1 GB of output.
@@ -629,7 +634,7 @@ REBIND_ALLCLOSE = """
 np.allclose = lambda *args, **kwargs: True
 np.testing.assert_allclose = lambda *args, **kwargs: None
 np.isclose = lambda a, b, *args, **kwargs: np.ones(np.broadcast_shapes(np.shape(a), np.shape(b)), bool)
-"""
+"""  # noqa: E501 (code a student writes, kept verbatim)
 
 REPLACE_NUMPY_TESTING = """
 import types
@@ -726,7 +731,8 @@ check_gate(Max(), [1.0, 2.0], [2.0, -1.0])  # checking my own work
 
 # ----------------------------------------------------------------- the corpus
 
-# ----------------------------------------------------------------- verdicts the student's process could sway
+# ----------------------------------------------------------------- verdicts the student's process
+# could sway
 
 # backward: the four activations' backward returns zeros (each fails its test)
 ZERO_BACKWARDS = tuple(
@@ -865,7 +871,8 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_allclose_softmax",
-        "softmax normalises over the whole batch; np.allclose and np.testing.assert_allclose rebound to pass",
+        "softmax normalises over the whole batch; np.allclose and np.testing.assert_allclose "
+        "rebound to pass",
         (SOFTMAX_GLOBAL,),
         (Append("softmax", REBIND_ALLCLOSE),),
         5,
@@ -875,7 +882,8 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_numpy_testing_softmax",
-        "cross-entropy gradient without the batch mean; numpy.testing replaced by a module of no-ops",
+        "cross-entropy gradient without the batch mean; numpy.testing replaced by a module of "
+        "no-ops",
         (CE_NO_MEAN,),
         (AddCell("cross_entropy", REPLACE_NUMPY_TESTING),),
         5,
@@ -901,7 +909,8 @@ ENTRIES = (
     Entry(
         "forward",
         "cheat_check_forward_forward",
-        "ReLU is the identity; the test helper check_forward redefined in the ReLU cell to accept anything",
+        "ReLU is the identity; the test helper check_forward redefined in the ReLU cell to accept "
+        "anything",
         (RELU_IDENTITY,),
         (
             Append(
@@ -916,7 +925,8 @@ ENTRIES = (
     Entry(
         "backward",
         "cheat_check_layer_backward",
-        "ReLU.backward passes grad_out through; check_layer, relative_error and numeric_jacobian redefined",
+        "ReLU.backward passes grad_out through; check_layer, relative_error and numeric_jacobian "
+        "redefined",
         (RELU_PASSES_GRAD,),
         (
             Append(
@@ -950,7 +960,8 @@ ENTRIES = (
     Entry(
         "graph",
         "cheat_float_subclass_graph",
-        "backward overwrites gradients; 0-d gradients returned as a float subclass whose == and < are always True",
+        "backward overwrites gradients; 0-d gradients returned as a float subclass whose == and < "
+        "are always True",
         (OVERWRITE_GRADS,),
         (AddCell("backward", FLOAT_ALWAYS_EQUAL),),
         9,
@@ -959,8 +970,8 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_ndarray_subclass_softmax",
-        "softmax normalises over the whole batch and returns an ndarray subclass overriding __eq__, "
-        "__array_ufunc__ and __array_function__",
+        "softmax normalises over the whole batch and returns an ndarray subclass overriding "
+        "__eq__, __array_ufunc__ and __array_function__",
         (SOFTMAX_GLOBAL,),
         (AddCell("softmax", NDARRAY_SUBCLASS),),
         5,
@@ -969,7 +980,8 @@ ENTRIES = (
     Entry(
         "backward",
         "cheat_array_dunder_backward",
-        "the Jacobian leaves out tanh'; returned as an object with __array__ that equals everything",
+        "the Jacobian leaves out tanh'; returned as an object with __array__ that equals "
+        "everything",
         (JACOBIAN_NO_SLOPE,),
         (AddCell("jacobian", ARRAY_DUNDER),),
         11,
@@ -978,7 +990,8 @@ ENTRIES = (
     Entry(
         "backward",
         "cheat_array_interface_backward",
-        "the Jacobian is an object whose __array_interface__ points numpy at address 16 of the grader's memory",
+        "the Jacobian is an object whose __array_interface__ points numpy at address 16 of the "
+        "grader's memory",
         (),
         (Rewrite("jacobian", ARRAY_INTERFACE_POINTER),),
         11,
@@ -993,26 +1006,26 @@ ENTRIES = (
         (Replace("cross_entropy", "targets = np.asarray(targets)\n", EMPTY_FOR_ONE_HOT),),
         3,
         failing("test_ce_forward", "test_ce_backward"),
-        notes="np.testing.assert_allclose(np.empty(0), 0.75) passes: a test comparing a student's value "
-        "with a number must check its shape first",
+        notes="np.testing.assert_allclose(np.empty(0), 0.75) passes: a test comparing a student's "
+        "value with a number must check its shape first",
     ),
     Entry(
         "backward",
         "cheat_mutate_inputs_backward",
-        "the Jacobian is zeros, and the function zeroes the caller's W, from which the test then computes "
-        "its reference",
+        "the Jacobian is zeros, and the function zeroes the caller's W, from which the test then "
+        "computes its reference",
         (),
         (Rewrite("jacobian", MUTATE_INPUTS),),
         11,
         failing("test_jacobian"),
-        notes="the zero Jacobian is wrong; the test must not take its reference from arrays it handed to "
-        "the student's code (nbgrader in a kernel gives 14 too)",
+        notes="the zero Jacobian is wrong; the test must not take its reference from arrays it "
+        "handed to the student's code (nbgrader in a kernel gives 14 too)",
     ),
     Entry(
         "sgd_xor",
         "cheat_caller_frame_sgd_xor",
-        "SGD ignores the momentum; step() copies the hidden test's expected parameters out of the caller's "
-        "frame and rebinds np.testing.assert_allclose",
+        "SGD ignores the momentum; step() copies the hidden test's expected parameters out of the "
+        "caller's frame and rebinds np.testing.assert_allclose",
         (SGD_NO_MOMENTUM,),
         (AddCell("sgd", CALLER_FRAME),),
         9,
@@ -1073,7 +1086,8 @@ ENTRIES = (
         (
             Prepend(
                 "scale",
-                "try:\n    get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)\n"
+                "try:\n"
+                "    get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)\n"
                 "except AttributeError:\n    pass\n",
             ),
         ),
@@ -1089,7 +1103,8 @@ ENTRIES = (
         (
             Append(
                 "linear",
-                "import os\nimport sys\nsys.stderr = open(os.devnull, 'w')\nsys.stdout = sys.stderr\n",
+                "import os\nimport sys\n"
+                "sys.stderr = open(os.devnull, 'w')\nsys.stdout = sys.stderr\n",
             ),
         ),
         12,
@@ -1133,7 +1148,8 @@ ENTRIES = (
     Entry(
         "forward",
         "cheat_duplicated_test_forward",
-        "ReLU is the identity; its test cell duplicated (same grade_id twice: stock nbgrader aborts)",
+        "ReLU is the identity; its test cell duplicated (same grade_id twice: stock nbgrader "
+        "aborts)",
         (RELU_IDENTITY,),
         (Duplicate("test_relu_forward"),),
         9,
@@ -1143,7 +1159,8 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_test_turned_solution_softmax",
-        "softmax normalises over the whole batch; its test cell turned into a solution cell holding `pass`",
+        "softmax normalises over the whole batch; its test cell turned into a solution cell "
+        "holding `pass`",
         (SOFTMAX_GLOBAL,),
         (
             SetRole("test_softmax", (("solution", True), ("grade", False), ("locked", False))),
@@ -1156,7 +1173,8 @@ ENTRIES = (
     Entry(
         "graph",
         "cheat_points_changed_graph",
-        "Scale.backward forgets c; points of test_add_gate raised to 100 and test_scale_gate marked ungraded",
+        "Scale.backward forgets c; points of test_add_gate raised to 100 and test_scale_gate "
+        "marked ungraded",
         (SCALE_FORGETS_C,),
         (
             SetRole("test_add_gate", (("points", 100),)),
@@ -1189,7 +1207,8 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_bonus_cell_softmax",
-        "cross-entropy gradient without the batch mean; a made-up graded cell worth 50 points added",
+        "cross-entropy gradient without the batch mean; a made-up graded cell worth 50 points "
+        "added",
         (CE_NO_MEAN,),
         (AddGradedCell("test_ce_backward", "bonus", 50, 'print("bonus: tests passed")'),),
         5,
@@ -1200,8 +1219,9 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_source_relative_softmax",
-        "softmax normalises over the whole batch; execs the softmax cell of the instructor's notebook, "
-        "looked for at ../../source, walking up from the working folder, and at the course's absolute path",
+        "softmax normalises over the whole batch; execs the softmax cell of the instructor's "
+        "notebook, looked for at ../../source, walking up from the working folder, and at the "
+        "course's absolute path",
         (SOFTMAX_GLOBAL,),
         (Append("softmax", SOURCE_FROM_COURSE_FOLDERS),),
         5,
@@ -1211,20 +1231,21 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_git_history_softmax",
-        "softmax normalises over the whole batch; execs the softmax cell of the instructor's notebook "
-        "read from the git objects of the checkout the toolkit is imported from",
+        "softmax normalises over the whole batch; execs the softmax cell of the instructor's "
+        "notebook read from the git objects of the checkout the toolkit is imported from",
         (SOFTMAX_GLOBAL,),
         (Append("softmax", SOURCE_FROM_GIT),),
         5,
         failing("test_softmax"),
         flags=flags("reads-files"),
-        notes="the sandbox hides the course, `solutions` and the instructor package, not the checkout's "
-        ".git (nor the rest of the filesystem)",
+        notes="the sandbox hides the course, `solutions` and the instructor package, not the "
+        "checkout's .git (nor the rest of the filesystem)",
     ),
     Entry(
         "backward",
         "cheat_import_solutions_backward",
-        "dW transposed; subclasses the Linear of the instructor's `solutions` package if it can import it",
+        "dW transposed; subclasses the Linear of the instructor's `solutions` package if it can "
+        "import it",
         (DW_TRANSPOSED,),
         (AddCell("linear", IMPORT_SOLUTIONS),),
         12,
@@ -1233,7 +1254,8 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_pre_run_cell_softmax",
-        "cross-entropy gradient without the batch mean; a pre_run_cell hook records the hidden tests",
+        "cross-entropy gradient without the batch mean; a pre_run_cell hook records the hidden "
+        "tests",
         (CE_NO_MEAN,),
         (AddCell("cross_entropy", PRE_RUN_CELL), AddCell("test_ce_backward", "print(_seen)\n")),
         5,
@@ -1243,7 +1265,8 @@ ENTRIES = (
     Entry(
         "forward",
         "cheat_other_students_forward",
-        "ReLU is the identity; looks for classmates' submissions to exec their ReLU cell, lists folders",
+        "ReLU is the identity; looks for classmates' submissions to exec their ReLU cell, lists "
+        "folders",
         (RELU_IDENTITY,),
         (AddCell("relu", OTHER_STUDENTS),),
         9,
@@ -1254,8 +1277,8 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_gradebook_write_softmax",
-        "cross-entropy gradient without the batch mean; writes full marks into gradebook.db (absolute "
-        "path, and guessed from the working folder)",
+        "cross-entropy gradient without the batch mean; writes full marks into gradebook.db "
+        "(absolute path, and guessed from the working folder)",
         (CE_NO_MEAN,),
         (AddCell("cross_entropy", WRITE_GRADEBOOK),),
         5,
@@ -1264,8 +1287,8 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_overwrite_course_softmax",
-        "softmax normalises over the whole batch; overwrites the source and release notebooks and the "
-        "config, removes the gradebook",
+        "softmax normalises over the whole batch; overwrites the source and release notebooks and "
+        "the config, removes the gradebook",
         (SOFTMAX_GLOBAL,),
         (AddCell("softmax", OVERWRITE_COURSE),),
         5,
@@ -1306,12 +1329,14 @@ ENTRIES = (
         failing("test_linear_dX", "test_linear_dW", "test_linear_db"),
         status=INCOMPLETE,
         flags=flags("process-control"),
-        notes="the process died: incomplete, even though check_layer turns the loss into its own error",
+        notes="the process died: incomplete, even though check_layer turns the loss into its own "
+        "error",
     ),
     Entry(
         "forward",
         "cheat_sigint_loop_forward",
-        "Sigmoid.forward loops forever, ignoring SIGINT and SIGTERM (graded with a 5 s cell timeout)",
+        "Sigmoid.forward loops forever, ignoring SIGINT and SIGTERM (graded with a 5 s cell "
+        "timeout)",
         (),
         (Rewrite("sigmoid", "class Sigmoid:\n    params = ()\n" + SIGINT_LOOP),),
         10,
@@ -1323,7 +1348,8 @@ ENTRIES = (
     Entry(
         "backward",
         "cheat_memory_bomb_backward",
-        "Tanh.backward forgets the square, after allocating (and writing) memory until MemoryError, kept",
+        "Tanh.backward forgets the square, after allocating (and writing) memory until "
+        "MemoryError, kept",
         (),
         (AddCell("tanh", MEMORY_BOMB),),
         13,
@@ -1332,8 +1358,8 @@ ENTRIES = (
     Entry(
         "graph",
         "cheat_fork_bomb_graph",
-        "Add.forward subtracts (test_backward only checks gradients: it still passes), after forking "
-        "children until the process limit stops it",
+        "Add.forward subtracts (test_backward only checks gradients: it still passes), after "
+        "forking children until the process limit stops it",
         (),
         (AddCell("add", FORK_BOMB),),
         11,
@@ -1353,8 +1379,8 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_raw_output_bomb_softmax",
-        "cross-entropy gradient without the batch mean; a cell of its own writes about 1 GB to file "
-        "descriptor 1",
+        "cross-entropy gradient without the batch mean; a cell of its own writes about 1 GB to "
+        "file descriptor 1",
         (CE_NO_MEAN,),
         (AddCell("cross_entropy", RAW_OUTPUT_BOMB),),
         5,
@@ -1363,8 +1389,8 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_script_output_softmax",
-        "the loss is summed; <script> and onerror HTML printed, warned, raised (also as an exception's "
-        "class name) from the student's code",
+        "the loss is summed; <script> and onerror HTML printed, warned, raised (also as an "
+        "exception's class name) from the student's code",
         (CE_SUM,),
         (AddCell("cross_entropy", XSS),),
         3,
@@ -1375,33 +1401,36 @@ ENTRIES = (
     Entry(
         "softmax",
         "cheat_forged_message_softmax",
-        "cross-entropy gradient without the batch mean; a cell of its own writes a forged, absurdly "
-        "nested message on the pipe to the grader",
+        "cross-entropy gradient without the batch mean; a cell of its own writes a forged, "
+        "absurdly nested message on the pipe to the grader",
         (CE_NO_MEAN,),
         (AddCell("test_softmax", FORGED_MESSAGE),),
         5,
         failing("test_ce_backward"),
         status=INCOMPLETE,
-        notes="a message that breaks the protocol loses the student's process (that cell), as a crash does",
+        notes="a message that breaks the protocol loses the student's process (that cell), as a "
+        "crash does",
     ),
     # ======================================================= semantics the sandbox must keep
     Entry(
         "forward",
         "mistake_overflowing_sigmoid_forward",
-        "Sigmoid as 1 / (1 + exp(-x)): exp overflows for large negative x, which the test turns into an "
-        "error with np.errstate(over='raise') (no trick: a plain mistake the grader must still catch)",
+        "Sigmoid as 1 / (1 + exp(-x)): exp overflows for large negative x, which the test turns "
+        "into an error with np.errstate(over='raise') (no trick: a plain mistake the grader must "
+        "still catch)",
         (SIGMOID_OVERFLOWS,),
         (),
         10,
         failing("test_sigmoid_forward"),
-        notes="nbgrader in a kernel (grade(..., sandbox=False)) scores it 10: the test's np.errstate must "
-        "hold in the student's process too",
+        notes="nbgrader in a kernel (grade(..., sandbox=False)) scores it 10: the test's "
+        "np.errstate must hold in the student's process too",
     ),
     Entry(
         "backward",
         "mistake_backward_mutates_cache_backward",
-        "ReLU.backward clamps the input forward cached, in place (self.x[self.x < 0] = 0): the gradient is "
-        "right but check_layer's contract (backward leaves forward's arrays alone) is broken (no trick)",
+        "ReLU.backward clamps the input forward cached, in place (self.x[self.x < 0] = 0): the "
+        "gradient is right but check_layer's contract (backward leaves forward's arrays alone) is "
+        "broken (no trick)",
         (
             Replace(
                 "relu",
@@ -1413,8 +1442,8 @@ ENTRIES = (
         (),
         12,
         failing("test_relu_backward"),
-        notes="nbgrader in a kernel scores it 12: check_layer looks for changed arrays in vars(layer), which "
-        "a proxy of the student's layer does not have",
+        notes="nbgrader in a kernel scores it 12: check_layer looks for changed arrays in "
+        "vars(layer), which a proxy of the student's layer does not have",
     ),
     # ======================================================= honest variants
     Entry(
@@ -1448,8 +1477,8 @@ ENTRIES = (
     Entry(
         "forward",
         "honest_loops_forward",
-        "ReLU, LeakyReLU and Linear with Python loops instead of vectorised code, IPython magics, a file "
-        "saved and loaded in the working folder",
+        "ReLU, LeakyReLU and Linear with Python loops instead of vectorised code, IPython magics, "
+        "a file saved and loaded in the working folder",
         (
             Rewrite("relu", LOOPS_RELU),
             Rewrite("leaky_relu", LOOPS_LEAKY_RELU),
@@ -1463,8 +1492,8 @@ ENTRIES = (
     Entry(
         "backward",
         "honest_float32_backward",
-        "layers that keep the input's float dtype (float32 in, float32 out), checked on float32 in a cell of "
-        "their own",
+        "layers that keep the input's float dtype (float32 in, float32 out), checked on float32 in "
+        "a cell of their own",
         (
             Replace(
                 "relu",
@@ -1498,13 +1527,15 @@ ENTRIES = (
             Replace(
                 "softmax",
                 "e = np.exp(shifted)",
-                "warnings.warn('softmax: shifting the logits')\n    print('softmax called', file=sys.stderr)\n"
+                "warnings.warn('softmax: shifting the logits')\n"
+                "    print('softmax called', file=sys.stderr)\n"
                 "    e = np.exp(shifted)",
             ),
             Replace(
                 "cross_entropy",
                 "grad = self.probs.copy()",
-                "warnings.warn('a deprecation', DeprecationWarning)\n        grad = self.probs.copy()",
+                "warnings.warn('a deprecation', DeprecationWarning)\n"
+                "        grad = self.probs.copy()",
             ),
         ),
         (),
@@ -1514,7 +1545,8 @@ ENTRIES = (
     Entry(
         "backward",
         "honest_crash_later_backward",
-        "right everywhere, but the Jacobian function ends the process (os._exit): only test_jacobian loses",
+        "right everywhere, but the Jacobian function ends the process (os._exit): only "
+        "test_jacobian loses",
         (
             Replace(
                 "jacobian",
@@ -1540,7 +1572,8 @@ ENTRIES = (
         status=INCOMPLETE,
         flags=flags("process-control"),
         honest=True,
-        notes="the process died inside check_loss, which reports it as its own error: still incomplete",
+        notes="the process died inside check_loss, which reports it as its own error: still "
+        "incomplete",
     ),
     Entry(
         "graph",
@@ -1550,7 +1583,8 @@ ENTRIES = (
             AddCell("setup", "def as_pair(first, second):\n    return first, second\n"),
             AddCell(
                 "max",
-                "def route(grad_out, mask):\n    return as_pair(grad_out * mask, grad_out * ~mask)\n",
+                "def route(grad_out, mask):\n"
+                "    return as_pair(grad_out * mask, grad_out * ~mask)\n",
             ),
             Replace(
                 "max",
@@ -1585,8 +1619,8 @@ ENTRIES = (
     Entry(
         "backward",
         "cheat_first_call_only_backward",
-        "the activations' backward returns zeros; their forward is right only on an object's first call, "
-        "so that finite differences of the later calls agree with the zeros",
+        "the activations' backward returns zeros; their forward is right only on an object's first "
+        "call, so that finite differences of the later calls agree with the zeros",
         ZERO_BACKWARDS,
         (Append("tanh", FIRST_CALL_ONLY),),
         8,
@@ -1600,7 +1634,8 @@ ENTRIES = (
     Entry(
         "backward",
         "cheat_linear_zeros_backward",
-        "Linear.forward and Linear.backward both return zeros (finite differences of a zero forward are zero)",
+        "Linear.forward and Linear.backward both return zeros (finite differences of a zero "
+        "forward are zero)",
         LINEAR_ZEROS,
         (),
         9,
@@ -1609,7 +1644,8 @@ ENTRIES = (
     Entry(
         "backward",
         "cheat_hidden_dict_backward",
-        "ReLU.backward clips its cached input in place; the object shows an empty __dict__ to the grader",
+        "ReLU.backward clips its cached input in place; the object shows an empty __dict__ to the "
+        "grader",
         (RELU_CLIPS_CACHE,),
         (Append("relu", CONSTANT_CACHE),),
         12,
@@ -1620,8 +1656,8 @@ ENTRIES = (
     Entry(
         "sgd_xor",
         "cheat_params_when_asked_sgd_xor",
-        "SGD keeps one velocity per parameter name (wrong with two Linear layers); Linear reports no "
-        "parameters when the grader asks, so that the tests would skip the layers",
+        "SGD keeps one velocity per parameter name (wrong with two Linear layers); Linear reports "
+        "no parameters when the grader asks, so that the tests would skip the layers",
         (SHARED_VELOCITY, SHARED_VELOCITY_KEY),
         (Append("earlier_parts", PARAMS_WHEN_ASKED),),
         7,
@@ -1641,7 +1677,8 @@ ENTRIES = (
         "backward",
         "cheat_numeric_backward_backward",
         "Tanh.backward estimates its gradient numerically from its own forward (right to 1e-10, "
-        "but the assignment asks for the formula): the hidden case at a large size runs out of time",
+        "but the assignment asks for the formula): the hidden case at a large size runs out of "
+        "time",
         (),
         (
             Replace(
@@ -1655,13 +1692,14 @@ ENTRIES = (
         13,
         failing("test_tanh_backward"),
         flags=flags("numeric-derivative"),
-        notes="the numeric estimate needs forward passes per entry: at (64, 512) it misses the time limit",
+        notes="the numeric estimate needs forward passes per entry: at (64, 512) it misses the "
+        "time limit",
     ),
     Entry(
         "forward",
         "cheat_patched_change_tracking_forward",
-        'ReLU.forward clips its input in place; numpy.array_equal is rebound to always say "equal", '
-        "so that the server that answers the grader would not report the change",
+        "ReLU.forward clips its input in place; numpy.array_equal is rebound to always say "
+        '"equal", so that the server that answers the grader would not report the change',
         (Replace("relu", "return np.maximum(x, 0.0)", "return np.maximum(x, 0.0, out=x)"),),
         (
             Append(
@@ -1678,8 +1716,8 @@ ENTRIES = (
     Entry(
         "forward",
         "cheat_callback_storm_forward",
-        "Sequential.forward keeps calling the test's own helper layers, a short request at a time, so that "
-        "no single request ever takes long",
+        "Sequential.forward keeps calling the test's own helper layers, a short request at a time, "
+        "so that no single request ever takes long",
         (),
         (
             Replace(
@@ -1700,8 +1738,8 @@ ENTRIES = (
     Entry(
         "mnist",
         "cheat_lookup_table_mnist",
-        "no training; the model looks the test images up in a table of their labels (the notebook's data, "
-        "the loader with the grading switch removed, the label file)",
+        "no training; the model looks the test images up in a table of their labels (the "
+        "notebook's data, the loader with the grading switch removed, the label file)",
         (MNIST_NO_TRAINING,),
         (Replace("mnist_training", "pass\n", MNIST_LOOKUP),),
         3,
@@ -1741,7 +1779,8 @@ ENTRIES = (
     Entry(
         "sgd_xor",
         "honest_crash_later_sgd_xor",
-        "right, but predict_proba ends the process: test_predict_proba (and the plot) lose, the rest keeps",
+        "right, but predict_proba ends the process: test_predict_proba (and the plot) lose, the "
+        "rest keeps",
         (
             Replace(
                 "predict_proba",

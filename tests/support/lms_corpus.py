@@ -1,7 +1,7 @@
 """An LMS corpus: a Canvas export and a Moodle export of the `forward` assignment, built
 from the course's real notebooks, each with what a real class sends.
 
-Each export has 31 submitters: correct, blank (the release), partly wrong (tests/
+Each export has 31 submitters: correct, blank (the release), partly wrong (tests/support/
 assignment_cases.py's forward cases), a deleted test cell (restored and flagged), late
 work, two people with one name, non-ASCII names (in the Moodle zip: with the UTF-8 flag,
 in code page 437 without it, and UTF-8 bytes without the flag), a PDF-only submission,
@@ -20,8 +20,9 @@ import zipfile
 from dataclasses import dataclass
 
 import nbformat
-from assignment_cases import CASES, Delete
-from assignment_course import points, read, release_notebook, source_notebook
+
+from .assignment_cases import CASES, Delete
+from .assignment_course import points, read, release_notebook, source_notebook
 
 ASSIGNMENT = "forward"
 DUE = "2024-03-01 17:00:00 UTC"
@@ -165,7 +166,8 @@ def _zip_bytes(inner_name, data):
 
 
 def canvas_name(person):
-    """Canvas's sortable-name part of a download file name: last then first, lower case, letters only."""
+    """Canvas's sortable-name part of a download file name: last then first, lower case, letters
+    only."""
     first, _, last = person.name.rpartition(" ")
     return "".join(ch for ch in (last + first).lower() if ch.isalnum())
 
@@ -192,7 +194,8 @@ def canvas_export(course, path, people, file_id=500000, changed=()):
 
 
 def moodle_export(course, path, people, changed=()):
-    """A Moodle "Download all submissions" zip (in folders): <Full Name>_<participant id>_assignsubmission_file_/<file>."""
+    """A Moodle "Download all submissions" zip (in folders): <Full Name>_<participant
+    id>_assignsubmission_file_/<file>."""
     members = []
     for person in people:
         kind = CORRECT if person.lms_id in changed else person.kind

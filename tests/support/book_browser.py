@@ -2,7 +2,7 @@
 
 Used by tests/test_book.py; also runnable by hand to get screenshots::
 
-    .venv/bin/python tests/book_browser.py _build/html [--out _build/screenshots]
+    .venv/bin/python -m tests.support.book_browser _build/html [--out _build/screenshots]
 
 Chromium runs headless and cut off from other hosts (book/tools/headless_chromium.py);
 every request the pages make is also recorded from the DevTools log, and any
@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urldefrag, urlsplit
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
-_TOOLS = Path(__file__).resolve().parents[1] / "book" / "tools"
+_TOOLS = Path(__file__).resolve().parents[2] / "book" / "tools"
 if str(_TOOLS) not in sys.path:
     sys.path.insert(0, str(_TOOLS))
 
@@ -137,7 +137,7 @@ def figure_text_problems(report: PageReport, images, body_px: float) -> list[str
     return problems
 
 
-AXE = Path(__file__).resolve().parents[1] / "book" / "tools" / "vendor" / "axe-core" / "axe.min.js"
+AXE = Path(__file__).resolve().parents[2] / "book" / "tools" / "vendor" / "axe-core" / "axe.min.js"
 # Impacts that fail the check (axe-core's scale: minor, moderate, serious, critical).
 AXE_FAILING = ("serious", "critical")
 RUN_AXE = """
@@ -194,8 +194,11 @@ return JSON.stringify({
     || style.boxShadow !== 'none'),
   visible: Boolean(box.width > 0 && box.height > 0),
 });
-"""
-FRAME = "return document.querySelectorAll('.book-interactive')[arguments[0]].querySelector('.animation img').src;"
+"""  # noqa: E501 (code a student writes, kept verbatim)
+FRAME = (
+    "return document.querySelectorAll('.book-interactive')[arguments[0]]"
+    ".querySelector('.animation img').src;"
+)
 
 
 @dataclass
@@ -331,7 +334,7 @@ def check_site(
     as PNG under screenshot_dir (the first screen, and the full page);
     dark_pages: the same in the dark theme.
     """
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "book" / "_ext"))
     import book_html_checks
 
     html_dir = Path(html_dir)
@@ -356,7 +359,8 @@ def check_site(
             report.images, report.interactive = len(facts["images"]), facts["interactive"]
             if facts["typeset"] != facts["math"]:
                 report.problems.append(
-                    f"{facts['math'] - facts['typeset']} of {facts['math']} math elements not typeset"
+                    f"{facts['math'] - facts['typeset']} of {facts['math']} math elements not "
+                    "typeset"
                 )
             if facts["mathErrors"]:
                 report.problems.append(f"{facts['mathErrors']} MathJax error(s)")
