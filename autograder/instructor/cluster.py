@@ -11,7 +11,10 @@ worker the task runs in a grading process of its own, started by the
 `GradingPlugin` with grade.py's own worker set-up (`_start_worker`: its memory
 cap, one BLAS thread, death with its parent), so the tests run in a main
 thread under the same wall-clock alarms, against the same sandbox
-(sandbox.py) with the same limits, as on this machine.
+(sandbox.py) with the same limits, as on this machine. The grading process
+stays up from task to task, and each worker holds the next submission while
+it grades one (PREFETCH), so that it never waits for a round trip to the
+parent between two.
 
 What travels, what is checked at start-up:
 
@@ -31,18 +34,19 @@ What travels, what is checked at start-up:
   resource, so the scheduler sends it none, and the parent names it and says
   why. Nothing of the course folder is needed on a worker.
 
-Faults: a worker that dies mid-task has the task rescheduled by the scheduler
-on another one; the scheduler's `allowed-failures` (1 for `local:N`; start a
-scheduler with DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1 for the same)
-says how many deaths a task may cause before it is given up (KilledWorker),
-and that submission is then `failed` with the reason. A grading process that
-dies under a live worker is restarted and the task retried once (`retries`).
-A lost scheduler stops the run: what was recorded stays recorded, and a rerun
-grades only what is missing (the status file and the fingerprints, grade.py).
+Faults (Ledger): a worker's death, or its grading process's, is charged to the
+submissions whose grading had started there (the worker says when it starts
+one) and had not ended; a submission is sent again until it has been charged
+KILLS_ALLOWED deaths, and is then `failed` with the reason. Dask's own count
+(the scheduler's `allowed-failures`) charges a death to every task the worker
+held, a waiting one too, so it decides nothing here: a task Dask gives up on
+(KilledWorker) is sent again unless the ledger says otherwise. The parent
+records a submission once, when its result arrives. A lost scheduler stops the
+run (ClusterLost): what was recorded stays recorded, and a rerun grades only
+what is missing (the status file and the fingerprints, grade.py).
 """
 
 import asyncio
-import collections
 import hashlib
 import logging
 import multiprocessing
@@ -51,10 +55,11 @@ import sys
 import threading
 import time
 import uuid
+from collections import defaultdict, deque
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import dask
@@ -70,16 +75,24 @@ from .sandbox import SandboxUnavailable, check_available, hidden_paths
 logger = logging.getLogger(__name__)
 
 PACKAGE = Path(__file__).resolve().parents[1]  # autograder/
-ALLOWED_FAILURES = 1  # worker deaths a task may cause and still be retried (local:N)
-RETRIES = 1  # a grading process that died under a live worker: tried once more
+KILLS_ALLOWED = 2  # deaths (of a worker or its grading process) that fail a submission
+SENDS_ALLOWED = 5  # a submission lost with this many workers, none charged to it: failed
+PREFETCH = 1  # submissions a worker holds beyond those it grades: the next one is there
 CONNECT_TIMEOUT = 30  # seconds to reach the scheduler
 WORKER_TIMEOUT = 120  # seconds for a first worker to join and pass its checks
 SLOTS_EVERY = 5  # seconds between counts of the workers' slots (workers come and go)
-DAEMON_FIX = "DASK_DISTRIBUTED__WORKER__DAEMON=False"
+QUIET = {  # a worker's background work while it grades (Dask's defaults: 10 ms, 20 ms)
+    "distributed.worker.profile.enabled": False,  # sampling the running task's stack
+    "distributed.admin.tick.interval": "500ms",  # measuring how responsive the event loop is
+}
 
 
 class ClusterLost(InstructorError):
     """The scheduler went away: the run stops; a rerun grades what is missing."""
+
+
+class GradingProcessDied(Exception):
+    """The worker's grading process died while it graded the task (out of memory?)."""
 
 
 def parse(spec):
@@ -140,6 +153,16 @@ def _execute_texts(notebooks):
     return results
 
 
+def may_have_children():
+    """Let this process start the grading processes. A worker under Dask's nanny is a daemonic
+    process, which multiprocessing forbids to have children, so that none outlives it; the
+    grading processes die with their parent anyway (grade._start_worker: PR_SET_PDEATHSIG), and
+    their sandboxes with them."""
+    process = multiprocessing.current_process()
+    if process.daemon:
+        process.daemon = False
+
+
 class GradingPlugin(WorkerPlugin):
     """Per worker and grading run: the grading processes, and whether this worker may grade.
 
@@ -166,6 +189,7 @@ class GradingPlugin(WorkerPlugin):
         slots = worker.state.nthreads
         self.refusal = await asyncio.get_running_loop().run_in_executor(None, self._start, slots)
         if self.refusal is None:
+            quiet(worker)
             await worker.set_resources(**{self.run: slots})
             # The scheduler looks again at the tasks waiting for a worker (those of a worker
             # that died while no other could take them) when a worker starts running, not when
@@ -176,12 +200,7 @@ class GradingPlugin(WorkerPlugin):
             logger.error("This worker refuses the grading run %s: %s", self.run, self.refusal)
 
     def _start(self, slots):
-        if multiprocessing.current_process().daemon:
-            return (
-                "it is a daemonic process (Dask's default for a worker under a nanny), which "
-                f"cannot start its grading processes: start the worker with {DAEMON_FIX} in its "
-                "environment"
-            )
+        may_have_children()
         try:
             self.pool = self._new_pool(slots)
             return self.pool.submit(_check_worker, self.data, self.code).result(WORKER_TIMEOUT)
@@ -199,8 +218,8 @@ class GradingPlugin(WorkerPlugin):
         )
 
     def execute(self, notebooks):
-        """Run the notebooks in a grading process; a process that died is replaced and the
-        task fails (the scheduler retries it once)."""
+        """Run the notebooks in a grading process; one that died is replaced, and the task
+        fails with GradingProcessDied (the parent charges the submission, ClusterPool)."""
         pool = self.pool
         try:
             return pool.submit(_execute_texts, notebooks).result()
@@ -209,7 +228,7 @@ class GradingPlugin(WorkerPlugin):
                 if self.pool is pool:
                     self.pool = self._new_pool(pool._max_workers)
                     pool.shutdown(wait=False, cancel_futures=True)
-            raise RuntimeError(
+            raise GradingProcessDied(
                 "the grading process died while grading it (out of memory?)"
             ) from None
 
@@ -223,15 +242,29 @@ class GradingPlugin(WorkerPlugin):
         self.pool = None
 
 
-def grade_task(run, notebooks):
+def quiet(worker):
+    """Slow down what a worker does besides grading (QUIET): a task here runs for a second or
+    more in a process of its own, and the samples and ticks cost its core CPU all the while.
+    (A worker started from Dask's configuration with these values has them already.)"""
+    callbacks = worker.periodic_callbacks
+    for name in ("profile", "profile-cycle"):
+        if name in callbacks:
+            callbacks[name].stop()
+    if "tick" in callbacks:
+        interval = dask.utils.parse_timedelta(QUIET["distributed.admin.tick.interval"])
+        callbacks["tick"].callback_time = max(callbacks["tick"].callback_time, interval * 1000)
+
+
+def grade_task(run, key, notebooks):
     """The task: one submission's rebuilt notebooks [(name, JSON)] -> (worker address,
-    [(executed JSON, problem)])."""
+    [(executed JSON, problem)]). It tells the parent first that it started here (Ledger)."""
     worker = get_worker()
     plugin = worker.plugins.get(run)
     if plugin is None or plugin.refusal is not None or plugin.pool is None:
         raise RuntimeError(
             f"worker {worker.address} cannot grade: {plugin.refusal if plugin else 'no plugin'}"
         )
+    worker.log_event(run, {"started": key, "worker": worker.address})
     return worker.address, plugin.execute(notebooks)
 
 
@@ -247,8 +280,7 @@ def _refusal(run, dask_worker=None):
 def dask_setup(worker):
     """`dask worker --preload autograder.instructor.cluster`: a worker that cannot build the
     sandbox stops at start-up with the reason, instead of joining and refusing every run."""
-    if multiprocessing.current_process().daemon:
-        raise RuntimeError(f"this worker cannot grade: start it with {DAEMON_FIX}")
+    may_have_children()
     try:
         check_available()
     except SandboxUnavailable as error:
@@ -256,6 +288,54 @@ def dask_setup(worker):
 
 
 # ----------------------------------------------------------------- in the parent
+
+
+class Ledger:
+    """Which submission's grading killed what. A death (of a worker, or of its grading process)
+    is charged to a submission only if its grading had started on that worker and not ended:
+    the worker says when it starts one (grade_task), and a run that started and was then
+    started again, or given up by Dask (KilledWorker), died. Dask's own count charges a death
+    to every task the worker held, one waiting behind the running one too, which would fail
+    a submission for its neighbour's crimes.
+
+    Keys are Dask task keys (a submission is sent again under a new key); students are ids."""
+
+    def __init__(self):
+        self.running = {}  # key -> (student, worker): started there, not ended
+        self.deaths = defaultdict(list)  # student -> the workers that died grading it
+
+    def started(self, key, student, worker):
+        """`key` started on `worker`; a start before it that did not end died."""
+        self.ended(key, died=True)
+        self.running[key] = (student, worker)
+
+    def ended(self, key, died=False):
+        """`key`'s run ended: by a death (died=True: charged if it had started) or not."""
+        run = self.running.pop(key, None)
+        if run is not None and died:
+            self.deaths[run[0]].append(run[1])
+
+    def charged(self, student):
+        return len(self.deaths[student])
+
+    def reason(self, student):
+        """Why `student`'s submission was failed, once charged KILLS_ALLOWED deaths."""
+        return (
+            f"grading it killed {self.charged(student)} workers or their grading processes "
+            f"({', '.join(self.deaths[student])}: ended by the system, out of memory, or by "
+            "hand); it was not graded, and no other submission was affected"
+        )
+
+
+@dataclass
+class Job:
+    """One submission to grade: its notebooks' paths, the Future grade.py waits on, and how
+    often it was sent (a new Dask task each time)."""
+
+    student: str
+    paths: list
+    done: Future = field(default_factory=Future)
+    sends: int = 0
 
 
 class ClusterPool:
@@ -270,11 +350,13 @@ class ClusterPool:
         self.run = f"autograder-{assignment}-{uuid.uuid4().hex[:8]}"
         self.say = say or (lambda text: print(text, file=sys.stderr))
         self.client = None
-        self.slots = 0  # tasks out at a time: the accepting workers' threads
+        self.slots = 0  # submissions graded at a time: the accepting workers' threads
+        self.ledger = Ledger()
         self._counted = time.monotonic()  # when slots was last asked of the scheduler
         self._stack = ExitStack()
-        self._futures = {}  # dask future -> our Future, for the tasks out
-        self._backlog = collections.deque()  # (student, paths, our Future) not sent yet
+        self._out = {}  # Dask future -> Job, for the tasks out
+        self._keys = {}  # task key -> (Dask future, Job), for the tasks out
+        self._backlog = deque()  # Jobs not sent yet
         self._lock = threading.RLock()
 
     def __enter__(self):
@@ -287,14 +369,9 @@ class ClusterPool:
 
     def _connect(self):
         if self.kind == "local":
-            self._stack.enter_context(
-                dask.config.set(
-                    {
-                        "distributed.worker.daemon": False,
-                        "distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
-                    }
-                )
-            )
+            # 0: every worker death comes to the parent at once, as a KilledWorker (Ledger)
+            config = {**QUIET, "distributed.scheduler.allowed-failures": 0}
+            self._stack.enter_context(dask.config.set(config))
             cluster = LocalCluster(
                 n_workers=self.where,
                 threads_per_worker=1,
@@ -315,16 +392,18 @@ class ClusterPool:
         except (OSError, TimeoutError) as error:
             raise InstructorError(
                 f"Cannot reach the Dask scheduler at {address} ({error}). Start it "
-                "(`dask scheduler`) and its workers, or grade on this machine without --cluster."
+                "(`dask scheduler`) and its workers, or grade on this machine without "
+                "--cluster (`--cluster off` if nbgrader_config.py sets Cluster.address)."
             ) from None
-        self._stack.callback(self.client.close)
+        self._stack.callback(self._close_client)
         try:
             self.client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
         except TimeoutError:
             raise InstructorError(
                 f"No worker joined the scheduler at {address} within {WORKER_TIMEOUT} s: start "
-                f"workers (`{DAEMON_FIX} dask worker {address} --nthreads 1`)."
+                f"workers (`dask worker {address} --nthreads 1`)."
             ) from None
+        self.client.subscribe_topic(self.run, self._on_event)
         plugin = GradingPlugin(
             self.run, self.setup, self.course_root, self.data, code_fingerprint()
         )
@@ -342,73 +421,127 @@ class ClusterPool:
         self.slots = self._slots()
 
     def _unregister(self):
+        if self.client.status != "running":  # the scheduler is gone: its workers drop the run
+            return
         try:
+            self.client.unsubscribe_topic(self.run)
             self.client.unregister_worker_plugin(self.run)
         except Exception:  # the scheduler is gone already: its workers drop the run with it
             pass
+
+    def _close_client(self):
+        # A client that lost its scheduler waits CONNECT_TIMEOUT for it by default.
+        self.client.close(timeout=5 if self.client.status != "running" else None)
 
     def execute(self, student, paths):
         """Queue one submission's notebooks (the files at `paths`) as one task; returns a
         concurrent Future of [problem or None] per notebook, the executed notebooks written
         back to `paths` before it completes. future.worker: the worker that graded it."""
-        done = Future()
-        done.worker = None
+        job = Job(student, list(paths))
+        job.done.worker = None
         with self._lock:
-            self._backlog.append((student, paths, done))
+            self._backlog.append(job)
         self._pump()
-        return done
+        return job.done
 
     def _pump(self):
-        """Send queued submissions while a grading slot is free. Only as many tasks as slots
-        are out at a time: a worker then holds only the task it is grading, so when it dies,
-        that task alone counts a death (the scheduler counts one for every task it holds)."""
+        """Send queued submissions while a worker has room: (1 + PREFETCH) per grading slot.
+        A worker thus holds the next one while it grades one, and little more: a worker that
+        dies takes few submissions with it to be sent again."""
         with self._lock:
-            while self._backlog and len(self._futures) < max(self.slots, 1):
-                student, paths, done = self._backlog.popleft()
-                notebooks = [(Path(p).name, Path(p).read_text(encoding="utf-8")) for p in paths]
+            while self._backlog and len(self._out) < max(self.slots, 1) * (1 + PREFETCH):
+                job = self._backlog.popleft()
+                job.sends += 1
+                key = f"grade-{job.student}-{uuid.uuid4().hex[:8]}"
+                notebooks = [(Path(p).name, Path(p).read_text(encoding="utf-8")) for p in job.paths]
                 task = self.client.submit(
                     grade_task,
                     self.run,
+                    key,
                     notebooks,
-                    key=f"grade-{student}-{uuid.uuid4().hex[:8]}",
+                    key=key,
                     resources={self.run: 1},
-                    retries=RETRIES,
                     pure=False,
                 )
-                self._futures[task] = done
-                task.add_done_callback(
-                    lambda task, paths=paths, done=done: self._finish(task, paths, done)
-                )
+                self._out[task] = job
+                self._keys[key] = (task, job)
+                task.add_done_callback(lambda task, job=job: self._finish(task, job))
 
-    def _finish(self, task, paths, done):
-        with self._lock:  # its slot is free: send the next one before reading this one's result
-            self._futures.pop(task, None)
-        if task.status != "cancelled":
+    def _on_event(self, event):
+        """A worker started a task (grade_task): the ledger notes it; a start of a task that
+        had started before means that its first run died, and may fail the submission."""
+        _, message = event
+        key, worker = message.get("started"), message.get("worker")
+        with self._lock:
+            if key not in self._keys:
+                return  # ended already (a late event), or not this run's
+            task, job = self._keys[key]
+            self.ledger.started(key, job.student, worker)
+            if self.ledger.charged(job.student) < KILLS_ALLOWED:
+                return
+            self._forget(task, key)
+        # A scheduler that lets a task cause more than one death (its allowed-failures)
+        # started it again: stop it, and fail the submission.
+        job.done.set_exception(grade.GradingLost(self.ledger.reason(job.student)))
+        return task.cancel(asynchronous=True)  # in the client's event loop: awaited there
+
+    def _forget(self, task, key):
+        self._out.pop(task, None)
+        self._keys.pop(key, None)
+
+    def _finish(self, task, job):
+        key = task.key
+        lost = task.status == "cancelled" and not job.done.done()  # not by _on_event: the
+        with self._lock:  # scheduler is gone. Else its slot is free: send the next one before
+            self._forget(task, key)  # reading this one's result
+        if not lost:
             if time.monotonic() > self._counted + SLOTS_EVERY:
                 self.slots, self._counted = self._slots(), time.monotonic()
             self._pump()
         try:
-            if task.status == "cancelled":
+            if job.done.done():  # failed already (_on_event)
+                return
+            if lost:
                 raise ClusterLost(
                     "The cluster's scheduler went away while grading; what was graded is "
                     "recorded. Run grade again when it is back: it grades only what is missing."
                 )
             try:
                 worker, results = task.result()
-            except KilledWorker as error:
-                raise grade.GradingLost(
-                    f"grading it killed {error.allowed_failures + 1} workers (ended by the "
-                    "system, out of memory, or by hand); it was not graded, and no other "
-                    "submission was affected"
-                ) from None
-            for path, (text, _) in zip(paths, results, strict=True):
+            except (KilledWorker, GradingProcessDied):
+                self._died(job, key)
+                return
+            finally:
+                with self._lock:
+                    self.ledger.ended(key)  # a death is charged first, by _died
+            for path, (text, _) in zip(job.paths, results, strict=True):
                 Path(path).write_text(text, encoding="utf-8")
-            done.worker = worker
-            done.set_result([problem for _, problem in results])
+            job.done.worker = worker
+            job.done.set_result([problem for _, problem in results])
         except BaseException as error:
-            done.set_exception(error)
+            job.done.set_exception(error)
         finally:
             task.release()
+
+    def _died(self, job, key):
+        """Its task died with its worker or grading process: charge it if it was grading
+        there (Ledger), then fail it or send it again."""
+        with self._lock:
+            self.ledger.ended(key, died=True)
+            charged = self.ledger.charged(job.student)
+            if charged < KILLS_ALLOWED and job.sends < SENDS_ALLOWED:
+                self._backlog.appendleft(job)
+        if charged >= KILLS_ALLOWED:
+            job.done.set_exception(grade.GradingLost(self.ledger.reason(job.student)))
+        elif job.sends >= SENDS_ALLOWED:
+            job.done.set_exception(
+                grade.GradingLost(
+                    f"its task was lost {job.sends} times with workers that died while it "
+                    "waited on them (not while grading it): the cluster's workers keep dying"
+                )
+            )
+        else:
+            self._pump()
 
     def _slots(self):
         """Grading slots of the workers that accepted this run (workers may come and go)."""
@@ -421,7 +554,7 @@ class ClusterPool:
         if kind is not None and self.client is not None:
             self._backlog.clear()
             try:
-                self.client.cancel(list(self._futures))
+                self.client.cancel(list(self._out))
             except Exception:
                 pass
         self._stack.close()
