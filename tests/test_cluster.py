@@ -166,6 +166,23 @@ def executing(dask_worker=None):
     return [key for key, task in dask_worker.state.tasks.items() if task.state == "executing"]
 
 
+def die_if_executing(key, dask_worker=None):
+    """On a worker, in its event loop (so that its tasks cannot move meanwhile): SIGKILL this
+    worker process if it is running `key`."""
+    task = dask_worker.state.tasks.get(key)
+    if task is not None and task.state == "executing":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return False
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 class Killer(threading.Thread):
     """Kills (SIGKILL) the worker process that is grading a chosen submission, `times` times.
     wanted(key) -> True for the task keys (grade-<student>-...) to kill the worker of; a worker
@@ -183,20 +200,29 @@ class Killer(threading.Thread):
             while not self.done.is_set() and len(self.killed) < self.times:
                 try:
                     running = client.run(executing, on_error="ignore")
+                    for address, keys in running.items():
+                        chosen = [k for k in keys if self.wanted(k)]
+                        if chosen and (chosen[0], address) not in self.killed:
+                            self.kill(client, chosen[0], address)
+                            break
                 except Exception:  # a worker went away as it was asked
-                    continue
-                for address, keys in running.items():
-                    chosen = [k for k in keys if self.wanted(k) and (k, address) not in self.killed]
-                    if chosen:
-                        time.sleep(self.after)
-                        pid = client.run(os.getpid, workers=[address])[address]
-                        held = client.processing(workers=[address]).get(address, [])
-                        os.kill(pid, signal.SIGKILL)
-                        self.killed.append((chosen[0], address))
-                        self.held += [k for k in held if k != chosen[0]]
-                        time.sleep(1)  # until the scheduler has seen it
-                        break
+                    pass
                 time.sleep(0.1)
+
+    def kill(self, client, key, address):
+        time.sleep(self.after)
+        pid = client.run(os.getpid, workers=[address])[address]
+        held = client.processing(workers=[address]).get(address, [])
+        answer = client.run(die_if_executing, key, workers=[address], on_error="ignore")
+        if answer.get(address) is False:  # it had finished meanwhile: it lives
+            return
+        deadline = time.monotonic() + 10
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not alive(pid):
+            self.killed.append((key, address))
+            self.held += [k for k in held if k != key]
+            time.sleep(1)  # until the scheduler has seen it
 
 
 def set_allowed_failures(cluster, value):
