@@ -175,6 +175,23 @@ def die_if_executing(key, dask_worker=None):
     return False
 
 
+def end_grading_process_if_executing(key, dask_worker=None):
+    """On a worker: SIGKILL the grading processes of every run (cluster.GradingPlugin) if the
+    worker is running `key`; the worker itself lives. Returns the pids killed."""
+    task = dask_worker.state.tasks.get(key)
+    if task is None or task.state != "executing":
+        return []
+    pids = [
+        pid
+        for plugin in dask_worker.plugins.values()
+        if getattr(plugin, "pool", None) is not None
+        for pid in plugin.pool._processes
+    ]
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    return pids
+
+
 def alive(pid):
     try:
         os.kill(pid, 0)
@@ -251,8 +268,11 @@ def grade_while(killer, course):
 @on_a_cluster
 def test_fifty_submissions_on_a_local_cluster(tmp_path):
     course, students = new_class(tmp_path)
+    environment_before = dict(os.environ)
     outcomes = grade(course, ASSIGNMENT, cluster="local:2", progress=False)
     check_class(course, students, outcomes)
+    # the nannies, in this process, set their workers' variables here; put back after the run
+    assert dict(os.environ) == environment_before
     workers = collections.Counter(o.worker for o in outcomes if o.worker)
     sent = [s for s, kind in students.items() if not kind.not_json]
     assert len(workers) == 2 and sum(workers.values()) == len(sent)
@@ -284,6 +304,45 @@ def test_a_worker_killed_mid_run_costs_nothing(tmp_path, dask_cluster, monkeypat
     victim = next(o for o in outcomes if key.startswith(f"grade-{o.student}-"))
     assert victim.status == Status.GRADED and victim.worker != dead
     dask_cluster.wait_for(["w1", "w2"])  # the nanny restarted it
+
+
+@on_a_cluster
+def test_a_grading_process_killed_mid_task_costs_one_try(tmp_path, dask_cluster, monkeypatch):
+    """The worker lives, its grading process dies under a submission: the worker starts a new
+    one, and the submission, charged one death, is graded on its next try, once."""
+    recorded = counting_records(monkeypatch)
+    course, students = new_class(tmp_path, size=4)
+    victim = "a_slow"  # the instructor's solution, slowed: caught while it runs
+    submit_with(course.root, victim, "sigmoid", "import time\ntime.sleep(3)\n")
+    killed, stop = [], threading.Event()
+
+    def kill():
+        with dask_cluster.client() as client:
+            while not killed and not stop.is_set():
+                for address, keys in client.run(executing, on_error="ignore").items():
+                    for key in keys:
+                        if key.startswith(f"grade-{victim}-"):
+                            time.sleep(0.5)
+                            answer = client.run(
+                                end_grading_process_if_executing, key, workers=[address]
+                            )
+                            killed.extend(answer[address])
+                time.sleep(0.1)
+
+    killer = threading.Thread(target=kill, daemon=True)
+    killer.start()
+    try:
+        outcomes = grade(course, ASSIGNMENT, cluster=dask_cluster.address, progress=False)
+    finally:
+        stop.set()
+        killer.join()
+    assert killed, "no grading process was killed: the test proves nothing"
+    by_student = {o.student: o for o in outcomes}
+    assert (by_student[victim].status, by_student[victim].score) == (Status.GRADED, 14.0)
+    assert set(recorded.values()) == {1} and victim in recorded
+    for student, kind in students.items():
+        expected = sum(expected_scores(course.root, kind).values())
+        assert (by_student[student].status, by_student[student].score) == (kind.status, expected)
 
 
 @on_a_cluster

@@ -301,6 +301,19 @@ def dask_setup(worker):
 # ----------------------------------------------------------------- in the parent
 
 
+def restore_environment(saved):
+    """What puts os.environ back as `saved`: a LocalCluster's nannies run in this process, and
+    set their workers' variables (distributed.nanny.pre-spawn-environ: MALLOC_TRIM_THRESHOLD_,
+    PYTHONHASHSEED, ...) in its environment before each start, and leave them there."""
+
+    def restore():
+        for name in set(os.environ) - set(saved):
+            del os.environ[name]
+        os.environ.update(saved)
+
+    return restore
+
+
 def quiet_logs():
     """Silence Dask's loggers in this process (a lost scheduler logs its tracebacks there):
     what the instructor needs comes as grade's own messages. Returns what restores them."""
@@ -398,6 +411,7 @@ class ClusterPool:
     def _connect(self):
         self._stack.callback(quiet_logs())
         if self.kind == "local":
+            self._stack.callback(restore_environment(dict(os.environ)))
             # 0: every worker death comes to the parent at once, as a KilledWorker (Ledger)
             config = {**QUIET, "distributed.scheduler.allowed-failures": 0}
             self._stack.enter_context(dask.config.set(config))
