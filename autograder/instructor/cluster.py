@@ -450,10 +450,25 @@ class ClusterPool:
         plugin = GradingPlugin(
             self.run, self.setup, self.course_root, self.data, code_fingerprint()
         )
-        self.client.register_plugin(plugin, name=self.run)
         self._stack.callback(self._unregister)
-        refusals = self.client.run(_refusal, self.run)
-        refused = {worker: why for worker, why in refusals.items() if why}
+        try:
+            self.client.register_plugin(plugin, name=self.run)
+            refusals = self.client.run(_refusal, self.run, on_error="return")
+        except Exception as error:  # e.g. a worker host without this project installed
+            raise InstructorError(
+                f"A worker of the cluster at {address} could not start grading "
+                f"({type(error).__name__}: {error}). Install this project, at the version this "
+                "machine has, on every worker host; or grade on this machine without --cluster."
+            ) from None
+        refused = {
+            worker: (
+                f"it cannot run the grading code: {type(why).__name__}: {why}"
+                if isinstance(why, BaseException)
+                else why
+            )
+            for worker, why in refusals.items()
+            if why
+        }
         for worker, why in sorted(refused.items()):
             self.say(f"worker {worker} refuses to grade: {why}")
         if len(refused) == len(refusals):
