@@ -49,6 +49,19 @@ FIXTURE_MARKERS = {
 }
 # Long tests that need none of their module's fixtures: each may run on any worker.
 ON_THEIR_OWN = ("tests/test_book.py::test_chapters_run_under_nbval",)
+# The longest units of work, longest first (seconds on an idle 2-core machine): a parallel run
+# starts them first, so that no worker is left with a long one at the end while the others wait.
+LONGEST_FIRST = (
+    "tests/test_book.py",  # ~300: the book build, the browser, the PDF
+    "tests/test_integrity.py",  # ~150
+    "tests/test_grade.py",  # ~110
+    "tests/test_lms_corpus.py",  # ~100
+    "tests/test_book.py::test_chapters_run_under_nbval[with-reference]",  # ~80
+    "tests/test_assignments.py",  # ~70
+    "tests/test_solutions_training.py",  # ~30
+    "tests/test_instructor_mistakes.py",  # ~25
+    "tests/test_book.py::test_chapters_run_under_nbval[student-without-reference]",  # ~20
+)
 
 
 def pytest_collection_modifyitems(items):
@@ -56,6 +69,8 @@ def pytest_collection_modifyitems(items):
         for fixture, marker in FIXTURE_MARKERS.items():
             if fixture in item.fixturenames and not item.get_closest_marker(marker):
                 item.add_marker(marker)
+    rank = {scope: index for index, scope in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(xdist_scope(item.nodeid), len(rank)))  # stable
 
 
 def xdist_scope(nodeid):
@@ -66,9 +81,11 @@ def xdist_scope(nodeid):
 
 
 def pytest_xdist_make_scheduler(config, log):
-    """--dist loadscope, with xdist_scope as the scope."""
+    """--dist loadscope, with xdist_scope as the scope, in the order of the collection (longest
+    first) rather than xdist's (most tests first)."""
     if config.getvalue("dist") != "loadscope":
         return None
+    config.option.loadscopereorder = False
     from xdist.scheduler import LoadScopeScheduling
 
     class ModuleScheduling(LoadScopeScheduling):

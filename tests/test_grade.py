@@ -23,6 +23,7 @@ from tests.support.assignment_course import (
     environment,
     nbgrader,
     read,
+    release_notebook,
     source_notebook,
     submit,
 )
@@ -210,6 +211,29 @@ def test_a_hidden_case_failing_is_no_disagreement(small_course):
     )
     assert outcome.score == 13.0 and outcome.status == "graded", outcome
     assert outcome.flags == []
+
+
+@pytest.mark.slow
+@pytest.mark.sandbox
+def test_a_crash_in_the_students_code_points_at_their_cell_by_its_number(small_course):
+    """The graded notebook numbers its cells as Jupyter does (In [n]); a traceback from the
+    student's code names their cell by that number, and the grader's own frames not at all."""
+    submit(small_course, "blank", ASSIGNMENT, read(release_notebook(ASSIGNMENT, small_course)))
+    grade(Course(small_course), ASSIGNMENT, workers=1, students=["blank"], progress=False)
+    graded = read(small_course / "autograded" / "blank" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    code = [cell for cell in graded.cells if cell.cell_type == "code"]
+    assert [cell.execution_count for cell in code] == list(range(1, len(code) + 1))
+    [defining] = [cell for cell in code if "def tanh_layer_jacobian" in cell.source]
+    tracebacks = [
+        "\n".join(output.traceback)
+        for cell in code
+        for output in cell.outputs
+        if output.output_type == "error" and "tanh_layer_jacobian" in "\n".join(output.traceback)
+    ]
+    assert tracebacks, "no test reached the student's tanh_layer_jacobian"
+    for trace in tracebacks:
+        assert f'File "Cell In[{defining.execution_count}]", line ' in trace, trace
+        assert "student_process" not in trace and "autograder" not in trace, trace
 
 
 @pytest.mark.slow

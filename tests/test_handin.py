@@ -59,6 +59,7 @@ def test_a_correct_notebook_passes_and_exits_0(tmp_path):
     result = check(student_notebook(tmp_path, "graph"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "visible tests: 14/14 points (9 of 9 passed)" in result.stdout
+    assert "running the notebook" not in result.stderr  # no progress bar into a pipe or a log
 
 
 def test_input_is_refused_as_at_grading_and_an_endless_cell_is_stopped(tmp_path):

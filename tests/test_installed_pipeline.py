@@ -8,6 +8,7 @@ grade, feedback and report run on a course folder
 outside the checkout, and `autograder` must be the installed one.
 """
 
+import re
 import subprocess
 import sys
 import sysconfig
@@ -98,6 +99,8 @@ def test_release_collect_grade_feedback_report_from_the_wheel(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     page = (course / "feedback" / "ada" / "forward" / "forward.html").read_text()
     assert "cdnjs" not in page and "MathJax" in page
+    # cells numbered as in Jupyter (the template's spaces are no-break spaces)
+    assert re.search(r'prompt">In\s\[1\]:', page) and not re.search(r"In\s\[\s\]:", page)
     result = run(*grader, "report", "forward", cwd=course, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (

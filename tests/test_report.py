@@ -12,6 +12,7 @@ import csv
 import html
 import json
 import re
+from types import SimpleNamespace
 
 import matplotlib.image
 import pytest
@@ -248,6 +249,28 @@ def test_the_pass_rates_match_a_hand_count(graded):
     assert str(result) == (
         "softmax: 4 students (4 graded); total score of the 4 scored: mean 4.50, median 5 "
         "of 8; lowest pass rate 25% (test_ce_backward (3))"
+    )
+
+
+def test_the_lowest_pass_rate_names_every_cell_tied_at_it():
+    def summary_of(rates):
+        cells = [SimpleNamespace(label=f"test_{name} (1)") for name in rates]
+        grades = SimpleNamespace(
+            assignment="a",
+            cells=cells,
+            rows=[],
+            max_score=len(cells),
+            totals=lambda: [0, 1],
+            pass_rate=lambda cell: rates[cell.label[5:-4]],
+        )
+        summary = summarize(grades)
+        return summary.lowest_cell, summary.lowest_pass_rate
+
+    assert summary_of({"a": 0.5, "b": 0.0, "c": 0.0}) == ("test_b (1), test_c (1)", 0.0)
+    assert summary_of({"a": 0.5, "b": 0.25}) == ("test_b (1)", 0.25)
+    assert summary_of(dict.fromkeys("abcde", 0.0)) == (
+        "test_a (1), test_b (1), test_c (1) and 2 more",
+        0.0,
     )
 
 

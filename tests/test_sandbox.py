@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from autograder.instructor import sandbox as sandbox_module
+from autograder.instructor.course import Course
 from autograder.instructor.protocol import Channel, ProtocolError, Timeout, decode, encode
 from autograder.instructor.remote import Namespace, StudentCode, StudentError, StudentProcessLost
 from autograder.instructor.sandbox import (
@@ -33,6 +34,7 @@ from autograder.instructor.sandbox import (
     hidden_paths,
     processes_of,
 )
+from autograder.instructor.status import Status, load_status
 from tests.support.assignment_cases import Prepend
 from tests.support.assignment_course import (
     COURSE,
@@ -476,7 +478,8 @@ def test_a_signal_to_grading_leaves_no_sandbox_process_and_no_scratch_folder(
         cwd=hanging_course,
         env={**environment(), "TMPDIR": str(scratch)},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
         # Ctrl-C as at a terminal: a child inherits an ignored SIGINT, and an in-process
         # kernel earlier in this test process (ipykernel's init_signal) may have ignored it.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
@@ -497,11 +500,52 @@ def test_a_signal_to_grading_leaves_no_sandbox_process_and_no_scratch_folder(
             time.sleep(0.2)
         assert alive() == [] and processes_of(int(uid)) == [] and processes_running(marker) == []
         assert [p.name for p in scratch.iterdir() if p.name.startswith("sandbox-")] == []
+        if sent == signal.SIGINT:  # Ctrl-C: a message and the shell's status, no traceback
+            _, errors = command.communicate(timeout=60)
+            assert command.returncode == 130, errors
+            assert "Traceback" not in errors and "run the same command again" in errors, errors
     finally:
         command.kill()
-        command.wait()
+        command.communicate()
         for pid in processes_running(marker):
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+@pytest.mark.sandbox
+def test_a_killed_worker_fails_its_submission_and_the_next_run_grades_it(hanging_course):
+    marker = f"slow-{uuid.uuid4().hex}"
+    notebook = read(source_notebook("backward", hanging_course))
+    Prepend("tanh", DETACHED + f"detach({marker!r})\nimport time\ntime.sleep(4)\n").apply(
+        notebook.cells
+    )
+    student = "slow_killed_worker"
+    submit(hanging_course, student, "backward", notebook)
+    command = [sys.executable, "-m", "autograder", "grade", "backward", "--student", student]
+    first = subprocess.Popen(
+        [*command, "--workers", "1"],
+        cwd=hanging_course,
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 240
+    while not processes_running(marker) and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.2)
+    _, worker = sandbox_tree(marker)
+    os.kill(worker, signal.SIGKILL)
+    output, errors = first.communicate(timeout=120)
+    assert first.returncode == 1 and "Traceback" not in errors, errors
+    assert "run grade again" in output, output
+    assert load_status(Course(hanging_course), "backward")[student]["status"] == Status.FAILED
+
+    again = subprocess.run(
+        command, cwd=hanging_course, env=environment(), capture_output=True, text=True, timeout=300
+    )
+    assert "Traceback" not in again.stderr, again.stderr
+    status = load_status(Course(hanging_course), "backward")[student]["status"]
+    assert status == Status.GRADED, (again.stdout, again.stderr)
 
 
 # ----------------------------------------------------------------- the objects that come back

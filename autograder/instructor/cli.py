@@ -41,6 +41,13 @@ def main(argv=None):
     except InstructorError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: the workers and their sandboxes are already stopped
+        print(
+            "\ninterrupted: what was finished is kept (grade records each submission as soon "
+            "as it is graded); run the same command again to do the rest.",
+            file=sys.stderr,
+        )
+        return 130
 
 
 def global_options(parser, defaults=True):

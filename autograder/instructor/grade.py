@@ -146,21 +146,58 @@ def grade(
         ]
     if not chosen:
         return []
-    preflight(course, assignment)
     workers = workers or os.cpu_count() or 1
     cluster = cluster or course.config.get("Cluster", {}).get("address") or None
     cluster = None if cluster == "off" else cluster
     if cluster and not sandbox:
         raise InstructorError("--cluster grades in the sandbox only: leave out --kernel.")
-    grader = Grader(course, assignment)
-    if sandbox and not cluster:  # a cluster's workers check their own (cluster.py)
+    sources = {p.name: p.read_text(encoding="utf-8") for p in course.source_notebooks(assignment)}
+    limits = limits or GradingLimits.from_options(course.config)
+    setup = WorkerSetup(
+        course.config, sandbox, [str(p) for p in hidden_paths(course.root)], sources, limits
+    )
+    if cluster:
+        from .cluster import ClusterPool
+
+        pool = ClusterPool(
+            cluster, setup, course.root, assignment, declared_data(course, assignment)
+        )
+    else:
+        context = multiprocessing.get_context("spawn")  # a clean process: no copied sockets
+        slots = context.Value("i", 0)  # each worker's own sandbox user id
+        pool = WorkerPool(
+            workers, mp_context=context, initializer=_start_worker, initargs=(setup, slots)
+        )
+    with pool:
+        if not cluster:
+            # The workers start up (imports, the instructor's code) while this process
+            # checks: a failed check below stops them before anyone is graded.
+            pool.start_all(workers)
+        _check_before_grading(course, assignment, sandbox, sources, here=not cluster)
+        return _grade_with(
+            pool,
+            Grader(course, assignment),
+            chosen,
+            status,
+            fingerprints,
+            current_due,
+            progress,
+            sandbox,
+        )
+
+
+def _check_before_grading(course, assignment, sandbox, sources, here=True):
+    """The preflight, and in the sandbox mode the sandbox (here: on this machine; a cluster's
+    workers check their own, cluster.py) and the instructor's code that every student's
+    grading needs: InstructorError before anyone is graded. sources: {name: notebook text}."""
+    preflight(course, assignment)
+    if sandbox and here:
         try:
             check_available()
         except SandboxUnavailable as error:
             raise InstructorError(
                 f"{error} (or grade with --kernel, the stock way, without the sandbox)."
             ) from None
-    sources = {p.name: p.read_text(encoding="utf-8") for p in course.source_notebooks(assignment)}
     if sandbox:
         for path in course.source_notebooks(assignment):  # the twins' code: a failure here
             try:  # would fail every student
@@ -170,12 +207,12 @@ def grade(
                     f"{path}: {error}. Nothing was graded: fix the source notebook "
                     "(nbgrader validate checks it runs)."
                 ) from None
-    limits = limits or GradingLimits.from_options(course.config)
-    setup = WorkerSetup(
-        course.config, sandbox, [str(p) for p in hidden_paths(course.root)], sources, limits
-    )
 
-    outcomes, started = {}, {}
+
+def _grade_with(pool, grader, chosen, status, fingerprints, current_due, progress, sandbox):
+    """Grade the `chosen` students on the started `pool`; [Outcome] in student order."""
+    course, assignment = grader.course, grader.assignment
+    outcomes, started, retry = {}, {}, set()
 
     def finish(outcome, flags):
         """Record one student's outcome: flags, seconds, and their line in the status file."""
@@ -189,7 +226,8 @@ def grade(
             "status": outcome.status,
             "reason": outcome.reason,
             "flags": outcome.flags,
-            "sha256": fingerprints[student],
+            # A submission the grading machinery failed is graded again by the next run.
+            "sha256": None if student in retry else fingerprints[student],
             "due": current_due,
         }
         save_status(
@@ -198,25 +236,10 @@ def grade(
         outcomes[student] = outcome
         bar.update()
 
-    if cluster:
-        from .cluster import ClusterPool
-
-        pool = ClusterPool(
-            cluster, setup, course.root, assignment, declared_data(course, assignment)
-        )
-    else:
-        context = multiprocessing.get_context("spawn")  # a clean process: no copied sockets
-        slots = context.Value("i", 0)  # each worker's own sandbox user id
-        pool = WorkerPool(
-            workers, mp_context=context, initializer=_start_worker, initargs=(setup, slots)
-        )
     worker = {}  # student -> the cluster's worker that graded it
-    with (
-        pool,
-        tqdm(
-            total=len(chosen), desc=f"grading {assignment}", unit="notebook", disable=not progress
-        ) as bar,
-    ):
+    with tqdm(
+        total=len(chosen), desc=f"grading {assignment}", unit="notebook", disable=not progress
+    ) as bar:
         pending, flags = {}, {}
         for student in chosen:
             started[student] = time.perf_counter()
@@ -241,7 +264,12 @@ def grade(
             except GradingLost as lost:
                 outcome = grader.fail(student, str(lost))
             except Exception as error:  # the worker itself died: record it, keep going
-                outcome = grader.fail(student, f"the grading worker crashed: {error!r}")
+                outcome = grader.fail(
+                    student,
+                    f"the grading worker crashed ({type(error).__name__}: {error}): "
+                    "run grade again to retry this submission",
+                )
+                retry.add(student)
             else:
                 outcome = grader.isolated(student, grader.record, student, problems)
             found = flags.get(student, [])
@@ -563,6 +591,12 @@ class WorkerPool(ProcessPoolExecutor):
         """Execute one submission's notebooks (in place); a Future of their problems."""
         return self.submit(_execute_all, paths)
 
+    def start_all(self, workers):
+        """Start the `workers` processes now rather than at their first notebooks (an empty
+        task each: the pool starts a process per task while none is idle)."""
+        for _ in range(workers):
+            self.submit(int)
+
     def __exit__(self, kind, value, trace):
         if kind is not None:
             self.shutdown(wait=False, cancel_futures=True)
@@ -588,6 +622,12 @@ def _start_worker(setup, slots):
     resource.setrlimit(
         resource.RLIMIT_AS, (WORKER_MEMORY, resource.getrlimit(resource.RLIMIT_AS)[1])
     )
+    if setup.sandbox:  # ready before the first notebook arrives (a failure is the parent's to say)
+        for source in setup.sources.values():
+            try:
+                _reference(source)
+            except ReferenceUnavailable:
+                pass
 
 
 @functools.cache

@@ -283,9 +283,10 @@ class StudentCode:
         if isinstance(array, np.ndarray):
             self.watched[ref] = array
 
-    def run_cell(self, source, timeout):
-        """Run cell code in the student's process: {"stdout", "stderr", "error"}."""
-        return self.request("exec", timeout=timeout, source=source)
+    def run_cell(self, source, timeout, cell=None):
+        """Run cell code in the student's process: {"stdout", "stderr", "error"}. cell: its
+        number in the notebook (In [n]), for the student's tracebacks."""
+        return self.request("exec", timeout=timeout, source=source, cell=cell)
 
     def global_name(self, name):
         return self.request("global", name=name)

@@ -323,14 +323,20 @@ def _row(student, scores, grades, status):
     )
 
 
+TIED_NAMED = 3  # cells named at the lowest pass rate; more are counted
+
+
 def summarize(grades):
     """The Summary of loaded Grades."""
     totals = grades.totals()
     rates = [(grades.pass_rate(cell), cell.label) for cell in grades.cells]
-    # On a tie, the first such cell of the notebook.
-    lowest_rate, lowest_cell = (
-        min(rates, key=lambda r: r[0]) if rates else (float("nan"), "no graded cells")
-    )
+    lowest_rate, lowest_cell = float("nan"), "no graded cells"
+    if rates:  # every cell tied at the lowest rate, in notebook order
+        lowest_rate = min(rate for rate, _ in rates)
+        tied = [label for rate, label in rates if rate == lowest_rate]
+        lowest_cell = ", ".join(tied[:TIED_NAMED])
+        if len(tied) > TIED_NAMED:
+            lowest_cell += f" and {len(tied) - TIED_NAMED} more"
     statuses = dict(Counter(row.status for row in grades.rows))
     return Summary(
         grades.assignment,

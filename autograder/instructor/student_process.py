@@ -217,7 +217,8 @@ class Server:
             )
         try:
             if op == "exec":
-                self.send({"value": self.run_cell(request["source"]), "rngs": self.changed_rngs()})
+                value = self.run_cell(request["source"], request.get("cell"))
+                self.send({"value": value, "rngs": self.changed_rngs()})
                 return
             value, changed = self.apply(op, request)
             self.send(
@@ -290,8 +291,10 @@ class Server:
             return {"values": attributes, "refs": refs}, []
         raise ProtocolError(f"unknown request {op!r}")
 
-    def run_cell(self, source):
-        """Run a cell's code (IPython magics skipped); returns its stdout, stderr and error."""
+    def run_cell(self, source, cell=None):
+        """Run a cell's code (IPython magics skipped); returns its stdout, stderr and error.
+        cell: its number in the graded notebook (the feedback's In [n]), which names it in
+        tracebacks as IPython does."""
         stdout, stderr = CappedText(), CappedText()
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = stdout, stderr
@@ -299,7 +302,7 @@ class Server:
         # Each cell under its own name, its lines in linecache: a traceback shows the
         # student's line of code, as Jupyter does.
         self.cells_run += 1
-        name = f"<your cell {self.cells_run}>"
+        name = f"Cell In[{cell if isinstance(cell, int) else self.cells_run}]"
         code = without_magics(source)
         linecache.cache[name] = (len(code), None, code.splitlines(keepends=True), name)
         try:

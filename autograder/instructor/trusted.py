@@ -177,13 +177,14 @@ class Session:
         self.close()
         return reason
 
-    def run_student(self, source):
-        """Run code in the student's process; returns nbformat outputs."""
+    def run_student(self, source, cell=None):
+        """Run code in the student's process; returns nbformat outputs. cell: the cell's
+        number in the notebook (In [n])."""
         try:
             with wall_clock(self.time_left()):
                 self.ensure_running()
                 self.code.deadline = time.monotonic() + self.time_left()
-                result = self.code.run_cell(source, self.cell_timeout)
+                result = self.code.run_cell(source, self.cell_timeout, cell)
                 self.code.deadline = None
         except StudentProcessLost as lost:
             return [
@@ -288,11 +289,12 @@ def run_notebook(
     session = Session(
         hidden, limits, slot, cell_timeout, reference, declared_data(notebook), notebook_timeout
     )
-    problems, kept = [], 0  # kept: characters of output so far
+    problems, kept, count = [], 0, 0  # kept: characters of output so far
     try:
         for cell in notebook.cells:
             if cell.cell_type != "code":
                 continue
+            cell.execution_count = None  # a cell the time limit skips shows `In [ ]:`
             if session.time_left() <= 0:
                 cell.outputs = [
                     _error(
@@ -306,12 +308,16 @@ def run_notebook(
                     "limit)"
                 )
                 continue
+            count += 1
+            cell.execution_count = count  # `In [n]:` in the feedback, as in Jupyter
             where = where_it_runs(cell)
             if where == "test":
                 cell.outputs = session.run_grader(cell.source, test=True)
                 kept = _within_budget(cell.outputs, kept)
             else:
-                outputs = session.run_student(cell.source) if where in ("student", "both") else []
+                outputs = (
+                    session.run_student(cell.source, count) if where in ("student", "both") else []
+                )
                 if where in ("grader", "both"):
                     grader_outputs = session.run_grader(cell.source)
                     outputs = outputs if where == "both" and outputs else grader_outputs

@@ -135,8 +135,13 @@ def _execute(notebook, folder, timeout):
     try:
         # the kernel's own log (its TCP warning) is noise here; the cells' output is kept
         with client.setup_kernel(stderr=subprocess.DEVNULL):
-            for index, cell in tqdm(
-                code, desc="running the notebook", unit="cell", leave=False, file=sys.stderr
+            for index, cell in tqdm(  # disable=None: no bar where stderr is not a terminal
+                code,
+                desc="running the notebook",
+                unit="cell",
+                leave=False,
+                file=sys.stderr,
+                disable=None,
             ):
                 client.execute_cell(cell, index)
     except DeadKernelError:

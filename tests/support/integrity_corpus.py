@@ -437,8 +437,22 @@ import os
 import struct
 import sys
 
+_pipe = int(sys.argv[2])
+os.set_blocking(_pipe, True)  # the whole message, not the 64 KiB a non-blocking write takes
 _header = b"[" * 100000 + b"]" * 100000  # valid JSON, nested far deeper than any parser allows
-os.write(int(sys.argv[2]), struct.pack(">II", len(_header), 0) + _header)
+with os.fdopen(_pipe, "wb", closefd=False) as _grader:
+    _grader.write(struct.pack(">II", len(_header), 0) + _header)
+"""
+
+STALLED_MESSAGE = """
+# Announce a message to the grader, send part of it, and never the rest.
+import os
+import struct
+import sys
+import time
+
+os.write(int(sys.argv[2]), struct.pack(">II", 1000, 0) + b"[" * 10)
+time.sleep(3600)
 """
 
 ARRAY_INTERFACE_POINTER = '''
@@ -1410,6 +1424,20 @@ ENTRIES = (
         status=INCOMPLETE,
         notes="a message that breaks the protocol loses the student's process (that cell), as a "
         "crash does",
+    ),
+    Entry(
+        "softmax",
+        "cheat_stalled_message_softmax",
+        "cross-entropy gradient without the batch mean; a cell of its own announces a message on "
+        "the pipe to the grader, sends part of it and stops (graded with a 5 s cell timeout)",
+        (CE_NO_MEAN,),
+        (AddCell("test_softmax", STALLED_MESSAGE),),
+        5,
+        failing("test_ce_backward"),
+        status=INCOMPLETE,
+        cell_timeout=5,
+        notes="a message that never ends is a cell that never ends: stopped at the cell's time "
+        "limit",
     ),
     # ======================================================= semantics the sandbox must keep
     Entry(
