@@ -14,6 +14,7 @@
       remote.py          the grader's proxies of the student's objects
       protocol.py        the wire format: plain data, never pickled
       execute.py         --kernel: a Jupyter kernel per notebook, as stock nbgrader does
+      cluster.py         --cluster: each submission one task on a Dask cluster
     late.py            the course's late penalty (an nbgrader late-submission plugin)
     feedback.py        feedback: nbgrader's HTML feedback per student, offline math, flag notices
     report.py          report: grade CSV (every submitter) and plots

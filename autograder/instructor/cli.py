@@ -20,6 +20,7 @@ failed, flagged, not collected or got no feedback (the output says which);
 import argparse
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 from .course import Course, InstructorError, find_course
@@ -150,6 +151,13 @@ def build_parser():
         help=f"memory per notebook (default: {GradingLimits.memory / GiB:g})",
     )
     sub.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="grade on a Dask cluster: its scheduler's address (tcp://HOST:8786), or local:N for "
+        "N worker processes here; off: on this machine (default: Cluster.address in "
+        "nbgrader_config.py, else this machine)",
+    )
+    sub.add_argument(
         "--kernel",
         action="store_true",
         help="run each notebook, tests included, in one Jupyter kernel as stock nbgrader does, "
@@ -233,6 +241,11 @@ def run_grade(course, args):
     from .report import load_grades, report_paths, summarize, write_csv
     from .status import SCORED, Status
 
+    if args.workers and args.cluster not in (None, "off"):
+        raise InstructorError(
+            "--workers counts processes on this machine; a cluster's workers are its own "
+            "(local:N for N here): give one of --workers and --cluster."
+        )
     limits = GradingLimits.from_options(
         course.config, args.timeout, args.notebook_timeout, args.memory_limit
     )
@@ -245,6 +258,7 @@ def run_grade(course, args):
         sandbox=not args.kernel,
         due=args.due,
         limits=limits,
+        cluster=args.cluster,
     )
     if outcomes:
         print(
@@ -270,6 +284,12 @@ def run_grade(course, args):
             "crashed, hung or ran out of memory: that cell earned nothing, the reason says "
             f"which), {counts[Status.FAILED]} failed (nothing could run: 0 points)."
         )
+        per_worker = Counter(o.worker for o in outcomes if o.worker)
+        if per_worker:
+            print(
+                "Graded per worker of the cluster: "
+                + ", ".join(f"{worker} {count}" for worker, count in sorted(per_worker.items()))
+            )
         flagged = sum(bool(o.flags) for o in outcomes)
         if flagged:
             print(

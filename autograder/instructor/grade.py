@@ -80,6 +80,11 @@ class Outcome:
     max_score: float = 0.0
     seconds: float = 0.0
     flags: list = field(default_factory=list)  # what the instructor should look at: [Flag]
+    worker: str | None = None  # the cluster's worker that graded it (--cluster)
+
+
+class GradingLost(Exception):
+    """The submission could not be graded where it was sent (cluster.py); the message says why."""
 
 
 def grade(
@@ -92,6 +97,7 @@ def grade(
     sandbox=True,
     due=None,
     limits=None,
+    cluster=None,
 ):
     """Autograde the collected submissions of `assignment` that are new or changed since
     they were last graded.
@@ -102,7 +108,9 @@ def grade(
     process (trusted.py; the default), else run the notebook in a Jupyter kernel as
     stock nbgrader does (execute.py); due: a due date to store as nbgrader's (e.g.
     "2024-03-01 17:00:00 UTC"; a changed due date regrades everyone, for the late penalties);
-    limits: the GradingLimits of a notebook, in either mode (default: from the course's config).
+    limits: the GradingLimits of a notebook, in either mode (default: from the course's config);
+    cluster: "tcp://HOST:PORT" (a Dask scheduler) or "local:N" to grade there (cluster.py),
+    default: the course's `Cluster.address` setting, else ("off" too) this machine's workers.
     Returns [Outcome] in student order, one per submission graded. Raises InstructorError
     (before grading anyone) when the preflight fails: see preflight().
     """
@@ -139,21 +147,33 @@ def grade(
     if not chosen:
         return []
     workers = workers or os.cpu_count() or 1
-    sources = {p.name: str(p) for p in course.source_notebooks(assignment)}
+    cluster = cluster or course.config.get("Cluster", {}).get("address") or None
+    cluster = None if cluster == "off" else cluster
+    if cluster and not sandbox:
+        raise InstructorError("--cluster grades in the sandbox only: leave out --kernel.")
+    sources = {p.name: p.read_text(encoding="utf-8") for p in course.source_notebooks(assignment)}
     limits = limits or GradingLimits.from_options(course.config)
     setup = WorkerSetup(
         course.config, sandbox, [str(p) for p in hidden_paths(course.root)], sources, limits
     )
-    context = multiprocessing.get_context("spawn")  # a clean process: no copied sockets or threads
-    slots = context.Value("i", 0)  # each worker's own sandbox user id
-    pool = WorkerPool(
-        workers, mp_context=context, initializer=_start_worker, initargs=(setup, slots)
-    )
+    if cluster:
+        from .cluster import ClusterPool
+
+        pool = ClusterPool(
+            cluster, setup, course.root, assignment, declared_data(course, assignment)
+        )
+    else:
+        context = multiprocessing.get_context("spawn")  # a clean process: no copied sockets
+        slots = context.Value("i", 0)  # each worker's own sandbox user id
+        pool = WorkerPool(
+            workers, mp_context=context, initializer=_start_worker, initargs=(setup, slots)
+        )
     with pool:
-        # The workers start up (imports, the instructor's code) while this process checks:
-        # a failed check below stops them before anyone is graded.
-        pool.start_all(workers)
-        _check_before_grading(course, assignment, sandbox, sources)
+        if not cluster:
+            # The workers start up (imports, the instructor's code) while this process
+            # checks: a failed check below stops them before anyone is graded.
+            pool.start_all(workers)
+        _check_before_grading(course, assignment, sandbox, sources, here=not cluster)
         return _grade_with(
             pool,
             Grader(course, assignment),
@@ -166,20 +186,22 @@ def grade(
         )
 
 
-def _check_before_grading(course, assignment, sandbox, sources):
-    """The preflight, and in the sandbox mode the sandbox and the instructor's code that every
-    student's grading needs: InstructorError before anyone is graded."""
+def _check_before_grading(course, assignment, sandbox, sources, here=True):
+    """The preflight, and in the sandbox mode the sandbox (here: on this machine; a cluster's
+    workers check their own, cluster.py) and the instructor's code that every student's
+    grading needs: InstructorError before anyone is graded. sources: {name: notebook text}."""
     preflight(course, assignment)
-    if sandbox:
+    if sandbox and here:
         try:
             check_available()
         except SandboxUnavailable as error:
             raise InstructorError(
                 f"{error} (or grade with --kernel, the stock way, without the sandbox)."
             ) from None
-        for path in sources.values():  # the twins' code: a failure here would fail every student
-            try:
-                _reference(path)
+    if sandbox:
+        for path in course.source_notebooks(assignment):  # the twins' code: a failure here
+            try:  # would fail every student
+                _reference(sources[path.name])
             except ReferenceUnavailable as error:
                 raise InstructorError(
                     f"{path}: {error}. Nothing was graded: fix the source notebook "
@@ -197,6 +219,7 @@ def _grade_with(pool, grader, chosen, status, fingerprints, current_due, progres
         student = outcome.student
         outcome.seconds = round(time.perf_counter() - started[student], 2)
         outcome.flags = list(flags)
+        outcome.worker = worker.get(student)
         if outcome.flags:
             grader.isolated(student, grader.flag, student)
         status[student] = {
@@ -213,6 +236,7 @@ def _grade_with(pool, grader, chosen, status, fingerprints, current_due, progres
         outcomes[student] = outcome
         bar.update()
 
+    worker = {}  # student -> the cluster's worker that graded it
     with tqdm(
         total=len(chosen), desc=f"grading {assignment}", unit="notebook", disable=not progress
     ) as bar:
@@ -229,11 +253,16 @@ def _grade_with(pool, grader, chosen, status, fingerprints, current_due, progres
             if problem:
                 finish(grader.fail(student, problem), flags[student])
                 continue
-            pending[pool.submit(_execute_all, [str(p) for p in notebooks])] = student
+            pending[pool.execute(student, [str(p) for p in notebooks])] = student
         for future in as_completed(pending):
             student = pending[future]
+            worker[student] = getattr(future, "worker", None)
             try:
                 problems = [p for p in future.result() if p]
+            except InstructorError:  # the cluster's scheduler is gone: a rerun grades the rest
+                raise
+            except GradingLost as lost:
+                outcome = grader.fail(student, str(lost))
             except Exception as error:  # the worker itself died: record it, keep going
                 outcome = grader.fail(
                     student,
@@ -546,7 +575,7 @@ class WorkerSetup:
     config: object
     sandbox: bool
     hidden: list
-    sources: dict  # notebook file name -> the instructor's source notebook (the referee's code)
+    sources: dict  # notebook file name -> the instructor's source notebook, as text (the twins)
     limits: GradingLimits
 
 
@@ -557,6 +586,10 @@ _slot = 0
 class WorkerPool(ProcessPoolExecutor):
     """The worker processes. Left by an exception (Ctrl-C included) it stops them at once,
     their sandboxes with them, instead of finishing the queue first."""
+
+    def execute(self, student, paths):
+        """Execute one submission's notebooks (in place); a Future of their problems."""
+        return self.submit(_execute_all, paths)
 
     def start_all(self, workers):
         """Start the `workers` processes now rather than at their first notebooks (an empty
@@ -598,12 +631,12 @@ def _start_worker(setup, slots):
 
 
 @functools.cache
-def _reference(source_path):
-    """The instructor's code of a source notebook, run once per worker
+def _reference(source):
+    """The instructor's code of a source notebook (its text), run once per worker
     (trusted.instructor_cells)."""
-    if source_path is None:
+    if source is None:
         return {}
-    return reference_namespace(instructor_cells(nbformat.read(source_path, as_version=4)))
+    return reference_namespace(instructor_cells(nbformat.reads(source, as_version=4)))
 
 
 def _execute_all(paths):
@@ -616,15 +649,22 @@ def _execute_all(paths):
     problems = []
     for path in paths:
         notebook = nbformat.read(path, as_version=4)
-        found = run_notebook(
-            notebook,
-            _setup.hidden,
-            Limits(memory=limits.memory),
-            slot=_slot,
-            cell_timeout=limits.cell_timeout,
-            reference=_reference(_setup.sources.get(Path(path).name)),
-            notebook_timeout=limits.notebook_timeout,
-        )
+        problems.append(_execute(notebook, Path(path).name))
         nbformat.write(notebook, path)
-        problems.append("; ".join(found) or None)
     return problems
+
+
+def _execute(notebook, name):
+    """Run the rebuilt notebook `name` in place, the student's code in the sandbox; its problem
+    or None. (Also what a cluster's worker runs: cluster.py.)"""
+    limits = _setup.limits
+    found = run_notebook(
+        notebook,
+        _setup.hidden,
+        Limits(memory=limits.memory),
+        slot=_slot,
+        cell_timeout=limits.cell_timeout,
+        reference=_reference(_setup.sources.get(name)),
+        notebook_timeout=limits.notebook_timeout,
+    )
+    return "; ".join(found) or None
