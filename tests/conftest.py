@@ -53,6 +53,7 @@ ON_THEIR_OWN = ("tests/test_book.py::test_chapters_run_under_nbval",)
 # starts them first, so that no worker is left with a long one at the end while the others wait.
 LONGEST_FIRST = (
     "tests/test_book.py",  # ~300: the book build, the browser, the PDF
+    "tests/test_cluster.py",  # ~250: classes and the integrity corpus on Dask clusters
     "tests/test_integrity.py",  # ~150
     "tests/test_grade.py",  # ~110
     "tests/test_lms_corpus.py",  # ~100
