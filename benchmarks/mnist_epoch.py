@@ -24,6 +24,11 @@ epoch is (median long run - median short run) / (long - short): start-up
 (imports, loading MNIST) cancels. Printed: each contender's seconds per epoch,
 solutions / PyTorch per epoch, solutions / floor, and the whole `--long`-epoch
 processes' ratio, start-up included, with the load average before and after.
+The targets are about wall time; the CPU seconds of each process (all its threads)
+are printed beside it. On a busy machine wall time is unreliable, with more than
+one thread per process badly so (a thread waiting for a descheduled partner);
+the benchmark says so when the load is above BUSY_LOAD before it starts. With
+`--threads 1`, CPU time is the steadier comparison under load (still not an idle one).
 
 `--one-process` also checks whether PyTorch is slower when it shares its
 process with NumPy's training (as an earlier version of this benchmark ran
@@ -34,6 +39,7 @@ inside one that alternates NumPy and PyTorch epochs.
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -43,6 +49,8 @@ from pathlib import Path
 SIZES = [784, 256, 128, 10]
 LR, MOMENTUM, BATCH, EVAL_BATCH = 0.05, 0.9, 128, 1000
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+# A 1-minute load average above this before starting means others are using the machine.
+BUSY_LOAD = 0.5
 HERE = Path(__file__).resolve()
 
 
@@ -217,13 +225,19 @@ def run_child(args):
 # --- the parent: alternate, time, report -------------------------------------------------
 
 
-def wall_time(command, env):
-    start = time.perf_counter()
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_run(command, env):
+    """(wall seconds, CPU seconds of all its threads, stdout) of one process."""
+    start, cpu = time.perf_counter(), children_cpu()
     result = subprocess.run(command, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, children_cpu() - cpu
     if result.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
-    return seconds, result.stdout
+    return seconds, cpu_seconds, result.stdout
 
 
 def load():
@@ -239,7 +253,7 @@ def one_process_check(env, epochs, runs):
     alone, beside = [], []
     for _ in range(runs):
         for name, into in (("pytorch", alone), ("pytorch-with-numpy", beside)):
-            _, out = wall_time(child_command(name, epochs), env)
+            *_, out = timed_run(child_command(name, epochs), env)
             into.extend(json.loads(out.splitlines()[-1]))
     return [
         [statistics.median(epoch[i] for epoch in into) for i in (0, 1)] for into in (alone, beside)
@@ -269,48 +283,66 @@ def main():
 
     env = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(args.threads))}
     print(", ".join(f"{name}={env[name]}" for name in THREAD_VARIABLES))
-    _, out = wall_time(child_command("threads", 0), env)
+    *_, out = timed_run(child_command("threads", 0), env)
     for line in json.loads(out):
         print("  " + line)
     print(f"{args.runs} rounds of {args.short}- and {args.long}-epoch runs; {load()}", flush=True)
+    if os.getloadavg()[0] > BUSY_LOAD:
+        print(
+            f"  warning: the machine is busy (load above {BUSY_LOAD} before starting): other "
+            "work slows the contenders unevenly, and threads that wait for each other badly; "
+            "these numbers are not a fair measurement",
+            flush=True,
+        )
 
     contenders = {
         "solutions": solutions_command,
         "pytorch": lambda epochs: child_command("pytorch", epochs),
         "matmul floor": lambda epochs: child_command("floor", epochs),
     }
-    walls = {(name, n): [] for name in contenders for n in (args.short, args.long)}
+    runs = {(name, n): [] for name in contenders for n in (args.short, args.long)}
     for round_ in range(args.runs):
         # Alternate the order, so that what else the machine does slows all alike.
         order = list(contenders) if round_ % 2 == 0 else list(reversed(contenders))
         for name in order:
             for epochs in (args.short, args.long):
-                walls[name, epochs].append(wall_time(contenders[name](epochs), env)[0])
+                runs[name, epochs].append(timed_run(contenders[name](epochs), env)[:2])
         print(f"  round {round_ + 1}: {load()}", flush=True)
 
-    median = {key: statistics.median(values) for key, values in walls.items()}
+    # Index 0: wall seconds (what the targets are about); 1: CPU seconds of all the threads.
+    median = {
+        key: [statistics.median(run[i] for run in values) for i in (0, 1)]
+        for key, values in runs.items()
+    }
     per_epoch = {
-        name: (median[name, args.long] - median[name, args.short]) / (args.long - args.short)
+        name: [
+            (median[name, args.long][i] - median[name, args.short][i]) / (args.long - args.short)
+            for i in (0, 1)
+        ]
         for name in contenders
     }
     for name in contenders:
-        runs = ", ".join(f"{s:.1f}" for s in walls[name, args.long])
+        walls = ", ".join(f"{wall:.1f}" for wall, _ in runs[name, args.long])
         print(
-            f"{name:13s} {per_epoch[name]:6.3f} s per epoch; "
-            f"{args.long}-epoch process {median[name, args.long]:5.1f} s (runs: {runs}), "
-            f"{args.short}-epoch {median[name, args.short]:5.1f} s"
+            f"{name:13s} {per_epoch[name][0]:6.3f} s per epoch ({per_epoch[name][1]:.3f} s CPU); "
+            f"{args.long}-epoch process {median[name, args.long][0]:5.1f} s (runs: {walls}), "
+            f"{args.short}-epoch {median[name, args.short][0]:5.1f} s"
         )
-    ratio = per_epoch["solutions"] / per_epoch["pytorch"]
+
+    def ratios(a, b):
+        return f"{a[0] / b[0]:.2f} (CPU time: {a[1] / b[1]:.2f})"
+
+    faster = per_epoch["solutions"][0] < per_epoch["pytorch"][0]
     print(
-        f"per epoch: solutions / pytorch = {ratio:.2f} "
-        f"({'faster' if ratio < 1 else 'slower'} than PyTorch; target < 1)"
+        f"per epoch: solutions / pytorch = {ratios(per_epoch['solutions'], per_epoch['pytorch'])}"
+        f", {'faster' if faster else 'slower'} than PyTorch; target < 1"
     )
     print(
-        f"per epoch: solutions / matmul floor = "
-        f"{per_epoch['solutions'] / per_epoch['matmul floor']:.2f} (target <= 1.4)"
+        "per epoch: solutions / matmul floor = "
+        f"{ratios(per_epoch['solutions'], per_epoch['matmul floor'])}; target <= 1.4"
     )
-    whole = median["solutions", args.long] / median["pytorch", args.long]
-    print(f"whole {args.long}-epoch process: solutions / pytorch = {whole:.2f} (target < 1)")
+    whole = ratios(median["solutions", args.long], median["pytorch", args.long])
+    print(f"whole {args.long}-epoch process: solutions / pytorch = {whole}; target < 1")
     if args.one_process:
         (alone, alone_cpu), (beside, beside_cpu) = one_process_check(env, args.long, args.runs)
         print(

@@ -24,6 +24,9 @@ class SGD:
         self._state = {}
 
     def step(self):
+        # A NumPy float64 learning rate (a schedule's output) would make the float32 update
+        # below run in float64 and cast back, about 1.4x its cost: a Python float does not.
+        lr = float(self.lr)
         for layer, name in self.parameters:
             param, grad = getattr(layer, name), getattr(layer, "d" + name)
             if grad is None:
@@ -41,7 +44,7 @@ class SGD:
                 velocity *= self.momentum
                 velocity += grad
                 grad = velocity
-            np.multiply(grad, self.lr, out=state["scratch"])
+            np.multiply(grad, lr, out=state["scratch"])
             param -= state["scratch"]
 
     def _state_for(self, layer, name, param):
@@ -64,6 +67,6 @@ def cosine_schedule(base_lr, epochs):
     """
 
     def lr_at(epoch):
-        return base_lr * 0.5 * (1 + np.cos(np.pi * epoch / epochs))
+        return float(base_lr * 0.5 * (1 + np.cos(np.pi * epoch / epochs)))
 
     return lr_at

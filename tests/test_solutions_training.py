@@ -89,6 +89,20 @@ def test_cosine_schedule_starts_at_the_rate_and_decreases():
     lr = cosine_schedule(0.05, 10)
     rates = [lr(epoch) for epoch in range(10)]
     assert rates[0] == 0.05 and all(a > b for a, b in pairwise(rates)) and rates[-1] > 0
+    # A Python float, not a NumPy float64 that would turn float32 arithmetic into float64.
+    assert all(type(rate) is float for rate in rates)
+
+
+def test_sgd_updates_float32_parameters_in_float32_whatever_the_type_of_the_rate():
+    grad = np.random.default_rng(0).standard_normal((32, 64), dtype=np.float32)
+    updated = []
+    for lr in (0.05, np.float64(0.05)):
+        layer = Linear(64, 32, rng=1)
+        layer.dW = grad
+        SGD([(layer, "W")], lr=lr, momentum=0.9).step()
+        assert layer.W.dtype == np.float32
+        updated.append(layer.W)
+    np.testing.assert_array_equal(updated[0], updated[1])
 
 
 def test_minibatches_cover_every_example_once_in_a_new_order_each_epoch():
