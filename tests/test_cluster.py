@@ -120,6 +120,15 @@ class DaskProcesses:
             env,
         )
 
+    def cluster(self, *names):
+        """A scheduler and the named workers, once they have all joined; the scheduler's
+        process."""
+        self.scheduler()
+        for name in names:
+            self.worker(name)
+        self.wait_for(names)
+        return self.processes[0]
+
     def client(self):
         from distributed import Client
 
@@ -152,10 +161,7 @@ def dask_cluster(tmp_path_factory):
     """A scheduler and two workers, w1 and w2."""
     processes = DaskProcesses(tmp_path_factory.mktemp("dask"))
     try:
-        processes.scheduler()
-        processes.worker("w1")
-        processes.worker("w2")
-        processes.wait_for(["w1", "w2"])
+        processes.cluster("w1", "w2")
         yield processes
     finally:
         processes.close()
@@ -505,10 +511,7 @@ def test_a_lost_scheduler_stops_the_run_clearly_and_a_rerun_grades_the_rest(tmp_
     course, students = new_class(tmp_path, size=10)
     first = DaskProcesses(tmp_path)
     try:
-        first.scheduler()
-        scheduler = first.processes[0]
-        first.worker("w1")
-        first.wait_for(["w1"])
+        scheduler = first.cluster("w1")
         run = subprocess.Popen(
             grade_command(course, first.address),
             cwd=course.root,
@@ -529,9 +532,7 @@ def test_a_lost_scheduler_stops_the_run_clearly_and_a_rerun_grades_the_rest(tmp_
     assert "Traceback" not in err, err[-3000:]
     second = DaskProcesses(tmp_path)
     try:
-        second.scheduler()
-        second.worker("w2")
-        second.wait_for(["w2"])
+        second.cluster("w2")
         again = subprocess.run(
             grade_command(course, second.address),
             cwd=course.root,

@@ -309,16 +309,16 @@ class StudentCode:
         """(source lines, first line number, "Cell In[n]") of `class_name.method` as the last
         cell defining that class wrote it, from the cells this grader sent; None if none did."""
         for number in sorted(self.cells, reverse=True):
+            code = without_magics(self.cells[number])
             try:
-                tree = ast.parse(without_magics(self.cells[number]))
+                tree = ast.parse(code)
             except SyntaxError:
                 continue
             for node in tree.body:
                 if isinstance(node, ast.ClassDef) and node.name == class_name:
                     for item in node.body:
                         if isinstance(item, ast.FunctionDef) and item.name == method:
-                            lines = without_magics(self.cells[number]).splitlines()
-                            body = lines[item.lineno - 1 : item.end_lineno]
+                            body = code.splitlines()[item.lineno - 1 : item.end_lineno]
                             return body, item.lineno, f"Cell In[{number}]"
                     return None
         return None
