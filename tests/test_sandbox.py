@@ -603,6 +603,50 @@ def test_a_shared_generator_advances_on_both_sides(student):
 
 
 @pytest.mark.sandbox
+def test_arrays_seen_through_vars_follow_the_students_changes_and_travel_only_when_changed(
+    student, monkeypatch
+):
+    code, names = student
+    run(
+        code,
+        """
+        import numpy as np
+        class Layer:
+            def forward(self, x):
+                self.x = x.copy()
+                return x
+            def look(self):
+                return float(self.x.sum())
+            def clip(self):
+                self.x[self.x < 0] = 0.0
+            def flip_zero(self):
+                self.x[0] = -0.0  # equal to 0.0 for ==, a change all the same
+        layer = Layer()
+        """,
+    )
+    layer = names["layer"]
+    layer.forward(np.array([-1.0, 0.0, 2.0]))
+    kept = vars(layer)["x"]
+    received = []
+    exchange = code._exchange
+
+    def recording(data, timeout):
+        message = exchange(data, timeout)
+        received.append([ref for ref, _ in message.get("watched") or []])
+        return message
+
+    monkeypatch.setattr(code, "_exchange", recording)
+    layer.look()
+    assert received[-1] == [] and kept.tolist() == [-1.0, 0.0, 2.0]  # unchanged: nothing sent
+    layer.clip()
+    assert len(received[-1]) == 1 and kept.tolist() == [0.0, 0.0, 2.0]
+    layer.look()
+    assert received[-1] == []
+    layer.flip_zero()
+    assert len(received[-1]) == 1 and np.signbit(kept[0])
+
+
+@pytest.mark.sandbox
 def test_the_student_code_reaches_only_public_methods_of_the_tests_objects(student):
     code, names = student
     # The student's code can send any request through the channel, e.g. for a private attribute.

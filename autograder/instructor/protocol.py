@@ -77,9 +77,9 @@ def encode(body, encode_other):
         if isinstance(value, np.bool_):
             return bool(value)
         if isinstance(value, np.ndarray) and value.dtype.kind in ARRAY_KINDS:
-            data = np.array(value, order="C", copy=True, subok=False)  # 0-d stays 0-d
+            data = np.asarray(value, order="C")  # a plain array, 0-d stays 0-d
             arrays.append({"dtype": data.dtype.str, "shape": list(data.shape)})
-            chunks.append(data.tobytes())
+            chunks.append(data.tobytes())  # the copy that is sent
             return {"nd": len(arrays) - 1}
         if type(value) is list:
             return {"list": [walk(v, depth + 1) for v in value]}

@@ -149,10 +149,10 @@ class RemoteObject:
 
     @property
     def __dict__(self):
-        """vars(proxy): the object's attributes as data. Its arrays are watched: after every
-        request they are refreshed in place from the student's process, so that a check that
-        kept them sees the student's code change them (check_layer's "backward changed what
-        forward stored")."""
+        """vars(proxy): the object's attributes as data. Its arrays are watched: when a request
+        changes one in the student's process, our copy is refreshed in place with the answer,
+        so that a check that kept them sees the student's code change them (check_layer's
+        "backward changed what forward stored"). Unchanged arrays do not travel."""
         found = self._student.request("vars", target=self)
         for name, ref in found["refs"].items():
             self._student.watch(found["values"][name], ref)

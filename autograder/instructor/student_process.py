@@ -110,6 +110,7 @@ class Server:
         self.objects, self.ref_of = {}, {}  # ref id -> object; id(object) -> ref id
         self.exports = {}  # the grader's objects seen here, by export id
         self.rngs, self.rng_states = {}, {}  # linked generators and their last reported state
+        self.reported = {}  # ref of a watched array -> its bytes as the grader last received them
 
     # ------------------------------------------------------------- values
 
@@ -176,9 +177,22 @@ class Server:
 
     def watched(self, refs):
         """[[ref, current contents]] of the arrays the grader watches (see
-        remote.RemoteObject.__dict__)."""
-        arrays = [(ref, self.objects.get(ref)) for ref in refs or [] if isinstance(ref, int)]
-        return [[ref, array] for ref, array in arrays if isinstance(array, np.ndarray)]
+        remote.RemoteObject.__dict__) that changed since the grader last received them: an
+        unchanged array costs a comparison here instead of a copy through the pipe."""
+        changed = []
+        for ref in refs:
+            array = self.objects.get(ref)
+            if isinstance(array, np.ndarray):
+                contents = self.contents(array)
+                if self.reported.get(ref) != contents:
+                    changed.append([ref, array])
+                self.reported[ref] = contents
+        return changed
+
+    @staticmethod
+    def contents(array):
+        """What tells an array's state apart exactly (-0.0 from 0.0, one NaN from another)."""
+        return array.dtype.str, array.shape, array.tobytes()
 
     def changed_rngs(self):
         return changed_states(self.rngs, self.rng_states)
@@ -215,6 +229,8 @@ class Server:
             np.seterr(
                 **{k: v for k, v in errstate.items() if k in ("divide", "over", "under", "invalid")}
             )
+        watch = [ref for ref in request.get("watch") or [] if isinstance(ref, int)]
+        self.reported = {ref: self.reported[ref] for ref in watch if ref in self.reported}
         try:
             if op == "exec":
                 value = self.run_cell(request["source"], request.get("cell"))
@@ -226,7 +242,7 @@ class Server:
                     "value": value,
                     "changed": changed,
                     "rngs": self.changed_rngs(),
-                    "watched": self.watched(request.get("watch")),
+                    "watched": self.watched(watch),
                 }
             )
         except BaseException as error:  # noqa: BLE001 (SystemExit included: the student's, not ours)
@@ -288,6 +304,8 @@ class Server:
                 for name, value in attributes.items()
                 if isinstance(value, np.ndarray)
             }
+            for name, ref in refs.items():  # the grader's copy starts as these contents
+                self.reported[ref] = self.contents(attributes[name])
             return {"values": attributes, "refs": refs}, []
         raise ProtocolError(f"unknown request {op!r}")
 
