@@ -12,7 +12,8 @@ Two classes of `backward` submissions (tests/support/class_submissions.py):
   stock nbgrader grades to the designed score (correct, blank, partly right, a
   syntax error).
 
-Each class is put in three temporary copies of the course and graded there:
+Each class is put in three temporary copies of the course, and graded in a fresh copy of
+the right one for every run, in `--repeat` rounds (default 3) that alternate the three:
 
 1. stock `nbgrader autograde backward` on the submissions already in
    `submitted/` (one process, one notebook after another);
@@ -22,7 +23,8 @@ Each class is put in three temporary copies of the course and graded there:
 3. the same collect, then `grade --workers 2`: the tests outside the student's
    process, in the sandbox (the default).
 
-Every command is timed from its start to its end, start-up included. Also
+Every command is timed from its start to its end, start-up included; what is printed
+and compared is the median of the rounds (each round's total is listed too). Also
 printed: each grading command's fixed cost, from its start until its first
 notebook starts (a Jupyter kernel or a sandboxed student process appears among
 its descendants; polled every 0.1 s). Targets, per class: the default pipeline
@@ -37,6 +39,7 @@ on an otherwise idle machine (it measures CPU time shared by 2 workers).
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -105,67 +108,85 @@ def load():
     return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
-def bench_class(name, kinds, size, workers, scratch):
-    """Grade one class three ways; prints the times; returns whether every target was met."""
+def bench_class(name, kinds, size, workers, scratch, repeat):
+    """Grade one class three ways, `repeat` alternating rounds; prints the medians; returns
+    whether every target was met."""
     scratch = Path(scratch) / name
-    courses, exports = {}, {}
+    pristine = {}
     for mode in ("stock", "kernel", "sandbox"):
-        course = copy_course(scratch / mode)
+        course = copy_course(scratch / "pristine" / mode)
         nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
         students = submit_class(course, size, kinds)
         if mode != "stock":  # the pipeline collects the class from an export (nbgrader layout)
-            exports[mode] = scratch / f"{mode}-export"
-            exports[mode].mkdir(parents=True)
-            shutil.move(course / "submitted", exports[mode] / "submitted")
-        courses[mode] = course
+            export = course.parent / "export"
+            export.mkdir()
+            shutil.move(course / "submitted", export / "submitted")
+        pristine[mode] = course.parent
     counts = {}
     for kind in students.values():
         counts[kind.name] = counts.get(kind.name, 0) + 1
     print(
         f"\n{name}: {size} submissions of {ASSIGNMENT} ("
         + ", ".join(f"{n} {kind}" for kind, n in counts.items())
-        + f"); {load()}",
+        + f"); {repeat} alternating rounds, medians; {load()}",
         flush=True,
     )
 
     module = [sys.executable, "-m", "autograder"]
     grade = module + ["grade", ASSIGNMENT, "--workers", str(workers)]
-    collect = {
-        mode: module + ["collect", ASSIGNMENT, str(exports[mode])] for mode in ("kernel", "sandbox")
-    }
+    collect = module + ["collect", ASSIGNMENT, "../export"]
     commands = {
         "stock": [("autograde", [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT])],
-        "kernel": [("collect", collect["kernel"]), ("grade", grade + ["--kernel"])],
-        "sandbox": [("collect", collect["sandbox"]), ("grade", grade)],
+        "kernel": [("collect", collect), ("grade", grade + ["--kernel"])],
+        "sandbox": [("collect", collect), ("grade", grade)],
     }
     labels = {
         "stock": "stock nbgrader autograde (serial)",
         "kernel": f"collect + grade --workers {workers} --kernel",
         "sandbox": f"collect + grade --workers {workers} (sandbox)",
     }
-    seconds, fixed = {}, {}
-    for mode, steps in commands.items():
-        parts = {}
-        for step, command in steps:
-            parts[step], started = timed(command, courses[mode], scratch / f"{mode}-{step}.log")
-            if step != "collect":
-                fixed[mode] = started
-        seconds[mode] = sum(parts.values())
-        detail = " + ".join(f"{step} {value:.1f}" for step, value in parts.items())
-        first = f"{fixed[mode]:.1f} s" if fixed[mode] else "no notebook started"
+    rounds = {mode: [] for mode in commands}  # per round: ({step: seconds}, fixed seconds)
+    scores = {mode: [] for mode in commands}  # per round: {student: score}
+    comparable = {s for s, kind in students.items() if kind.stock}
+    for _ in range(repeat):
+        for mode, steps in commands.items():
+            run = scratch / "run"
+            shutil.rmtree(run, ignore_errors=True)
+            shutil.copytree(pristine[mode], run, symlinks=True)
+            course = run / "course"
+            parts, fixed = {}, None
+            for step, command in steps:
+                parts[step], started = timed(command, course, scratch / f"{mode}-{step}.log")
+                if step != "collect":
+                    fixed = started
+            rounds[mode].append((parts, fixed))
+            scores[mode].append(
+                {
+                    s: v
+                    for (a, s), v in grades(course).items()
+                    if a == ASSIGNMENT and s in comparable
+                }
+            )
+
+    seconds = {}
+    for mode, runs in rounds.items():
+        totals = [sum(parts.values()) for parts, _ in runs]
+        seconds[mode] = statistics.median(totals)
+        detail = " + ".join(
+            f"{step} {statistics.median(parts[step] for parts, _ in runs):.1f}"
+            for step in runs[0][0]
+        )
+        starts = [fixed for _, fixed in runs if fixed]
+        first = f"{statistics.median(starts):.1f} s" if starts else "no notebook started"
         print(
             f"  {labels[mode]:40s} {seconds[mode]:7.1f} s ({detail}); "
-            f"start to first notebook: {first}",
+            f"start to first notebook: {first}; rounds: " + ", ".join(f"{t:.1f}" for t in totals),
             flush=True,
         )
 
-    comparable = {s for s, kind in students.items() if kind.stock}
-    scores = {
-        mode: {s: v for (a, s), v in grades(course).items() if a == ASSIGNMENT and s in comparable}
-        for mode, course in courses.items()
-    }
-    same = scores["stock"] == scores["kernel"] == scores["sandbox"] and len(scores["stock"]) == len(
-        comparable
+    reference = scores["stock"][0]
+    same = len(reference) == len(comparable) and all(
+        found == reference for runs in scores.values() for found in runs
     )
     speedup = seconds["stock"] / seconds["sandbox"]
     kernel = seconds["stock"] / seconds["kernel"]
@@ -177,14 +198,18 @@ def bench_class(name, kinds, size, workers, scratch):
     )
     print(
         "  graded: "
-        + ", ".join(f"{mode} {len(v)}" for mode, v in scores.items())
+        + ", ".join(f"{mode} {len(runs[-1])}" for mode, runs in scores.items())
         + f" of the {len(comparable)} stock nbgrader can grade; "
-        f"every test cell's score identical: {same}; {load()}",
+        f"every test cell's score identical in every round: {same}; {load()}",
         flush=True,
     )
     if not same:
         for student in sorted(comparable):
-            row = {mode: scores[mode].get(student) for mode in scores}
+            row = {
+                f"{m} {i + 1}": r.get(student)
+                for m, runs in scores.items()
+                for i, r in enumerate(runs)
+            }
             if len({str(v) for v in row.values()}) > 1:
                 print(f"    {student}: {row}")
     return (
@@ -202,16 +227,26 @@ def main():
     )
     parser.add_argument("--no-mixed", action="store_true", help="leave out the 24-submission class")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="alternating rounds of the three contenders"
+    )
     args = parser.parse_args()
     met = True
     with tempfile.TemporaryDirectory() as scratch:
         if not args.no_mixed:
             kinds = mixed_class()
-            met &= bench_class("24-submission class", kinds, len(kinds), args.workers, scratch)
+            met &= bench_class(
+                "24-submission class", kinds, len(kinds), args.workers, scratch, args.repeat
+            )
         if args.size:
             cycled = [kind for kind in KINDS if kind.stock]
             met &= bench_class(
-                f"{args.size}-submission class", cycled, args.size, args.workers, scratch
+                f"{args.size}-submission class",
+                cycled,
+                args.size,
+                args.workers,
+                scratch,
+                args.repeat,
             )
     return 0 if met else 1
 

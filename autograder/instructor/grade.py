@@ -168,7 +168,9 @@ def grade(
         pool = WorkerPool(
             workers, mp_context=context, initializer=_start_worker, initargs=(setup, slots)
         )
-    with pool:
+    from .nbgrader_internals import one_engine_per_database  # not in the worker processes
+
+    with pool, one_engine_per_database():
         if not cluster:
             # The workers start up (imports, the instructor's code) while this process
             # checks: a failed check below stops them before anyone is graded.

@@ -16,10 +16,19 @@ half alone needs:
   override of it): converts one notebook with the registered preprocessors, without the
   sanitizing and execution that Autograde's own override would run again.
 
+- ``nbgrader.api.create_engine``: the name nbgrader's ``Gradebook`` creates its SQLAlchemy
+  engine with, one per Gradebook opened. SQLAlchemy keeps its compiled statements per
+  engine, so every Gradebook opened compiles its queries again, and a grading run opens
+  several per submission (nbgrader's own scoring steps among them). ``one_engine_per_database``
+  lends them one engine per database for the length of a run.
+
 Checked against nbgrader 0.9.5 and 0.9.6 (pyproject.toml allows ``>=0.9.5,<0.10``);
 tests/test_nbgrader_internals.py fails if an installed nbgrader no longer has them.
 """
 
+import contextlib
+
+import nbgrader.api
 from nbconvert.writers import FilesWriter
 from nbgrader.converters.base import BaseConverter
 
@@ -41,3 +50,30 @@ def score_executed(converter, notebook_paths, run):
         if problem:
             return problem
     return None
+
+
+@contextlib.contextmanager
+def one_engine_per_database():
+    """Within: every nbgrader Gradebook opened on one database URL (with the same options)
+    uses one SQLAlchemy engine, whose compiled statements and connections the next one reuses;
+    the engines are disposed of at the end. Re-entrant (an inner use changes nothing)."""
+    original = nbgrader.api.create_engine
+    if getattr(original, "shared_engines", None) is not None:
+        yield
+        return
+    engines = {}
+
+    def shared(url, **options):
+        key = (str(url), tuple(sorted(options.items())))
+        if key not in engines:
+            engines[key] = original(url, **options)
+        return engines[key]
+
+    shared.shared_engines = engines
+    nbgrader.api.create_engine = shared
+    try:
+        yield
+    finally:
+        nbgrader.api.create_engine = original
+        for engine in engines.values():
+            engine.dispose()

@@ -148,32 +148,30 @@ def _slopes(evaluate, x, coords, h, weights, per_output):
     size = np.abs(base * weights)
     resolution = size.max(initial=0.0)
 
-    def slope(indices, step):
+    def slopes_along(indices, step):
         """(phi(x + step e_i) - phi(x)) / step for each i in indices, and its rounding noise.
 
         Differencing the outputs before weighting them keeps the estimate
         accurate: outputs the coordinate does not touch cancel exactly
-        instead of adding their rounding to a large sum.
+        instead of adding their rounding to a large sum. One coordinate at a
+        time, so that the output changes stay in the processor's cache.
         """
-        changes = np.empty((len(indices), base.size))
+        rows = (len(indices), base.size) if per_output else (len(indices),)
+        values, noises = np.empty(rows), np.empty(rows)
+        scale = 2 * EPS / abs(step)
         for row, i in enumerate(indices):
             old = flat[i]
             flat[i] = old + step
             try:
-                np.subtract(evaluate().ravel(), base, out=changes[row])
+                change = evaluate().ravel() - base
             finally:
                 flat[i] = old  # restore the saved value, not old + step - step
-        touched = changes != 0
-        scale = 2 * EPS / abs(step)
-        if per_output:
-            return changes * weights / step, (touched * size + resolution) * scale
-        return changes @ weights / step, (touched @ size + resolution) * scale
-
-    def slopes_along(indices, step):
-        # in chunks, so that the table of output changes stays below ~32 MB
-        chunks = np.array_split(indices, max(1, len(indices) * base.size // 2**22))
-        values, noises = zip(*(slope(chunk, step) for chunk in chunks), strict=True)
-        return np.concatenate(values), np.concatenate(noises)
+            touched = change != 0
+            if per_output:
+                values[row], noises[row] = change * weights / step, touched * size + resolution
+            else:
+                values[row], noises[row] = change @ weights / step, touched @ size + resolution
+        return values, noises * scale
 
     (left, left_noise), (right, right_noise) = slopes_along(coords, -h), slopes_along(coords, h)
     slopes, noise = (left + right) / 2, np.maximum(left_noise, right_noise)
