@@ -30,7 +30,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Integer, default
 
 from .limits import GradingLimits
 from .sandbox import GiB
@@ -62,6 +62,12 @@ class LimitedExecute(Execute):
     ).tag(config=True)
 
     current_index = None  # the cell being executed, to know where a dead kernel stopped
+
+    @default("shutdown_kernel")
+    def _kill_when_done(self):
+        # Every cell has run and its outputs are in: a graceful shutdown would only wait for
+        # the kernel's own exit (about 0.1 s a notebook). A course's config may still ask for it.
+        return "immediate"
 
     async def async_start_new_kernel(self, **kwargs):
         if self.memory_limit:

@@ -424,12 +424,17 @@ class Grader:
 
     def _converter(self, student, after_execution):
         from nbgrader.converters import Autograde
-        from nbgrader.preprocessors import Execute
+        from nbgrader.preprocessors import CheckCellMetadata, Execute
 
         converter = make_converter(Autograde, self.course, self.assignment, student)
         if after_execution:  # record: nbgrader's autograde steps that follow the execution
+            # Less the metadata check: the cells and their metadata are the instructor's
+            # (rebuild.py) or were checked when sanitized (prepare), and the execution
+            # writes the notebook from memory, so they cannot have changed since.
             converter.autograde_preprocessors = [
-                p for p in converter.autograde_preprocessors if p is not Execute
+                p
+                for p in converter.autograde_preprocessors
+                if p not in (Execute, CheckCellMetadata)
             ]
         else:  # prepare: the sanitizing steps only
             converter.autograde_preprocessors = []
