@@ -25,7 +25,9 @@ import os
 from pathlib import Path
 
 import pytest
+import threadpoolctl
 
+from autograder.instructor.course import one_blas_thread
 from tests.support import resources
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +38,14 @@ os.environ.setdefault("MNIST_DIR", str(SHARED_MNIST))
 # cache written by another, since deleted, virtualenv lists fonts that are gone.
 os.environ.setdefault("MPLCONFIGDIR", str(ROOT / "_build" / "matplotlib"))
 Path(os.environ["MPLCONFIGDIR"]).mkdir(parents=True, exist_ok=True)
+
+# One BLAS thread per test process in a parallel run (and in what it starts: the book build,
+# nbval, kernels, the command-line tools). xdist already runs a process per core: more BLAS
+# threads only oversubscribe the cores, and a thread waiting for a descheduled partner spins
+# (an MNIST epoch took 1.7 s with two threads beside a busy core, 0.7 s with one).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    one_blas_thread(os.environ)
+    threadpoolctl.threadpool_limits(1)
 
 # The PostgreSQL server fixtures, for every module that asks for them.
 pytest_plugins = ["tests.support.postgres"]

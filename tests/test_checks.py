@@ -100,9 +100,11 @@ def test_a_784_by_256_layer_with_batch_64_is_checked_by_sampling():
 def test_the_blas_thread_limit_of_a_check_is_lifted_afterwards():
     import threadpoolctl
 
-    before = [pool["num_threads"] for pool in threadpoolctl.threadpool_info()]
-    check_layer(S.Linear(5, 3, rng=0), batch((4, 5)))
-    assert [pool["num_threads"] for pool in threadpoolctl.threadpool_info()] == before
+    with threadpoolctl.threadpool_limits(2):  # not 1, which a check also sets (conftest.py)
+        before = [pool["num_threads"] for pool in threadpoolctl.threadpool_info()]
+        assert 2 in before
+        check_layer(S.Linear(5, 3, rng=0), batch((4, 5)))
+        assert [pool["num_threads"] for pool in threadpoolctl.threadpool_info()] == before
 
 
 def test_a_failure_is_an_assertion_error_naming_quantity_error_and_worst_entry():
