@@ -62,14 +62,13 @@ ON_THEIR_OWN = ("tests/test_book.py::test_chapters_run_under_nbval",)
 # The longest units of work, longest first (seconds on an idle 2-core machine): a parallel run
 # starts them first, so that no worker is left with a long one at the end while the others wait.
 LONGEST_FIRST = (
-    "tests/test_book.py",  # ~300: the book build, the browser, the PDF
+    "tests/test_book.py",  # ~370: the book build, the browser, the PDF
     "tests/test_cluster.py",  # ~250: classes and the integrity corpus on Dask clusters
-    "tests/test_integrity.py",  # ~150
-    "tests/test_grade.py",  # ~110
-    "tests/test_lms_corpus.py",  # ~100
-    "tests/test_book.py::test_chapters_run_under_nbval[with-reference]",  # ~80
-    "tests/test_assignments.py",  # ~70
-    "tests/test_solutions_training.py",  # ~30
+    "tests/test_integrity.py",  # ~180
+    "tests/test_grade.py",  # ~120
+    "tests/test_lms_corpus.py",  # ~95
+    "tests/test_book.py::test_chapters_run_under_nbval[with-reference]",  # ~90
+    "tests/test_assignments.py",  # ~80
     "tests/test_instructor_mistakes.py",  # ~25
     "tests/test_book.py::test_chapters_run_under_nbval[student-without-reference]",  # ~20
 )
