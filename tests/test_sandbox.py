@@ -621,6 +621,9 @@ def test_arrays_seen_through_vars_follow_the_students_changes_and_travel_only_wh
                 self.x[self.x < 0] = 0.0
             def flip_zero(self):
                 self.x[0] = -0.0  # equal to 0.0 for ==, a change all the same
+            def clip_and_answer_what_cannot_be_sent(self):
+                self.x[:] = 7.0
+                return np.array([object()])
         layer = Layer()
         """,
     )
@@ -644,6 +647,11 @@ def test_arrays_seen_through_vars_follow_the_students_changes_and_travel_only_wh
     assert received[-1] == []
     layer.flip_zero()
     assert len(received[-1]) == 1 and np.signbit(kept[0])
+    # An answer that cannot be sent carries no arrays: the change arrives with the next one.
+    with pytest.raises(TypeError):
+        layer.clip_and_answer_what_cannot_be_sent()
+    layer.look()
+    assert kept.tolist() == [7.0, 7.0, 7.0]
 
 
 @pytest.mark.sandbox

@@ -163,6 +163,8 @@ class Server:
         try:
             data = encode(body, self.encode_other)
         except Exception as error:  # a value that cannot be sent: say so instead
+            # The watched arrays counted as sent with it never left: send them all next time.
+            self.reported.clear()
             data = encode(
                 {
                     "raise": {
