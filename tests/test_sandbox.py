@@ -411,6 +411,19 @@ def test_two_sandboxes_never_share_a_user_id_in_one_run_or_two(sandboxed):
         os.close(lock)
 
 
+def test_a_layers_input_goes_through_the_message_pipes_in_one_write(sandboxed):
+    """Both pipes hold a 64 x 512 float64 message whole (256 KiB; Linux's default is 64 KiB),
+    and the student's process still receives and answers such a message."""
+    sandbox, code, tests = sandboxed
+    channel = sandbox.channel
+    for fd in (channel.write_fd, channel.read_fd):
+        assert fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) == sandbox_module.PIPE_SIZE
+    x = np.random.default_rng(0).standard_normal((64, 512))
+    assert sandbox_module.PIPE_SIZE > x.nbytes + 4096
+    run(code, "def twice(x):\n    return 2 * x\n")
+    assert np.array_equal(tests["twice"](x), 2 * x)
+
+
 def test_without_bubblewrap_the_message_names_the_package(monkeypatch):
     monkeypatch.setattr(sandbox_module, "_checked", False)
     real_which = sandbox_module.shutil.which

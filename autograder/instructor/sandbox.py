@@ -64,6 +64,10 @@ UID_LOCKS = Path("/run/autograder-sandbox")  # root-only: one lock file per leas
 PRIVATE_FOLDERS = (("/tmp", 512 * MiB), ("/dev/shm", 64 * MiB))  # RAM-backed, per process
 SYSTEM_PREFIXES = (Path("/"), Path("/usr"))  # a system Python: bind its pieces, not all of /usr
 START_TIMEOUT = 30  # seconds for bwrap to build the sandbox
+# The message pipes' capacity. Linux's default, 64 KiB, splits one layer's input or weights
+# (64 x 512 floats: 256 KiB) into several writes, each waiting for the other process to read;
+# 1 MiB (an unprivileged process's maximum by default) takes such a message in one write.
+PIPE_SIZE = 1 * MiB
 
 
 class SandboxUnavailable(RuntimeError):
@@ -344,6 +348,8 @@ class Sandbox:
         self.uid, self._lock = lease_uid(self.slot)
         to_child_read, to_child_write = os.pipe()
         from_child_read, from_child_write = os.pipe()
+        for end in (to_child_write, from_child_write):
+            _enlarge_pipe(end)
         info_read, info_write = os.pipe()
         # The process log lives in memory (no scratch folder on the host to clean up);
         # the file-size limit caps it.
@@ -494,3 +500,13 @@ def _memory_file(data):
     os.write(fd, data)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
+
+
+def _enlarge_pipe(fd):
+    """Give the pipe of `fd` PIPE_SIZE bytes of capacity; where the system refuses (a lower
+    /proc/sys/fs/pipe-max-size, or the user's pipe memory used up) it keeps its default size,
+    which only costs speed."""
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+    except OSError:
+        pass
