@@ -13,8 +13,10 @@ import sys
 
 import nbformat
 import pytest
+from traitlets.config import Config
 
 from autograder.instructor.course import Course, InstructorError
+from autograder.instructor.execute import execute_notebook
 from autograder.instructor.grade import grade, load_status
 from autograder.instructor.limits import GradingLimits
 from tests.support.assignment_cases import Prepend, Replace
@@ -394,3 +396,25 @@ def test_an_exception_in_one_students_step_costs_that_student_alone(small_course
         and "UnicodeEncodeError" in by_student["unlucky"].reason
     )
     assert load_status(Course(small_course), ASSIGNMENT)["unlucky"]["status"] == "failed"
+
+
+def test_in_a_kernel_the_first_output_is_kept_and_a_kernel_dead_at_start_is_reported(tmp_path):
+    """The kernel client is ready once the kernel answered with its IOPub connected (no
+    draining wait): the first cell's output still arrives, and a kernel that dies before it
+    answers (here: 40 MiB of memory) is the notebook's problem, not a hang or a traceback."""
+    cells = [nbformat.v4.new_code_cell("print('first words')"), nbformat.v4.new_code_cell("1 + 1")]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata.kernelspec = {"name": "python3", "display_name": "Python 3"}
+    path = tmp_path / "first.ipynb"
+    nbformat.write(notebook, path)
+    assert execute_notebook(path, Config()).problem is None
+    ran = nbformat.read(path, as_version=4).cells
+    assert [o.get("text") for o in ran[0].outputs] == ["first words\n"]
+    assert ran[1].outputs[0]["data"]["text/plain"] == "2"
+
+    nbformat.write(notebook, path)
+    problem = execute_notebook(path, Config(), GradingLimits(memory=40 * 2**20)).problem
+    assert problem == (
+        "the notebook could not be run: RuntimeError: Kernel died before replying to kernel_info"
+    )
+    assert "NotRun" in str(nbformat.read(path, as_version=4).cells[0].outputs)
