@@ -36,6 +36,7 @@ from autograder.instructor.course import Course, InstructorError
 from autograder.instructor.grade import grade, load_status
 from autograder.instructor.limits import GradingLimits
 from autograder.instructor.status import Status
+from tests.support.assignment_cases import Prepend
 from tests.support.assignment_course import (
     copy_course,
     environment,
@@ -45,7 +46,13 @@ from tests.support.assignment_course import (
     source_notebook,
     submit,
 )
-from tests.support.class_submissions import ASSIGNMENT, KINDS, expected_scores, submit_class
+from tests.support.class_submissions import (
+    ASSIGNMENT,
+    KINDS,
+    Kind,
+    expected_scores,
+    submit_class,
+)
 from tests.test_grade import CLASS_SIZE, check_class, gradebook_scores, submit_with
 
 
@@ -462,9 +469,14 @@ def test_the_integrity_corpus_gives_no_false_credit_on_the_cluster(tmp_path, das
     assert (false_credit, wrong) == (0, {})
 
 
+# Right, and 2 s slow to grade: the run is still grading these when it is interrupted, however
+# fast the rest (the parent could otherwise record a whole small class before its Ctrl-C).
+SLOW = Kind("slow", (Prepend("relu", "import time\ntime.sleep(2)\n"),))
+
+
 @on_a_cluster
 def test_an_interrupted_parent_grades_only_what_is_missing(tmp_path):
-    course, students = new_class(tmp_path, size=12)
+    course, students = new_class(tmp_path, size=12, kinds=KINDS[:6] + (SLOW,) * 6)
     command = [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, "--cluster", "local:2"]
     status_file = course.root / "grading" / f"{ASSIGNMENT}.json"
     first = subprocess.Popen(
@@ -476,9 +488,11 @@ def test_an_interrupted_parent_grades_only_what_is_missing(tmp_path):
             break
         time.sleep(0.2)
     first.send_signal(signal.SIGINT)  # Ctrl-C
-    first.communicate(timeout=120)
+    out, err = first.communicate(timeout=120)
     graded_first = set(load_status(course, ASSIGNMENT))
-    assert 4 <= len(graded_first) < len(students), "not interrupted mid-run: proves nothing"
+    assert 4 <= len(graded_first) < len(students), (
+        f"not interrupted mid-run, proves nothing: {out[-1500:]!r} {err[-1500:]!r}"
+    )
     second = subprocess.run(
         command, cwd=course.root, env=environment(), capture_output=True, text=True, timeout=900
     )
