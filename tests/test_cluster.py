@@ -70,8 +70,8 @@ def new_class(tmp_path, size=CLASS_SIZE, kinds=KINDS):
     return Course(root), submit_class(root, size, kinds)
 
 
-# Right, and 2 s slow to grade: a run is still grading these when it is interrupted or loses its
-# scheduler, however fast the rest (its parent could otherwise record a whole small class first).
+# Right, and 2 s slow to grade: the run is still grading these when it is interrupted or loses its scheduler, however
+# fast the rest (the parent could otherwise record a whole small class before the interruption).
 SLOW = Kind("slow", (Prepend("relu", "import time\ntime.sleep(2)\n"),))
 
 
