@@ -70,11 +70,6 @@ def new_class(tmp_path, size=CLASS_SIZE, kinds=KINDS):
     return Course(root), submit_class(root, size, kinds)
 
 
-# Right, and 2 s slow to grade: the run is still grading these when it is interrupted or loses its scheduler, however
-# fast the rest (the parent could otherwise record a whole small class before the interruption).
-SLOW = Kind("slow", (Prepend("relu", "import time\ntime.sleep(2)\n"),))
-
-
 def counting_records(monkeypatch):
     """{student: times recorded into the gradebook}, counted from Grader.record."""
     counts = collections.Counter()
@@ -474,6 +469,11 @@ def test_the_integrity_corpus_gives_no_false_credit_on_the_cluster(tmp_path, das
     assert (false_credit, wrong) == (0, {})
 
 
+# Right, and 2 s slow to grade: the run is still grading these when it is interrupted, however
+# fast the rest (the parent could otherwise record a whole small class before its Ctrl-C).
+SLOW = Kind("slow", (Prepend("relu", "import time\ntime.sleep(2)\n"),))
+
+
 @on_a_cluster
 def test_an_interrupted_parent_grades_only_what_is_missing(tmp_path):
     course, students = new_class(tmp_path, size=12, kinds=KINDS[:6] + (SLOW,) * 6)
@@ -522,7 +522,7 @@ def wait_for_records(course, count, process, timeout=600):
 def test_a_lost_scheduler_stops_the_run_clearly_and_a_rerun_grades_the_rest(tmp_path):
     """The scheduler is killed mid-run: `grade` says so and exits with status 2, without a
     traceback; with a new scheduler, the rerun grades exactly the submissions not recorded."""
-    course, students = new_class(tmp_path, size=10, kinds=KINDS[:6] + (SLOW,) * 4)
+    course, students = new_class(tmp_path, size=10)
     first = DaskProcesses(tmp_path)
     try:
         scheduler = first.cluster("w1")
@@ -540,7 +540,7 @@ def test_a_lost_scheduler_stops_the_run_clearly_and_a_rerun_grades_the_rest(tmp_
     finally:
         first.close()
     graded_first = set(load_status(course, ASSIGNMENT))
-    assert 4 <= len(graded_first) < len(students), f"not lost mid-run, proves nothing: {out} {err}"
+    assert 4 <= len(graded_first) < len(students), "not lost mid-run: proves nothing"
     assert run.returncode == 2, (out, err)
     assert "error: The cluster's scheduler went away while grading" in err, err
     assert "Traceback" not in err, err[-3000:]
