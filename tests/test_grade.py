@@ -418,3 +418,20 @@ def test_in_a_kernel_the_first_output_is_kept_and_a_kernel_dead_at_start_is_repo
         "the notebook could not be run: RuntimeError: Kernel died before replying to kernel_info"
     )
     assert "NotRun" in str(nbformat.read(path, as_version=4).cells[0].outputs)
+
+
+def test_in_a_kernel_a_failing_first_cell_keeps_its_error(tmp_path):
+    """The kernel_info messages left in IOPub (the client does not drain them) cannot stand in
+    for the first cell's own: its error output is there, so its test earns nothing."""
+    cells = [nbformat.v4.new_code_cell("raise AssertionError('the first test fails')")]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata.kernelspec = {"name": "python3", "display_name": "Python 3"}
+    path = tmp_path / "failing.ipynb"
+    nbformat.write(notebook, path)
+    assert execute_notebook(path, Config()).problem is None
+    [output] = nbformat.read(path, as_version=4).cells[0].outputs
+    assert (output.output_type, output.ename, output.evalue) == (
+        "error",
+        "AssertionError",
+        "the first test fails",
+    )
